@@ -1,0 +1,1 @@
+"""PMCCG bot: the process and the platform-neutral domain."""

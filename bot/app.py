@@ -1,0 +1,62 @@
+"""create_app(): the Bolt app with its listeners, error handler and services; never built on import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy.engine import Engine
+
+import handlers
+from bot import clock
+from bot.config import Settings
+from bot.terms import Terms, load_terms
+from handlers.context import Clock, Services
+from handlers.directory import Directory
+from storage.db import make_engine, session_factory
+
+
+def make_client(settings: Settings) -> WebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+    ])
+    return client
+
+
+@dataclass(frozen=True)
+class Bot:
+    app: App
+    services: Services
+
+
+def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine | None = None,
+               client: WebClient | None = None, now: Clock = clock.now) -> Bot:
+    """Build the Bolt app. Signature verification stays on; listeners get `services` injected."""
+    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    terms = terms or load_terms(settings.config_path)
+    engine = engine or make_engine(settings.database_url)
+    client = client or make_client(settings)
+    services = Services(settings=settings, terms=terms, engine=engine, sessions=session_factory(engine),
+                        directory=Directory(client), clock=now)
+    app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
+              request_verification_enabled=True, process_before_response=False)
+
+    @app.use
+    def inject_services(context: BoltContext, next: Any) -> None:
+        # A session *factory*, not an open session: Bolt's next() does not wrap the listener.
+        context["services"] = services
+        next()
+
+    handlers.register(app)
+    return Bot(app=app, services=services)

@@ -1,0 +1,183 @@
+"""`pmccg` command line: serve (HTTP), socket (Socket Mode), db upgrade, roster import/list."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import clock, logs
+from bot.config import ConfigError, Settings, load_settings
+from bot.terms import TermsError, load_terms
+
+log = logging.getLogger("pmccg")
+
+
+class UsageError(Exception):
+    """A problem the person running the command can fix; printed without a traceback."""
+
+
+def _engine(settings: Settings) -> Any:
+    from storage.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
+def _prepare(settings: Settings, *, migrate: bool) -> tuple[Any, Any]:
+    from storage.db import upgrade
+
+    terms = load_terms(settings.config_path)
+    engine = _engine(settings)
+    if migrate:
+        upgrade(engine)
+    return terms, engine
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from bot.app import create_app
+    from bot.web import create_web_app
+
+    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    # On SQLite the server migrates at start; on PostgreSQL run `pmccg db upgrade` once per deploy.
+    terms, engine = _prepare(settings, migrate=settings.is_sqlite)
+    bot = create_app(settings, terms=terms, engine=engine)
+    web = create_web_app(bot, engine)
+    # SQLite has one writer: one worker process (with threads) serves it. PostgreSQL scales out.
+    workers = 1 if settings.is_sqlite else int(os.environ.get("WEB_CONCURRENCY", "2"))
+    options = {"bind": f"{args.host}:{settings.port}", "workers": workers, "worker_class": "gthread",
+               "threads": int(os.environ.get("PMCCG_THREADS", "8")), "timeout": 30, "accesslog": None,
+               "loglevel": "info"}
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return web
+
+    log.info("serving", extra={"event": "serving", "port": settings.port, "workers": workers,
+                               "group": terms.short_name})
+    Server().run()
+    return 0
+
+
+def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import create_app
+
+    settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    if not settings.slack_signing_secret:
+        # Socket Mode requests are not signed; Bolt still wants a value.
+        settings = _with(settings, slack_signing_secret="socket-mode")
+    terms, engine = _prepare(settings, migrate=settings.is_sqlite)
+    bot = create_app(settings, terms=terms, engine=engine)
+    log.info("socket_mode", extra={"event": "socket_mode", "group": terms.short_name})
+    SocketModeHandler(bot.app, settings.slack_app_token).start()
+    return 0
+
+
+def _with(settings: Settings, **changes: Any) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, **changes)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import upgrade
+
+    upgrade(_engine(settings))
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import roster
+    from storage.db import session_factory, transaction, upgrade
+
+    terms = load_terms(settings.config_path)
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    try:
+        entries = roster.parse_csv(text, terms)
+    except roster.RosterImportError as exc:
+        print(f"{path}: nothing was imported:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    engine = _engine(settings)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as session:
+        count = roster.replace_roster(session, entries, "cli", clock.now())
+    print(f"Imported {count} people into the roster.")
+    return 0
+
+
+def cmd_roster_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import roster
+    from storage.db import session_factory, upgrade
+
+    engine = _engine(settings)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        entries = roster.all_entries(session)
+    print("user_id,roles,professions")
+    for e in entries:
+        print(f"{e.user_id},{';'.join(sorted(e.roles))},{';'.join(sorted(e.professions))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pmccg",
+        description="PMCCG bot: runs a Performance Management Conference Call Group in Slack. Settings come "
+        "from the environment or a .env file (see the README).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = sub.add_parser("serve", help="HTTP mode: serve Slack's requests on $PORT (production)",
+                           description="Serve POST /slack/events and GET /healthz with gunicorn on $PORT "
+                           "(default 3000). Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.set_defaults(run=cmd_serve)
+    socket = sub.add_parser("socket", help="Socket Mode: for a laptop or a locked-down network",
+                            description="Connect to Slack over a WebSocket: no public URL needed. Needs "
+                            "SLACK_BOT_TOKEN and SLACK_APP_TOKEN, and Socket Mode turned on in the app.")
+    socket.set_defaults(run=cmd_socket)
+    db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True,
+                                                                  metavar="TASK")
+    db.add_parser("upgrade", help="apply the migrations to DATABASE_URL").set_defaults(run=cmd_db_upgrade)
+    rost = sub.add_parser("roster", help="who holds which role").add_subparsers(dest="roster_command",
+                                                                               required=True, metavar="TASK")
+    imp = rost.add_parser("import", help="replace the roster from a CSV (user_id,roles,professions)",
+                          description="Replace the roster from a CSV with the header user_id,roles,professions. "
+                          "roles and professions are ';'-separated. All or nothing: any bad line imports nothing.")
+    imp.add_argument("file", help="the CSV file")
+    imp.set_defaults(run=cmd_roster_import)
+    rost.add_parser("list", help="print the roster as CSV").set_defaults(run=cmd_roster_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logs.configure()
+    try:
+        settings = load_settings()
+        return int(args.run(args, settings))
+    except (ConfigError, TermsError, UsageError) as exc:
+        print(f"pmccg: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

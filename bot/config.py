@@ -1,0 +1,113 @@
+"""Settings from the environment (and a .env file): tokens, database, terms file, time zone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+
+# Where each secret comes from, so a missing one is explained, never printed.
+WHERE_TO_FIND = {
+    "SLACK_BOT_TOKEN": "your Slack app's settings, OAuth & Permissions, 'Bot User OAuth Token' (starts xoxb-)",
+    "SLACK_SIGNING_SECRET": "your Slack app's settings, Basic Information, App Credentials, 'Signing Secret'",
+    "SLACK_APP_TOKEN": (
+        "your Slack app's settings, Basic Information, App-Level Tokens: create one with the "
+        "connections:write scope (starts xapp-), and turn Socket Mode on"
+    ),
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable, never its value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    timezone: str = "Europe/London"
+    slack_api_url: str = SLACK_DEFAULT_API_URL
+    config_path: Path | None = None
+    port: int = 3000
+    run_scheduler: bool = True
+    tick_seconds: float = 20.0
+    # Secrets: excluded from repr so they never reach a log or traceback.
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def require(self, *names: str) -> None:
+        """Raise ConfigError naming each missing variable and where to get it."""
+        missing = [n for n in names if not getattr(self, n.lower())]
+        if missing:
+            lines = [f"{n} is not set. Find it in {WHERE_TO_FIND.get(n, 'the README')}." for n in missing]
+            lines.append("Export it, or put it in a .env file in the working directory.")
+            raise ConfigError("\n".join(lines))
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}.")
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+    """Read settings from `env` (default: the process environment, after loading .env)."""
+    if env is None:
+        if dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(Path.cwd() / ".env", override=False)
+        env = os.environ
+    tz = env.get("PMCCG_TIMEZONE", "Europe/London").strip() or "Europe/London"
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"PMCCG_TIMEZONE {tz!r} is not an IANA time zone such as Europe/London.") from exc
+    port_raw = env.get("PORT", "3000")
+    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        raise ConfigError(f"PORT must be a port number, not {port_raw!r}.")
+    api_url = env.get("SLACK_API_URL", "").strip() or SLACK_DEFAULT_API_URL
+    if not api_url.endswith("/"):
+        api_url += "/"
+    config_raw = env.get("PMCCG_CONFIG", "").strip()
+    tick_raw = env.get("PMCCG_TICK_SECONDS", "20")
+    try:
+        tick = float(tick_raw)
+    except ValueError as exc:
+        raise ConfigError(f"PMCCG_TICK_SECONDS must be a number of seconds, not {tick_raw!r}.") from exc
+    if not 1 <= tick <= 60:
+        raise ConfigError("PMCCG_TICK_SECONDS must be between 1 and 60 (a due message goes out within a minute).")
+    return Settings(
+        database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{Path.cwd() / 'pmccg.db'}",
+        timezone=tz,
+        slack_api_url=api_url,
+        config_path=Path(config_raw) if config_raw else None,
+        port=int(port_raw),
+        run_scheduler=_bool("PMCCG_RUN_SCHEDULER", env.get("PMCCG_RUN_SCHEDULER", "true")),
+        tick_seconds=tick,
+        slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+        slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+        slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+    )
+
+
+def describe(settings: Settings) -> str:
+    """A printable summary of settings with every secret shown only as set / not set."""
+    secrets = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
+               "SLACK_APP_TOKEN": settings.slack_app_token}
+    return ", ".join(f"{k}={'set' if v else 'not set'}" for k, v in secrets.items())

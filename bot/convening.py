@@ -1,0 +1,420 @@
+"""Convening a group per the terms of reference: who may convene, a valid request, a whole case.
+
+A case is all or nothing: its reference number, private room, invitations, header and board are
+made together, or nothing is kept (no case row, no room left open, no number used up).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from bot import attendance, roster
+from bot.case_views import CaseHeader, Invitation, SeatView, local_time_text, route_label
+from bot.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
+from bot.history import record_event
+from bot.naming import describe_hits, find_person_names
+from bot.notify import Message, Workspace
+from bot.roles import ROLE_LABELS, Role
+from bot.roster import RosterEntry
+from bot.routes import Route
+from bot.terms import Seat, Terms
+from storage.db import SessionFactory, transaction
+from storage.locks import named_lock
+from storage.tables import Case, Invitee, ReferenceCounter
+
+log = logging.getLogger(__name__)
+
+# Our own limits sit under Slack's (3,000 characters a text block) so a field always fits a block.
+TEXT_LIMITS = {"concern": 2000, "risks": 1000, "call_details": 500}
+DURATION_MINUTES = (15, 240)
+EXTRA_SEAT = "extra"
+ROOM_NAME_ATTEMPTS = 9
+
+
+@dataclass(frozen=True)
+class ConveneForm:
+    """What the convener entered, as plain values; field names are the form's field keys."""
+
+    convener_id: str
+    submission_key: str
+    profession: str | None
+    route: str | None
+    concern: str
+    risks: str
+    call_date: date | None
+    call_time: time | None
+    duration_minutes: int | None
+    call_details: str
+    seats: Mapping[str, str | None]
+    extra_members: tuple[str, ...] = ()
+    short_notice: bool = False
+
+
+@dataclass(frozen=True)
+class SeatChoice:
+    seat: Seat
+    user_id: str
+
+
+@dataclass(frozen=True)
+class ConveneRequest:
+    """A form that passed every rule: ready to become a case."""
+
+    convener_id: str
+    submission_key: str
+    profession: str
+    route: Route
+    concern: str
+    risks: str
+    call_at: datetime
+    duration_minutes: int
+    call_details: str
+    seats: tuple[SeatChoice, ...]
+    extra_members: tuple[str, ...]
+    short_notice: bool
+
+    @property
+    def member_ids(self) -> list[str]:
+        """Everyone invited, each once, in seat order then extras."""
+        seen: dict[str, None] = {}
+        for user in [s.user_id for s in self.seats] + list(self.extra_members):
+            seen.setdefault(user, None)
+        return list(seen)
+
+
+@dataclass(frozen=True)
+class Convened:
+    reference: str
+    case_id: int
+    room_id: str
+    room_name: str
+    created: bool
+    undelivered: tuple[str, ...] = field(default=())
+
+
+def seat_field(seat: Seat) -> str:
+    return f"seat_{seat.key}"
+
+
+def may_convene(session: Session, terms: Terms, user_id: str) -> RosterEntry:
+    """Return the convener's roster entry, or raise NotAllowed naming who to ask."""
+    who = roster.entry(session, user_id)
+    if who is not None and who.roles & terms.allowed_roles:
+        return who
+    contacts = tuple(e.user_id for e in roster.holders(session, terms.ask_role))
+    allowed = ", ".join(sorted(ROLE_LABELS[r].lower() for r in terms.allowed_roles))
+    raise NotAllowed(
+        f"Only people the {terms.short_name} terms of reference allow can convene a group ({allowed}). "
+        f"If you have a serious concern about someone's performance, please ask your "
+        f"{ROLE_LABELS[terms.ask_role].lower()} representative to convene it.",
+        contacts=contacts,
+    )
+
+
+def proposed_seats(session: Session, terms: Terms, convener_id: str, profession: str | None = None) -> dict[str, str]:
+    """Propose someone from the roster for each seat; the convener can change any of them."""
+    taken = {convener_id}
+    proposal: dict[str, str] = {}
+    for seat in terms.seats:
+        if seat.default_to_convener:
+            proposal[seat.key] = convener_id
+    for seat in terms.seats:
+        if seat.key in proposal:
+            continue
+        if seat.match_profession and profession is None:
+            continue
+        candidates = roster.holders(session, seat.roster_role, profession if seat.match_profession else None)
+        free = [c.user_id for c in candidates if c.user_id not in taken]
+        if free:
+            proposal[seat.key] = free[0]
+            if terms.one_seat_per_person:
+                taken.add(free[0])
+    return proposal
+
+
+def _call_at(form: ConveneForm, zone: ZoneInfo, errors: dict[str, str]) -> datetime | None:
+    if form.call_date is None:
+        errors["call_date"] = "Choose the date of the call."
+    if form.call_time is None:
+        errors["call_time"] = "Choose the time of the call."
+    if form.call_date is None or form.call_time is None:
+        return None
+    naive = datetime.combine(form.call_date, form.call_time)
+    local = naive.replace(tzinfo=zone)
+    # A wall-clock time skipped when the clocks go forward does not survive a round trip to UTC.
+    if local.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != naive:
+        errors["call_time"] = (f"{form.call_time:%H:%M} does not exist on {form.call_date:%-d %B %Y} in "
+                               f"{zone.key}: the clocks go forward. Choose another time.")
+        return None
+    # An ambiguous time (clocks going back) takes its first occurrence, fold=0, and is shown
+    # with its zone abbreviation everywhere, so it is unambiguous once stored in UTC.
+    return local.astimezone(ZoneInfo("UTC"))
+
+
+def _check_text(name: str, value: str, directory_names: Sequence[str], errors: dict[str, str],
+                label: str) -> str:
+    text = value.strip()
+    if not text:
+        errors[name] = f"Enter {label}."
+    elif len(text) > TEXT_LIMITS[name]:
+        errors[name] = f"Keep this under {TEXT_LIMITS[name]} characters (it has {len(text)})."
+    else:
+        hits = find_person_names(text, directory_names)
+        if hits:
+            errors[name] = describe_hits(hits)
+    return text
+
+
+def validate(
+    form: ConveneForm,
+    terms: Terms,
+    roster_entries: Mapping[str, RosterEntry],
+    directory_names: Sequence[str],
+    now: datetime,
+    zone: ZoneInfo,
+    bots: frozenset[str] = frozenset(),
+) -> ConveneRequest:
+    """Check every field and return a request; raise InvalidInput keyed by form field.
+
+    `roster_entries` must hold the roster entries of everyone chosen for a seat.
+    Writes nothing.
+    """
+    errors: dict[str, str] = {}
+    profession = terms.profession(form.profession or "")
+    if profession is None:
+        errors["profession"] = "Choose the staff member's professional group."
+    try:
+        route = Route(form.route or "")
+    except ValueError:
+        errors["route"] = "Choose how the concern was identified."
+        route = Route.OTHER
+    concern = _check_text("concern", form.concern, directory_names, errors, "a short description of the concern")
+    risks = _check_text("risks", form.risks, directory_names, errors,
+                        "the immediate risks (or 'none identified')")
+    call_details = _check_text("call_details", form.call_details, directory_names, errors,
+                               "the conference-call link or dial-in")
+
+    call_at = _call_at(form, zone, errors)
+    if call_at is not None:
+        notice = terms.short_notice_min_notice_minutes if form.short_notice else terms.min_notice_minutes
+        if call_at <= now:
+            errors["call_time" if form.call_date == now.astimezone(zone).date() else "call_date"] = \
+                "That time has already passed. Choose a time in the future."
+        elif call_at < now + timedelta(minutes=notice):
+            hint = "" if form.short_notice else " (tick short notice for a serious incident)"
+            errors["call_time"] = f"Give members at least {notice} minutes' notice{hint}."
+
+    duration = form.duration_minutes
+    if duration is None or not DURATION_MINUTES[0] <= duration <= DURATION_MINUTES[1]:
+        errors["duration"] = f"Choose a duration between {DURATION_MINUTES[0]} and {DURATION_MINUTES[1]} minutes."
+
+    seats: list[SeatChoice] = []
+    seat_of: dict[str, Seat] = {}
+    for seat in terms.seats:
+        name = seat_field(seat)
+        user = form.seats.get(seat.key)
+        if not user:
+            errors[name] = f"Choose the {seat.label.lower()}."
+            continue
+        if user in bots:
+            errors[name] = "Choose a person, not an app."
+            continue
+        if terms.one_seat_per_person and user in seat_of:
+            errors[name] = (f"Already chosen as {seat_of[user].label.lower()}. The terms of reference need a "
+                            f"different person in each seat.")
+            continue
+        entry = roster_entries.get(user)
+        if seat.roster_role is Role.CHAIR and (entry is None or not entry.roles & terms.quorum.chair_roles):
+            errors[name] = "Choose the chair or their appointed deputy, as listed on the roster."
+            continue
+        if seat.match_profession and profession is not None and (
+            entry is None or Role.PROFESSIONAL_LEAD not in entry.roles or profession.key not in entry.professions
+        ):
+            errors[name] = (f"Choose a professional lead for {profession.label.lower()} from the roster "
+                            f"(governance can add one with /pmccg roster).")
+            continue
+        seat_of.setdefault(user, seat)
+        seats.append(SeatChoice(seat, user))
+
+    extras: list[str] = []
+    for user in form.extra_members:
+        if user in seat_of or user in extras:
+            continue  # already invited: listing them twice changes nothing
+        if user in bots:
+            errors["extra_members"] = "Choose people, not apps."
+        extras.append(user)
+    if len(extras) > terms.max_extra_members:
+        errors["extra_members"] = f"Invite at most {terms.max_extra_members} extra members."
+
+    if errors:
+        raise InvalidInput(errors)
+    assert profession is not None and call_at is not None and duration is not None
+    return ConveneRequest(
+        convener_id=form.convener_id, submission_key=form.submission_key, profession=profession.key, route=route,
+        concern=concern, risks=risks, call_at=call_at, duration_minutes=duration, call_details=call_details,
+        seats=tuple(seats), extra_members=tuple(extras), short_notice=form.short_notice,
+    )
+
+
+def _header(request: ConveneRequest, reference: str, terms: Terms, zone: ZoneInfo) -> CaseHeader:
+    profession = terms.profession(request.profession)
+    assert profession is not None
+    return CaseHeader(
+        reference=reference, group_name=terms.name, group_short_name=terms.short_name,
+        profession=profession.label, route=route_label(request.route), concern=request.concern, risks=request.risks,
+        call_at=request.call_at, call_at_local=local_time_text(request.call_at, zone),
+        duration_minutes=request.duration_minutes, call_details=request.call_details,
+        short_notice=request.short_notice, convener_id=request.convener_id,
+        seats=tuple(SeatView(s.seat.label, s.user_id) for s in request.seats)
+        + tuple(SeatView("Member", u) for u in request.extra_members),
+        decision_maker=terms.decision_maker,
+    )
+
+
+def _invitees(request: ConveneRequest) -> list[Invitee]:
+    rows = [Invitee(case_id=0, user_id=s.user_id, seat=s.seat.key, seat_label=s.seat.label, position=i)
+            for i, s in enumerate(request.seats)]
+    rows += [Invitee(case_id=0, user_id=u, seat=f"{EXTRA_SEAT}_{i + 1}", seat_label="Member",
+                     position=len(request.seats) + i) for i, u in enumerate(request.extra_members)]
+    return rows
+
+
+def _existing(session: Session, key: str) -> Case | None:
+    return session.exec(select(Case).where(Case.convene_key == key)).first()
+
+
+def _create_room(workspace: Workspace, reference: str) -> tuple[str, str]:
+    base = reference.lower()
+    for attempt in range(1, ROOM_NAME_ATTEMPTS + 1):
+        name = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            return workspace.create_private_room(name), name
+        except RoomNameTaken:
+            continue
+    raise PlatformFailure("creating the case channel", f"the names {base} to {base}-{ROOM_NAME_ATTEMPTS} are taken")
+
+
+def convene(
+    sessions: SessionFactory,
+    engine: Engine,
+    request: ConveneRequest,
+    terms: Terms,
+    workspace: Workspace,
+    now: datetime,
+    zone: ZoneInfo,
+) -> Convened:
+    """Create the case, its private room, invitations, header and attendance board, all or nothing.
+
+    Writes the case, its invitees, the reference counter and a "convened" history event in one
+    transaction after the room is ready. Raises PlatformFailure (having archived any room it made)
+    if the platform refuses a step; a repeated submission returns the case already made.
+    """
+    year = now.astimezone(zone).year
+    with sessions() as session:
+        found = _existing(session, request.submission_key)
+        if found is not None:
+            return Convened(found.reference, found.id or 0, found.room_id, found.room_name, created=False)
+
+    # One convene at a time per prefix and year: the number is read, the room made under it, and
+    # the number only used up when the case commits, so a refused or failed form leaves no gap.
+    with named_lock(engine, f"convene:{terms.reference_prefix}:{year}"):
+        with sessions() as session:
+            found = _existing(session, request.submission_key)
+            if found is not None:
+                return Convened(found.reference, found.id or 0, found.room_id, found.room_name, created=False)
+            counter = session.get(ReferenceCounter, (terms.reference_prefix, year))
+            seq = (counter.last if counter else 0) + 1
+        reference = f"{terms.reference_prefix}-{year}-{seq:03d}"
+        header = _header(request, reference, terms, zone)
+
+        room_id: str | None = None
+        try:
+            room_id, room_name = _create_room(workspace, reference)
+            members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
+            workspace.invite(room_id, members)
+            header_ref = workspace.post(room_id, Message("case_header", header))
+            invitees = _invitees(request)
+            with sessions() as session:
+                entries = roster.entries_for(session, [i.user_id for i in invitees])
+            board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees,
+                                           entries)
+            board_ref = workspace.post(room_id, Message("attendance_board", board))
+            with transaction(sessions) as session:
+                if counter is None:
+                    session.add(ReferenceCounter(prefix=terms.reference_prefix, year=year, last=seq))
+                else:
+                    counter.last = seq
+                    session.add(counter)
+                case = Case(reference=reference, prefix=terms.reference_prefix, year=year, seq=seq,
+                            profession=request.profession, route=request.route, concern=request.concern,
+                            risks=request.risks, call_at=request.call_at, duration_minutes=request.duration_minutes,
+                            call_details=request.call_details, short_notice=request.short_notice,
+                            convener_id=request.convener_id, room_id=room_id, room_name=room_name,
+                            header_ref=header_ref, board_ref=board_ref, created_at=now,
+                            convene_key=request.submission_key)
+                session.add(case)
+                session.flush()
+                assert case.id is not None
+                for row in invitees:
+                    row.case_id = case.id
+                    session.add(row)
+                record_event(session, case.id, request.convener_id, "convened", now,
+                             call_at=request.call_at.isoformat(), short_notice=request.short_notice,
+                             members=[i.user_id for i in invitees])
+                case_id = case.id
+        except BaseException as exc:
+            if room_id is not None:
+                _abandon_room(workspace, room_id, reference)
+            if isinstance(exc, PlatformFailure):
+                log.warning("convene_failed", extra={"event": "convene_failed", "step": exc.step,
+                                                     "error": exc.error})
+                raise
+            log.exception("convene_failed", extra={"event": "convene_failed", "step": "saving the case"})
+            if isinstance(exc, Exception):
+                raise PlatformFailure("saving the case", type(exc).__name__) from exc
+            raise
+
+    log.info("case_convened", extra={"event": "case_convened", "case_ref": reference, "members": len(invitees)})
+    undelivered = _send_invitations(workspace, reference, terms, header, invitees, room_id, zone)
+    return Convened(reference, case_id, room_id, room_name, created=True, undelivered=undelivered)
+
+
+def _abandon_room(workspace: Workspace, room_id: str, reference: str) -> None:
+    # A room without a case must not stay open: archive it (Slack has no delete for bots).
+    try:
+        workspace.archive_room(room_id)
+    except PlatformFailure as exc:
+        log.error("room_not_archived", extra={"event": "room_not_archived", "case_ref": reference,
+                                              "error": exc.error})
+
+
+def _send_invitations(workspace: Workspace, reference: str, terms: Terms, header: CaseHeader,
+                      invitees: list[Invitee], room_id: str, zone: ZoneInfo) -> tuple[str, ...]:
+    """Direct-message each member (not the convener, who has just seen it); report who was missed."""
+    undelivered: list[str] = []
+    for row in invitees:
+        if row.user_id == header.convener_id:
+            continue
+        message = Message("invitation", Invitation(
+            reference=reference, group_name=terms.name, group_short_name=terms.short_name, room_id=room_id,
+            seat_label=row.seat_label, call_at=header.call_at, call_at_local=local_time_text(header.call_at, zone),
+            duration_minutes=header.duration_minutes, short_notice=header.short_notice))
+        try:
+            workspace.send_direct(row.user_id, message)
+        except PlatformFailure as exc:
+            log.warning("invitation_undelivered", extra={"event": "invitation_undelivered", "case_ref": reference,
+                                                         "error": exc.error})
+            undelivered.append(row.user_id)
+    if undelivered:
+        try:
+            workspace.post(room_id, Message("undelivered_invitations", {"users": undelivered}))
+        except PlatformFailure:
+            log.error("undelivered_note_failed", extra={"event": "undelivered_note_failed", "case_ref": reference})
+    return tuple(undelivered)

@@ -1,0 +1,41 @@
+"""The seam between the domain and a chat platform (Slack now, Teams next).
+
+The domain decides what to say as a `Message` (a template name and a view model); an
+implementation in `handlers/` renders and delivers it. Failures raise PlatformFailure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """What to say: `template` names a template under templates/<platform>/, `model` fills it."""
+
+    template: str
+    model: Any
+
+
+class Workspace(Protocol):
+    """What the domain needs of a chat platform. Every method raises PlatformFailure on refusal."""
+
+    def create_private_room(self, name: str) -> str:
+        """Create a private room and return its id; raise RoomNameTaken if the name is used."""
+        ...
+
+    def invite(self, room: str, users: Sequence[str]) -> None: ...
+
+    def archive_room(self, room: str) -> None: ...
+
+    def post(self, room: str, message: Message) -> str:
+        """Post in a room and return a reference to the message, for updating it in place."""
+        ...
+
+    def update(self, room: str, ref: str, message: Message) -> None: ...
+
+    def send_direct(self, user: str, message: Message) -> str:
+        """Send a direct message from the bot to one person."""
+        ...

@@ -1,0 +1,253 @@
+"""Terms of reference as configuration: seats, who may convene, quorum, professions, reminder offsets.
+
+The PMCCG of seed 000 is built in (presets/pmccg.toml); seed 001's Operational Performance Group
+ships as a second preset. A bad file fails at start with the file, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bot.roles import Role
+
+PRESETS = ("pmccg", "opg")
+
+
+class TermsError(Exception):
+    """The terms-of-reference file is wrong: `str()` names the file, key and reason."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        super().__init__(f"{source}: {key}: {reason}")
+        self.source, self.key, self.reason = source, key, reason
+
+
+@dataclass(frozen=True)
+class Seat:
+    """A place in the minimum membership, filled by someone holding `roster_role`."""
+
+    key: str
+    label: str
+    roster_role: Role
+    default_to_convener: bool = False
+    match_profession: bool = False
+
+
+@dataclass(frozen=True)
+class Profession:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class QuorumRule:
+    minimum_present: int
+    chair_required: bool
+    chair_roles: frozenset[Role]
+    professional_lead_required: bool
+    deputies_count: bool
+
+
+@dataclass(frozen=True)
+class ReminderOffsets:
+    reply_chase_hours: tuple[float, ...]
+    short_notice_reply_chase_hours: tuple[float, ...]
+    pre_call_check_hours: float
+    short_notice_pre_call_check_hours: float
+    agenda_hours: float
+    short_notice_agenda_hours: float
+    circulation_chase_days: int
+    circulation_escalate_days: int
+    action_reminder_days: int
+
+
+@dataclass(frozen=True)
+class Terms:
+    name: str
+    short_name: str
+    reference_prefix: str
+    decision_maker: str
+    allowed_roles: frozenset[Role]
+    ask_role: Role
+    min_notice_minutes: int
+    short_notice_min_notice_minutes: int
+    one_seat_per_person: bool
+    max_extra_members: int
+    seats: tuple[Seat, ...]
+    quorum: QuorumRule
+    professions: tuple[Profession, ...]
+    reminders: ReminderOffsets
+    source: str
+
+    def profession(self, key: str) -> Profession | None:
+        return next((p for p in self.professions if p.key == key), None)
+
+    def seat(self, key: str) -> Seat | None:
+        return next((s for s in self.seats if s.key == key), None)
+
+
+class _Reader:
+    """Typed access to a TOML table, raising TermsError with the dotted key on any problem."""
+
+    def __init__(self, source: str, data: dict[str, Any], prefix: str = "") -> None:
+        self.source, self.data, self.prefix = source, data, prefix
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}{key}"
+
+    def fail(self, key: str, reason: str) -> TermsError:
+        return TermsError(self.source, self._key(key), reason)
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.data:
+            if default is ...:
+                raise self.fail(key, "is required")
+            return default
+        value = self.data[key]
+        # bool is an int in Python; a number field must not accept true/false.
+        if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+            raise self.fail(key, f"must be {_kind_name(kind)}, not {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(key, f"must be {_kind_name(kind)}, not {value!r}")
+        return value
+
+    def text(self, key: str, default: Any = ...) -> str:
+        value = self.get(key, str, default)
+        if isinstance(value, str) and not value.strip():
+            raise self.fail(key, "must not be empty")
+        return value
+
+    def positive(self, key: str, kind: type | tuple[type, ...] = int, default: Any = ...) -> Any:
+        value = self.get(key, kind, default)
+        if value <= 0:
+            raise self.fail(key, f"must be greater than zero, not {value}")
+        return value
+
+    def role(self, key: str, value: Any) -> Role:
+        try:
+            return Role(value)
+        except ValueError:
+            raise self.fail(key, f"{value!r} is not a role; use one of {', '.join(r.value for r in Role)}") from None
+
+    def table(self, key: str) -> _Reader:
+        return _Reader(self.source, self.get(key, dict), f"{self._key(key)}.")
+
+    def tables(self, key: str) -> list[_Reader]:
+        items = self.get(key, list)
+        if not items:
+            raise self.fail(key, "must list at least one entry")
+        readers = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise self.fail(f"{key}[{i}]", "must be a table")
+            readers.append(_Reader(self.source, item, f"{self._key(key)}[{i}]."))
+        return readers
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "text", int: "a whole number", float: "a number", bool: "true or false", list: "a list",
+             dict: "a table"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _hours(reader: _Reader, key: str) -> tuple[float, ...]:
+    values = reader.get(key, list)
+    for i, v in enumerate(values):
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0:
+            raise reader.fail(f"{key}[{i}]", f"must be a number of hours, not {v!r}")
+    return tuple(sorted((float(v) for v in values), reverse=True))
+
+
+def parse_terms(data: dict[str, Any], source: str) -> Terms:
+    """Build Terms from parsed TOML, raising TermsError at the first key that is wrong."""
+    root = _Reader(source, data)
+    group, convening, quorum, reminders = (root.table(k) for k in ("group", "convening", "quorum", "reminders"))
+
+    seats: list[Seat] = []
+    for s in root.tables("seats"):
+        key = s.text("key")
+        if any(existing.key == key for existing in seats):
+            raise s.fail("key", f"seat {key!r} is listed twice")
+        seats.append(Seat(key=key, label=s.text("label"), roster_role=s.role("roster_role", s.get("roster_role", str)),
+                          default_to_convener=s.get("default_to_convener", bool, False),
+                          match_profession=s.get("match_profession", bool, False)))
+
+    professions: list[Profession] = []
+    for p in root.tables("professions"):
+        key = p.text("key")
+        if any(existing.key == key for existing in professions):
+            raise p.fail("key", f"profession {key!r} is listed twice")
+        professions.append(Profession(key=key, label=p.text("label")))
+
+    prefix = group.text("reference_prefix")
+    if not prefix.replace("-", "").isalnum() or not prefix.isascii():
+        raise group.fail("reference_prefix", "must be letters and digits only (it names the case channel)")
+
+    allowed = convening.get("allowed_roles", list)
+    if not allowed:
+        raise convening.fail("allowed_roles", "must name at least one role")
+    rule = QuorumRule(
+        minimum_present=quorum.positive("minimum_present"),
+        chair_required=quorum.get("chair_required", bool),
+        chair_roles=frozenset(quorum.role("chair_roles", r) for r in quorum.get("chair_roles", list, ["chair"])),
+        professional_lead_required=quorum.get("professional_lead_required", bool),
+        deputies_count=quorum.get("deputies_count", bool),
+    )
+    if rule.minimum_present > len(seats) + convening.get("max_extra_members", int, 6):
+        raise quorum.fail("minimum_present", "is more than the seats and extra members a case can have")
+
+    offsets = ReminderOffsets(
+        reply_chase_hours=_hours(reminders, "reply_chase_hours"),
+        short_notice_reply_chase_hours=_hours(reminders, "short_notice_reply_chase_hours"),
+        pre_call_check_hours=float(reminders.positive("pre_call_check_hours", (int, float))),
+        short_notice_pre_call_check_hours=float(reminders.positive("short_notice_pre_call_check_hours", (int, float))),
+        agenda_hours=float(reminders.positive("agenda_hours", (int, float))),
+        short_notice_agenda_hours=float(reminders.positive("short_notice_agenda_hours", (int, float))),
+        circulation_chase_days=reminders.positive("circulation_chase_days"),
+        circulation_escalate_days=reminders.positive("circulation_escalate_days"),
+        action_reminder_days=reminders.positive("action_reminder_days"),
+    )
+    if offsets.circulation_chase_days >= offsets.circulation_escalate_days:
+        raise reminders.fail("circulation_chase_days", "must come before circulation_escalate_days")
+
+    return Terms(
+        name=group.text("name"),
+        short_name=group.text("short_name"),
+        reference_prefix=prefix.upper(),
+        decision_maker=group.text("decision_maker", "Medical Director"),
+        allowed_roles=frozenset(convening.role("allowed_roles", r) for r in allowed),
+        ask_role=convening.role("ask_role", convening.get("ask_role", str, "governance")),
+        min_notice_minutes=convening.get("min_notice_minutes", int, 60),
+        short_notice_min_notice_minutes=convening.get("short_notice_min_notice_minutes", int, 15),
+        one_seat_per_person=convening.get("one_seat_per_person", bool, True),
+        max_extra_members=convening.get("max_extra_members", int, 6),
+        seats=tuple(seats),
+        quorum=rule,
+        professions=tuple(professions),
+        reminders=offsets,
+        source=source,
+    )
+
+
+def load_terms(path: Path | str | None = None) -> Terms:
+    """Load terms from a TOML file, or a preset name ("pmccg", "opg"); the PMCCG when None."""
+    if path is None or str(path) in PRESETS:
+        name = f"{path or 'pmccg'}.toml"
+        text = resources.files("bot.presets").joinpath(name).read_text(encoding="utf-8")
+        source = f"built-in {name}"
+    else:
+        file = Path(path)
+        source = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TermsError(source, "(file)", f"cannot be read: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise TermsError(source, "(syntax)", str(exc)) from exc
+    return parse_terms(data, source)

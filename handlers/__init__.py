@@ -1,0 +1,13 @@
+"""Thin Slack listeners: parse the payload, call the domain, render the reply."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import attendance, commands, convene, errors, roster
+
+
+def register(app: App) -> None:
+    """Attach every listener module to `app`."""
+    for module in (commands, convene, attendance, roster, errors):
+        module.register(app)

@@ -1,0 +1,74 @@
+"""The Workspace of bot/notify.py over Slack's Web API: renders templates and maps errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.errors import PlatformFailure, RoomNameTaken
+from bot.notify import Message
+from bot.render import render_json
+
+log = logging.getLogger(__name__)
+
+
+def rendered(message: Message) -> dict[str, Any]:
+    """Render `message` to Slack's text + blocks."""
+    return render_json(f"slack/{message.template}.json.j2", m=message.model)
+
+
+class SlackWorkspace:
+    """Each call is retried by the client's handlers (429 after Retry-After, 5xx, connection)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def _call(self, step: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or exc.response.status_code)
+            raise PlatformFailure(step, error, permanent=exc.response.status_code < 500) from exc
+        except (SlackClientError, OSError) as exc:
+            raise PlatformFailure(step, "Slack could not be reached", permanent=False) from exc
+
+    def create_private_room(self, name: str) -> str:
+        try:
+            response = self.client.conversations_create(name=name, is_private=True)
+        except SlackApiError as exc:
+            if exc.response.get("error") == "name_taken":
+                raise RoomNameTaken(name) from exc
+            raise PlatformFailure("creating the case channel", str(exc.response.get("error"))) from exc
+        except (SlackClientError, OSError) as exc:
+            raise PlatformFailure("creating the case channel", "Slack could not be reached", permanent=False) from exc
+        return str(response["channel"]["id"])
+
+    def invite(self, room: str, users: Sequence[str]) -> None:
+        if users:
+            self._call("inviting the members", self.client.conversations_invite, channel=room, users=",".join(users))
+
+    def archive_room(self, room: str) -> None:
+        self._call("archiving the channel", self.client.conversations_archive, channel=room)
+
+    def post(self, room: str, message: Message) -> str:
+        body = rendered(message)
+        response = self._call(f"posting the {message.template.replace('_', ' ')}", self.client.chat_postMessage,
+                              channel=room, text=body["text"], blocks=body["blocks"], unfurl_links=False,
+                              unfurl_media=False)
+        return str(response["ts"])
+
+    def update(self, room: str, ref: str, message: Message) -> None:
+        body = rendered(message)
+        self._call(f"updating the {message.template.replace('_', ' ')}", self.client.chat_update, channel=room,
+                   ts=ref, text=body["text"], blocks=body["blocks"])
+
+    def send_direct(self, user: str, message: Message) -> str:
+        body = rendered(message)
+        # Posting to a user id delivers to the app's direct message with them (chat:write suffices).
+        response = self._call(f"sending the {message.template.replace('_', ' ')}", self.client.chat_postMessage,
+                              channel=user, text=body["text"], blocks=body["blocks"], unfurl_links=False)
+        return str(response["ts"])

@@ -1,0 +1,117 @@
+"""Fixtures: a migrated database per test (SQLite and PostgreSQL), the fake Slack, the running bot."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot.terms import Terms, load_terms
+from storage.db import SessionFactory, make_engine, session_factory, upgrade
+from tests.fake_slack import FakeSlack
+
+PG_ADMIN_URL = os.environ.get("PMCCG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg)]
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run, migrated once, dropped at the end."""
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"pmccg_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001  (any connection failure means no server)
+        admin.dispose()
+        reason = f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); .ci/run starts it"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate(engine: Engine) -> None:
+    from sqlmodel import SQLModel
+
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=BACKENDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        eng = make_engine(f"sqlite:///{tmp_path / 'pmccg.db'}")
+        upgrade(eng)
+    else:
+        eng = make_engine(request.getfixturevalue("pg_url"))
+        _truncate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> SessionFactory:
+    return session_factory(engine)
+
+
+@pytest.fixture
+def terms() -> Terms:
+    return load_terms()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+SIGNING_SECRET = "test-signing-secret"
+
+
+@pytest.fixture
+def directory(fake_slack: FakeSlack) -> FakeSlack:
+    """The fake workspace's people: the roster's fictional names, an outsider and the staff member."""
+    from tests.factories import OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
+
+    for uid, (name, _, _) in PEOPLE.items():
+        fake_slack.add_user(uid, name, display_name=name.split()[0].lower())
+    fake_slack.add_user(OUTSIDER, OUTSIDER_NAME)
+    fake_slack.add_user(*STAFF_MEMBER)
+    fake_slack.add_user("U0BOTUSER", "pmccg", is_bot=True)
+    return fake_slack
+
+
+@pytest.fixture
+def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
+    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
+    from bot.app import create_app
+    from bot.config import load_settings
+    from bot.web import create_web_app
+    from tests.factories import load_roster
+    from tests.slack_client import RunningBot
+
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                              "SLACK_API_URL": directory.url, "DATABASE_URL": str(engine.url)}, dotenv=False)
+    with sessions() as session:
+        load_roster(session, terms)
+    built = create_app(settings, terms=terms, engine=engine)
+    running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
+    running.services = built.services  # type: ignore[attr-defined]
+    running.slack = directory  # type: ignore[attr-defined]
+    yield running
+    running.stop()

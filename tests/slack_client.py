@@ -1,0 +1,84 @@
+"""Sends Slack-shaped, signed requests to the running bot over HTTP, as Slack itself would."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from slack_sdk.signature import SignatureVerifier
+from werkzeug.serving import BaseWSGIServer, make_server
+
+TEAM = {"id": "T0001", "domain": "nhs-test"}
+
+
+class RunningBot:
+    """The WSGI app served on 127.0.0.1 at an ephemeral port, in a thread."""
+
+    def __init__(self, wsgi_app: Any, signing_secret: str, response_url: str) -> None:
+        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.secret = signing_secret
+        self.response_url = response_url
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- the raw HTTP path ---------------------------------------------------------------
+
+    def post(self, body: str, *, signed: bool = True, timestamp: int | None = None,
+             headers: dict[str, str] | None = None) -> requests.Response:
+        ts = str(timestamp if timestamp is not None else int(time.time()))
+        all_headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": ts}
+        if signed:
+            all_headers["X-Slack-Signature"] = SignatureVerifier(self.secret).generate_signature(
+                timestamp=ts, body=body)
+        all_headers.update(headers or {})
+        return requests.post(f"{self.url}/slack/events", data=body.encode(), headers=all_headers, timeout=10)
+
+    def post_payload(self, payload: dict[str, Any], **kwargs: Any) -> requests.Response:
+        return self.post(urlencode({"payload": json.dumps(payload)}), **kwargs)
+
+    # --- what Slack sends ----------------------------------------------------------------------
+
+    def command(self, user: str, text: str = "", *, channel: str = "C0GENERAL") -> requests.Response:
+        body = urlencode({"token": "legacy", "team_id": TEAM["id"], "team_domain": TEAM["domain"],
+                          "channel_id": channel, "user_id": user, "command": "/pmccg", "text": text,
+                          "response_url": self.response_url, "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}"})
+        return self.post(body)
+
+    def click(self, user: str, action_id: str, value: str = "", *, channel: str | None = None,
+              message_ts: str | None = None, view: dict[str, Any] | None = None) -> requests.Response:
+        payload: dict[str, Any] = {
+            "type": "block_actions", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
+            "api_app_id": "A0001", "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
+            "response_url": self.response_url,
+            "actions": [{"action_id": action_id, "block_id": "attendance", "type": "button", "value": value,
+                         "action_ts": str(time.time())}],
+        }
+        if channel:
+            payload["channel"] = {"id": channel}
+            payload["container"] = {"type": "message", "channel_id": channel, "message_ts": message_ts or "1.0"}
+            payload["message"] = {"ts": message_ts or "1.0", "text": ""}
+        if view:
+            payload["view"] = view
+            payload["container"] = {"type": "view", "view_id": view["id"]}
+        return self.post_payload(payload)
+
+    def submit(self, user: str, callback_id: str, values: dict[str, Any], *, view_id: str | None = None,
+               private_metadata: str = "") -> requests.Response:
+        payload = {
+            "type": "view_submission", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
+            "api_app_id": "A0001", "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
+            "view": {"id": view_id or f"V{uuid.uuid4().hex[:10].upper()}", "type": "modal",
+                     "callback_id": callback_id, "private_metadata": private_metadata,
+                     "hash": "h", "state": {"values": values}},
+        }
+        return self.post_payload(payload)
