@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -49,8 +50,22 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     client = client or make_client(settings)
     services = Services(settings=settings, terms=terms, engine=engine, sessions=session_factory(engine),
                         directory=Directory(client), clock=now)
+    # Bolt copies its logger's level and logs rejected request bodies at INFO: give it a logger
+    # held at WARNING, so nothing typed into a form reaches the log through it.
+    bolt_logger = logging.getLogger("pmccg.bolt")
+    bolt_logger.setLevel(logging.WARNING)
     app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
-              request_verification_enabled=True, process_before_response=False)
+              request_verification_enabled=True, process_before_response=False, logger=bolt_logger)
+
+    @app.middleware
+    def drop_slack_retries(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Slack retries a request it thinks timed out. Commands and clicks were already handled
+        # (we acknowledge at once), so a retry is answered and dropped, never run twice.
+        if req.headers.get("x-slack-retry-num") and (
+            req.body.get("command") or req.body.get("type") in ("block_actions", "view_submission")
+        ):
+            return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
 
     @app.use
     def inject_services(context: BoltContext, next: Any) -> None:

@@ -20,6 +20,7 @@ from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.history import record_event
 from bot.notify import Message, Workspace
 from bot.quorum import Attendee, QuorumResult, assess_quorum
+from bot.roles import Role
 from bot.roster import RosterEntry
 from bot.terms import Terms
 from storage.db import SessionFactory
@@ -183,3 +184,57 @@ def refresh_board(sessions: SessionFactory, engine: Engine, terms: Terms, case_i
         if case is None or not case.board_ref:
             return
         workspace.update(case.room_id, case.board_ref, Message("attendance_board", board(session, terms, case, zone)))
+
+
+def may_fix_quorum(session: Session, case: Case, user_id: str) -> None:
+    """The convener, the chair (or deputy chair) and governance act on a quorum warning."""
+    who = roster.entry(session, user_id)
+    roles = who.roles if who else frozenset()
+    is_chair = any(i.seat == "chair" and i.user_id == user_id for i in _invitees(session, case.id or 0))
+    if user_id == case.convener_id or is_chair or roles & {Role.CHAIR, Role.DEPUTY_CHAIR, Role.GOVERNANCE}:
+        return
+    raise NotAllowed(f"Only the person who convened {case.reference}, the chair or governance can do this.")
+
+
+def open_seats(session: Session, case: Case) -> list[Invitee]:
+    """Seats nobody is expected to fill: no reply yet, or apologies without a deputy."""
+    return [i for i in _invitees(session, case.id or 0) if i.reply in (Reply.NO_REPLY, Reply.APOLOGIES)]
+
+
+@dataclass(frozen=True)
+class DeputyInvited:
+    case_id: int
+    reference: str
+    room_id: str
+    deputy_id: str
+    seat_label: str
+
+
+def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, seat: str, deputy_id: str | None,
+                  now: datetime) -> DeputyInvited:
+    """Fill an open seat with a named deputy (the fix offered when the call may be inquorate).
+
+    Raises NotAllowed (not convener/chair/governance), NotFound, or InvalidInput keyed "seat" or
+    "deputy". Writes the seat and a history event in the caller's transaction.
+    """
+    case = find_case(session, reference)
+    if case.status != CaseStatus.CONVENED:
+        raise NotAllowed(f"{case.reference} is {case.status}.")
+    may_fix_quorum(session, case, actor)
+    rows = _invitees(session, case.id or 0)
+    target = next((r for r in rows if r.seat == seat), None)
+    if target is None or target.reply not in (Reply.NO_REPLY, Reply.APOLOGIES):
+        raise InvalidInput({"seat": "Choose a seat that nobody is expected to fill."})
+    _check_deputy(rows, target.user_id, deputy_id)
+    target.reply, target.deputy_id, target.replied_at = Reply.DEPUTY, deputy_id, now
+    session.add(target)
+    record_event(session, case.id or 0, actor, "deputy_invited", now, seat=seat, deputy=deputy_id)
+    return DeputyInvited(case.id or 0, case.reference, case.room_id, deputy_id or "", target.seat_label)
+
+
+def proceed_may_be_inquorate(session: Session, reference: str, actor: str, now: datetime) -> Case:
+    """Record the decision to hold the call although it may be inquorate."""
+    case = find_case(session, reference)
+    may_fix_quorum(session, case, actor)
+    record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now)
+    return case

@@ -36,6 +36,8 @@ class CaseHeader:
     convener_id: str
     seats: tuple[SeatView, ...]
     decision_maker: str
+    # The case's status: the header offers "Reschedule" and "Cancel the call" only while convened.
+    status: str = "convened"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -50,9 +51,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     web = create_web_app(bot, engine)
     # SQLite has one writer: one worker process (with threads) serves it. PostgreSQL scales out.
     workers = 1 if settings.is_sqlite else int(os.environ.get("WEB_CONCURRENCY", "2"))
-    options = {"bind": f"{args.host}:{settings.port}", "workers": workers, "worker_class": "gthread",
-               "threads": int(os.environ.get("PMCCG_THREADS", "8")), "timeout": 30, "accesslog": None,
-               "loglevel": "info"}
+    options: dict[str, Any] = {
+        "bind": f"{args.host}:{settings.port}", "workers": workers, "worker_class": "gthread",
+        "threads": int(os.environ.get("PMCCG_THREADS", "8")), "timeout": 30, "accesslog": None, "loglevel": "info",
+        # Per-process control socket: two servers on one host must not share gunicorn's default path.
+        "control_socket": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"pmccg-gunicorn-{os.getpid()}.ctl")}
+    if settings.run_scheduler:
+        # In-process scheduler for a single-machine install: each worker ticks (safe on PostgreSQL,
+        # and SQLite has one worker). PMCCG_RUN_SCHEDULER=false when `pmccg worker` runs instead.
+        def post_worker_init(_worker: Any) -> None:
+            _scheduler(settings, bot.services.terms, bot.services.engine, blocking=False).start()
+
+        options["post_worker_init"] = post_worker_init
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -68,6 +78,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool) -> Any:
+    from bot import scheduler
+    from bot.app import make_client
+    from handlers.slack_workspace import SlackWorkspace
+    from storage.db import session_factory
+
+    ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
+                              workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
+                              clock=clock.now)
+    return scheduler.build(ticker, settings.tick_seconds, blocking=blocking)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    settings.require("SLACK_BOT_TOKEN")
+    terms, engine = _prepare(settings, migrate=settings.is_sqlite)
+    log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
+        _scheduler(settings, terms, engine, blocking=True).start()
+    return 0
+
+
 def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -80,6 +111,8 @@ def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     bot = create_app(settings, terms=terms, engine=engine)
     log.info("socket_mode", extra={"event": "socket_mode", "group": terms.short_name})
+    if settings.run_scheduler:
+        _scheduler(settings, terms, engine, blocking=False).start()
     SocketModeHandler(bot.app, settings.slack_app_token).start()
     return 0
 
@@ -153,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Connect to Slack over a WebSocket: no public URL needed. Needs "
                             "SLACK_BOT_TOKEN and SLACK_APP_TOKEN, and Socket Mode turned on in the app.")
     socket.set_defaults(run=cmd_socket)
+    worker = sub.add_parser("worker", help="run the scheduler alone: reminders, agenda, roll-call",
+                            description="Tick every PMCCG_TICK_SECONDS and send what is due. Run several on one "
+                            "PostgreSQL database for scale-out (each message is sent once); on SQLite run one. "
+                            "Needs SLACK_BOT_TOKEN.")
+    worker.set_defaults(run=cmd_worker)
     db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True,
                                                                   metavar="TASK")
     db.add_parser("upgrade", help="apply the migrations to DATABASE_URL").set_defaults(run=cmd_db_upgrade)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import attendance, roster
+from bot import attendance, planning, roster
 from bot.case_views import CaseHeader, Invitation, SeatView, local_time_text, route_label
 from bot.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
 from bot.history import record_event
@@ -27,7 +27,7 @@ from bot.routes import Route
 from bot.terms import Seat, Terms
 from storage.db import SessionFactory, transaction
 from storage.locks import named_lock
-from storage.tables import Case, Invitee, ReferenceCounter
+from storage.tables import Case, Invitee, ReferenceCounter, Reply
 
 log = logging.getLogger(__name__)
 
@@ -140,22 +140,39 @@ def proposed_seats(session: Session, terms: Terms, convener_id: str, profession:
 
 
 def _call_at(form: ConveneForm, zone: ZoneInfo, errors: dict[str, str]) -> datetime | None:
-    if form.call_date is None:
+    return call_at_in_zone(form.call_date, form.call_time, zone, errors)
+
+
+def call_at_in_zone(call_date: date | None, call_time: time | None, zone: ZoneInfo,
+                    errors: dict[str, str]) -> datetime | None:
+    """The call's wall-clock date and time in `zone`, as UTC; None, with the reason in `errors` under
+    "call_date"/"call_time", when either is missing or the time does not exist. Also used to reschedule."""
+    if call_date is None:
         errors["call_date"] = "Choose the date of the call."
-    if form.call_time is None:
+    if call_time is None:
         errors["call_time"] = "Choose the time of the call."
-    if form.call_date is None or form.call_time is None:
+    if call_date is None or call_time is None:
         return None
-    naive = datetime.combine(form.call_date, form.call_time)
+    naive = datetime.combine(call_date, call_time)
     local = naive.replace(tzinfo=zone)
     # A wall-clock time skipped when the clocks go forward does not survive a round trip to UTC.
     if local.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != naive:
-        errors["call_time"] = (f"{form.call_time:%H:%M} does not exist on {form.call_date:%-d %B %Y} in "
+        errors["call_time"] = (f"{call_time:%H:%M} does not exist on {call_date:%-d %B %Y} in "
                                f"{zone.key}: the clocks go forward. Choose another time.")
         return None
     # An ambiguous time (clocks going back) takes its first occurrence, fold=0, and is shown
     # with its zone abbreviation everywhere, so it is unambiguous once stored in UTC.
     return local.astimezone(ZoneInfo("UTC"))
+
+
+def check_notice(call_at: datetime, call_date: date | None, notice_minutes: int, now: datetime, zone: ZoneInfo,
+                 errors: dict[str, str], *, hint: str = "") -> None:
+    """Refuse a call time already passed, or under `notice_minutes` away, at the field that shows it."""
+    if call_at <= now:
+        errors["call_time" if call_date == now.astimezone(zone).date() else "call_date"] = \
+            "That time has already passed. Choose a time in the future."
+    elif call_at < now + timedelta(minutes=notice_minutes):
+        errors["call_time"] = f"Give members at least {notice_minutes} minutes' notice{hint}."
 
 
 def _check_text(name: str, value: str, directory_names: Sequence[str], errors: dict[str, str],
@@ -204,12 +221,8 @@ def validate(
     call_at = _call_at(form, zone, errors)
     if call_at is not None:
         notice = terms.short_notice_min_notice_minutes if form.short_notice else terms.min_notice_minutes
-        if call_at <= now:
-            errors["call_time" if form.call_date == now.astimezone(zone).date() else "call_date"] = \
-                "That time has already passed. Choose a time in the future."
-        elif call_at < now + timedelta(minutes=notice):
-            hint = "" if form.short_notice else " (tick short notice for a serious incident)"
-            errors["call_time"] = f"Give members at least {notice} minutes' notice{hint}."
+        hint = "" if form.short_notice else " (tick short notice for a serious incident)"
+        check_notice(call_at, form.call_date, notice, now, zone, errors, hint=hint)
 
     duration = form.duration_minutes
     if duration is None or not DURATION_MINUTES[0] <= duration <= DURATION_MINUTES[1]:
@@ -278,11 +291,16 @@ def _header(request: ConveneRequest, reference: str, terms: Terms, zone: ZoneInf
     )
 
 
-def _invitees(request: ConveneRequest) -> list[Invitee]:
+def _invitees(request: ConveneRequest, now: datetime) -> list[Invitee]:
     rows = [Invitee(case_id=0, user_id=s.user_id, seat=s.seat.key, seat_label=s.seat.label, position=i)
             for i, s in enumerate(request.seats)]
     rows += [Invitee(case_id=0, user_id=u, seat=f"{EXTRA_SEAT}_{i + 1}", seat_label="Member",
                      position=len(request.seats) + i) for i, u in enumerate(request.extra_members)]
+    for row in rows:
+        # Whoever convenes the call is taken to attend it (they can change that on the board),
+        # so the bot never chases the person who asked for the meeting.
+        if row.user_id == request.convener_id:
+            row.reply, row.replied_at = Reply.ATTENDING, now
     return rows
 
 
@@ -340,7 +358,7 @@ def convene(
             members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
             workspace.invite(room_id, members)
             header_ref = workspace.post(room_id, Message("case_header", header))
-            invitees = _invitees(request)
+            invitees = _invitees(request, now)
             with sessions() as session:
                 entries = roster.entries_for(session, [i.user_id for i in invitees])
             board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees,
@@ -365,6 +383,10 @@ def convene(
                 for row in invitees:
                     row.case_id = case.id
                     session.add(row)
+                session.flush()
+                # Chases, pre-call check, agenda and roll-call are owed from now: planned in the same
+                # transaction, so a failed convene leaves no reminder behind either.
+                planning.schedule(session, case, invitees, terms, zone, now)
                 record_event(session, case.id, request.convener_id, "convened", now,
                              call_at=request.call_at.isoformat(), short_notice=request.short_notice,
                              members=[i.user_id for i in invitees])

@@ -39,3 +39,7 @@ class Workspace(Protocol):
     def send_direct(self, user: str, message: Message) -> str:
         """Send a direct message from the bot to one person."""
         ...
+
+    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
+        """Share a file in a room (a calendar invite, a case export); return the file's id."""
+        ...

@@ -25,7 +25,7 @@ def register(app: App) -> None:
             log.error("listener_failed", exc_info=error, extra={"event": "listener_failed", "error_ref": ref,
                                                                 "error": type(error).__name__})
             text = f"Sorry, something went wrong. Nothing more was changed. If it happens again, quote `{ref}`."
-        if respond is not None and body.get("response_url") or body.get("response_urls"):
+        if respond is not None and (body.get("response_url") or body.get("response_urls")):
             try:
                 respond(text=text, response_type="ephemeral", replace_original=False)
             except Exception:  # the reply is a courtesy; the error is already logged

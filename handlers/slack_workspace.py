@@ -72,3 +72,9 @@ class SlackWorkspace:
         response = self._call(f"sending the {message.template.replace('_', ' ')}", self.client.chat_postMessage,
                               channel=user, text=body["text"], blocks=body["blocks"], unfurl_links=False)
         return str(response["ts"])
+
+    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
+        response = self._call(f"sharing {filename}", self.client.files_upload_v2, channel=room, content=content,
+                              filename=filename, title=title)
+        files = response.get("files") or [response.get("file") or {}]
+        return str(files[0].get("id", ""))

@@ -21,6 +21,16 @@ class CaseStatus(StrEnum):
     CLOSED = "closed"
 
 
+class MessageState(StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    DROPPED = "dropped"
+    SUPERSEDED = "superseded"
+    FAILED = "failed"
+
+
 class Reply(StrEnum):
     NO_REPLY = "no_reply"
     ATTENDING = "attending"
@@ -73,6 +83,13 @@ class Case(SQLModel, table=True):
     board_ref: str | None = Field(default=None, max_length=40)
     status: str = Field(default=CaseStatus.CONVENED, sa_type=String(20))
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Bumped on reschedule: scheduled messages of an older version are never sent.
+    schedule_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    roll_call_ref: str | None = Field(default=None, max_length=40)
+    # The recorded quorum of the call itself (from the roll-call): None until recorded.
+    quorate: bool | None = None
+    quorum_reason: str | None = Field(default=None, max_length=400)
+    cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The form submission that created the case: a retried or doubled submission finds it.
     convene_key: str = Field(max_length=64, unique=True)
 
@@ -107,3 +124,46 @@ class CaseEvent(SQLModel, table=True):
     kind: str = Field(max_length=40)
     # Structured detail as JSON text; holds ids and choices, not free text about the staff member.
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+
+
+class ScheduledMessage(SQLModel, table=True):
+    """One message owed at a time: the durable source of truth for the scheduler (not APScheduler).
+
+    `idempotency_key` makes planning the same message twice a no-op; `collapse_key` groups
+    messages of which only the latest due one is worth sending after downtime.
+    """
+
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (Index("ix_scheduled_messages_due", "state", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=32)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    collapse_key: str | None = Field(default=None, max_length=200, index=True)
+    state: str = Field(default=MessageState.PENDING, sa_type=String(20))
+    attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=200)
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+
+
+class RollCallMark(SQLModel, table=True):
+    """Who was on the call, in what capacity: the record behind the actual quorum."""
+
+    __tablename__ = "roll_call_marks"
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_roll_call_case_user"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    user_id: str = Field(max_length=32)
+    # "member", "deputy" (deputy_for holds whose seat) or "guest"
+    capacity: str = Field(max_length=20)
+    deputy_for: str | None = Field(default=None, max_length=32)
+    marked_by: str = Field(max_length=32)
+    at: datetime = Field(sa_type=UTCDateTime)

@@ -18,7 +18,7 @@ MANIFEST_PATH = REPO_ROOT / "manifest.json"
 SCHEMA_PATH = REPO_ROOT / "tests" / "schemas" / "slack-app-manifest.schema.json"
 
 EVENTS_PATH = "/slack/events"
-EXPECTED_BOT_SCOPES = {"commands", "chat:write", "groups:write", "users:read"}
+EXPECTED_BOT_SCOPES = {"commands", "chat:write", "groups:write", "users:read", "files:write"}
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,377 @@
+"""Roll-call at the call: who is present, in what capacity, and whether the call was quorate.
+
+The roll-call message is posted in the case channel when the call starts. Each member marks
+themself present ("I'm on the call"); the chair or deputy chair may mark someone else who joined
+by phone. Capacity is derived, never typed: an invitee is a "member", a deputy named on the
+attendance board is a "deputy" for that member, anyone else the chair marks is a "guest" (counted
+only when on the roster). The actual quorum comes from bot/quorum.py alone; the chair, deputy
+chair or governance records it on the case, or the bot does at the end of the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from bot import roster
+from bot.case_views import local_time_text
+from bot.errors import NotAllowed, NotFound
+from bot.history import record_event
+from bot.notify import Message, Workspace
+from bot.quorum import Attendee, QuorumResult, assess_quorum
+from bot.reminders import Delivery, Drop, Due
+from bot.roles import Role
+from bot.roster import RosterEntry
+from bot.terms import Terms
+from storage.db import SessionFactory
+from storage.locks import named_lock
+from storage.tables import Case, CaseEvent, CaseStatus, Invitee, RollCallMark
+
+MEMBER, DEPUTY, GUEST = "member", "deputy", "guest"
+BOT_ACTOR = "bot"
+MARKED_EVENT = "roll_call_marked"
+RECORDED_EVENT = "quorum_recorded"
+
+# Who may mark someone else present, and who may record the result (besides their seats).
+CHAIR_ROLES = frozenset({Role.CHAIR, Role.DEPUTY_CHAIR})
+RECORD_ROLES = CHAIR_ROLES | {Role.GOVERNANCE}
+REASON_LIMIT = 400  # Case.quorum_reason's column length
+
+
+@dataclass(frozen=True)
+class PresentRow:
+    user_id: str
+    capacity: str  # MEMBER, DEPUTY or GUEST
+    seat_label: str  # the member's seat(s) on this case; empty for deputies and guests
+    deputy_for: str | None
+    marked_by: str | None  # set only when someone else marked them present
+    counted: bool  # towards the minimum present, under the terms of reference
+
+
+@dataclass(frozen=True)
+class RollCallView:
+    """The roll-call as it stands (for the message, the result post and the listeners)."""
+
+    case_id: int
+    room_id: str
+    reference: str
+    group_short_name: str
+    call_at: datetime
+    call_at_local: str
+    present: tuple[PresentRow, ...]
+    # The actual quorum from the marks now.
+    quorate: bool
+    quorum_reason: str
+    detail: str  # the reason without its headline, e.g. "3 of 4 present; 1 more member needed"
+    # What is recorded on the case (None until recorded).
+    recorded_quorate: bool | None
+    recorded_reason: str | None
+    recorded_detail: str | None
+    recorded_by: str | None  # a user id, or "bot" when recorded automatically at the end of the call
+    open: bool
+    # Whether the call that returned this view changed anything (a new mark, a new or revised result).
+    changed: bool = False
+
+    @property
+    def recorded(self) -> bool:
+        return self.recorded_quorate is not None
+
+    @property
+    def automatic(self) -> bool:
+        return self.recorded_by == BOT_ACTOR
+
+    def row(self, user_id: str) -> PresentRow | None:
+        return next((r for r in self.present if r.user_id == user_id), None)
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def find_case(session: Session, reference: str) -> Case:
+    case = session.exec(select(Case).where(Case.reference == reference)).first()
+    if case is None:
+        raise NotFound(f"Case {reference} no longer exists.")
+    return case
+
+
+def _invitees(session: Session, case_id: int) -> list[Invitee]:
+    return list(session.exec(select(Invitee).where(Invitee.case_id == case_id).order_by(col(Invitee.position))))
+
+
+def _marks(session: Session, case_id: int) -> list[RollCallMark]:
+    return list(session.exec(select(RollCallMark).where(RollCallMark.case_id == case_id)
+                             .order_by(col(RollCallMark.at), col(RollCallMark.id))))
+
+
+def _attendee(entries: dict[str, RosterEntry], user_id: str, deputy_for: str | None) -> Attendee:
+    found = entries.get(user_id)
+    return found.as_attendee(deputy_for) if found else Attendee(user_id, deputy_for=deputy_for)
+
+
+def _profession_label(terms: Terms, case: Case) -> str:
+    found = terms.profession(case.profession)
+    return found.label if found else case.profession
+
+
+def _assess(terms: Terms, case: Case, present: Sequence[Attendee]) -> QuorumResult:
+    return assess_quorum(terms.quorum, case.profession, _profession_label(terms, case), present, projected=False)
+
+
+def actual_quorum(session: Session, terms: Terms, case: Case) -> QuorumResult:
+    """The quorum of the call itself, from who is marked present on the roll-call."""
+    marks = _marks(session, case.id or 0)
+    entries = roster.entries_for(session, [m.user_id for m in marks])
+    return _assess(terms, case, [_attendee(entries, m.user_id, m.deputy_for) for m in marks])
+
+
+def _detail(reason: str) -> str:
+    # QuorumResult.reason is "<quorate|not quorate>: N of M present[; what is missing]".
+    return reason.split(": ", 1)[1] if ": " in reason else reason
+
+
+def _recorded_by(session: Session, case_id: int) -> str | None:
+    event = session.exec(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == RECORDED_EVENT)
+                         .order_by(col(CaseEvent.id).desc())).first()
+    return event.actor_id if event else None
+
+
+def build_view(session: Session, terms: Terms, case: Case, zone: ZoneInfo, *, changed: bool = False,
+               result: QuorumResult | None = None, recorded_by: str | None = None) -> RollCallView:
+    """The roll-call as it stands: who is present in what capacity, the actual quorum, the record."""
+    case_id = case.id or 0
+    marks = _marks(session, case_id)
+    entries = roster.entries_for(session, [m.user_id for m in marks])
+    seats: dict[str, list[str]] = {}
+    for row in _invitees(session, case_id):
+        seats.setdefault(row.user_id, []).append(row.seat_label)
+    rows = []
+    for m in marks:
+        person = _attendee(entries, m.user_id, m.deputy_for)
+        rows.append(PresentRow(
+            user_id=m.user_id, capacity=m.capacity,
+            seat_label=", ".join(seats.get(m.user_id, [])) if m.capacity == MEMBER else "",
+            deputy_for=m.deputy_for, marked_by=m.marked_by if m.marked_by != m.user_id else None,
+            # Asking the rule about one person alone keeps "who counts" in bot/quorum.py.
+            counted=_assess(terms, case, [person]).counted == 1))
+    result = result or _assess(terms, case, [_attendee(entries, m.user_id, m.deputy_for) for m in marks])
+    recorded = case.quorate is not None
+    return RollCallView(
+        case_id=case_id, room_id=case.room_id, reference=case.reference, group_short_name=terms.short_name,
+        call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone), present=tuple(rows),
+        quorate=result.quorate, quorum_reason=result.reason, detail=_detail(result.reason),
+        recorded_quorate=case.quorate, recorded_reason=case.quorum_reason if recorded else None,
+        recorded_detail=_detail(case.quorum_reason or "") if recorded else None,
+        recorded_by=(recorded_by or _recorded_by(session, case_id)) if recorded else None,
+        open=case.status == CaseStatus.CONVENED, changed=changed)
+
+
+def roll_call(session: Session, terms: Terms, case: Case, zone: ZoneInfo) -> RollCallView:
+    """The roll-call as it stands, for rendering."""
+    return build_view(session, terms, case, zone)
+
+
+# --- who may do what ------------------------------------------------------------------------------
+
+
+def _seat_keys(terms: Terms, roles: frozenset[Role]) -> set[str]:
+    return {s.key for s in terms.seats if s.roster_role in roles}
+
+
+def _holds(session: Session, terms: Terms, invitees: Sequence[Invitee], user_id: str,
+           roles: frozenset[Role]) -> bool:
+    """Whether `user_id` sits in one of `roles`' seats on this case, or holds one of them on the roster."""
+    keys = _seat_keys(terms, roles)
+    if any(i.user_id == user_id and i.seat in keys for i in invitees):
+        return True
+    entry = roster.entry(session, user_id)
+    return entry is not None and bool(entry.roles & roles)
+
+
+def _contacts(terms: Terms, invitees: Sequence[Invitee], roles: frozenset[Role]) -> tuple[str, ...]:
+    keys = _seat_keys(terms, roles)
+    return tuple(dict.fromkeys(i.user_id for i in invitees if i.seat in keys))
+
+
+def _check_open(case: Case) -> None:
+    if case.status != CaseStatus.CONVENED:
+        raise NotAllowed(f"{case.reference} is {case.status}: the roll-call is closed.")
+
+
+def check_can_mark_others(session: Session, terms: Terms, case: Case, user_id: str) -> None:
+    """Raise unless `user_id` is the chair or deputy chair (by seat on the case or on the roster)."""
+    _check_open(case)
+    invitees = _invitees(session, case.id or 0)
+    if not _holds(session, terms, invitees, user_id, CHAIR_ROLES):
+        raise NotAllowed(f"Only the chair or the deputy chair can mark someone else present on {case.reference}. "
+                         f"If you are on the call, press \"I'm on the call\" for yourself.",
+                         _contacts(terms, invitees, CHAIR_ROLES))
+
+
+def check_can_record(session: Session, terms: Terms, case: Case, user_id: str) -> None:
+    """Raise unless `user_id` is the chair, deputy chair or governance (by seat or on the roster)."""
+    if case.status == CaseStatus.CANCELLED:
+        raise NotAllowed(f"{case.reference} was cancelled: there is no call to record.")
+    invitees = _invitees(session, case.id or 0)
+    if not _holds(session, terms, invitees, user_id, RECORD_ROLES):
+        raise NotAllowed(f"Only the chair, the deputy chair or the governance representative can record the "
+                         f"quorum result for {case.reference}.", _contacts(terms, invitees, RECORD_ROLES))
+
+
+# --- marking present ------------------------------------------------------------------------------
+
+
+def _capacity(invitees: Sequence[Invitee], user_id: str) -> tuple[str, str | None] | None:
+    """(capacity, deputy_for) for someone invited or named as a deputy; None for anyone else."""
+    if any(i.user_id == user_id for i in invitees):
+        return MEMBER, None
+    named = next((i for i in invitees if i.deputy_id == user_id), None)
+    if named is not None:
+        return DEPUTY, named.user_id
+    return None
+
+
+def _insert_mark(session: Session, values: dict[str, Any]) -> bool:
+    """Insert one mark unless the person is already marked; atomic on both backends (no race, no savepoint)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (insert(RollCallMark).values(**values).on_conflict_do_nothing(index_elements=["case_id", "user_id"])
+                 .returning(col(RollCallMark.id)))
+    return session.exec(statement).first() is not None  # type: ignore[call-overload]
+
+
+def mark_present(session: Session, terms: Terms, reference: str, user_id: str, marked_by: str, now: datetime,
+                 zone: ZoneInfo) -> RollCallView:
+    """Mark `user_id` present on the call, marked by `marked_by` (themself, or the chair for a phone joiner).
+
+    Writes the mark and a history event in the caller's transaction. Marking twice changes nothing.
+    Raises NotFound (no such case) or NotAllowed (case not open; someone other than the chair or
+    deputy chair marking another person; someone not invited marking themself).
+    """
+    case = find_case(session, reference)
+    _check_open(case)
+    invitees = _invitees(session, case.id or 0)
+    chair = _holds(session, terms, invitees, marked_by, CHAIR_ROLES)
+    if marked_by != user_id and not chair:
+        raise NotAllowed(f"Only the chair or the deputy chair can mark someone else present on {reference}. "
+                         f"If you are on the call, press \"I'm on the call\" for yourself.",
+                         _contacts(terms, invitees, CHAIR_ROLES))
+    found = _capacity(invitees, user_id)
+    if found is None and not chair:
+        # Only reachable when marking oneself: a stranger cannot join the record on their own say-so.
+        raise NotAllowed(f"Only the members invited to {reference}, or a deputy they named, can mark themselves "
+                         f"present. If you joined the call, ask the chair to mark you present.",
+                         _contacts(terms, invitees, CHAIR_ROLES))
+    capacity, deputy_for = found or (GUEST, None)
+    changed = _insert_mark(session, dict(case_id=case.id, user_id=user_id, capacity=capacity,
+                                         deputy_for=deputy_for, marked_by=marked_by, at=now))
+    if changed:
+        record_event(session, case.id or 0, marked_by, MARKED_EVENT, now, user=user_id, capacity=capacity,
+                     deputy_for=deputy_for)
+    session.flush()
+    return build_view(session, terms, case, zone, changed=changed)
+
+
+# --- recording the result -------------------------------------------------------------------------
+
+
+def _present_detail(view: RollCallView) -> list[dict[str, Any]]:
+    return [{"user": r.user_id, "capacity": r.capacity, "deputy_for": r.deputy_for, "counted": r.counted}
+            for r in view.present]
+
+
+def _store(session: Session, case: Case, quorate: bool, reason: str, present: list[dict[str, Any]], actor: str,
+           now: datetime) -> bool:
+    """Store the result on the case with a history event; keep an identical earlier result. Return changed."""
+    reason = reason[:REASON_LIMIT]
+    if case.quorate is not None and (case.quorate, case.quorum_reason) == (quorate, reason):
+        return False
+    previous = {"previous_quorate": case.quorate, "previous_reason": case.quorum_reason} \
+        if case.quorate is not None else {}
+    case.quorate, case.quorum_reason = quorate, reason
+    session.add(case)
+    record_event(session, case.id or 0, actor, RECORDED_EVENT, now, quorate=quorate, reason=reason,
+                 flagged=not quorate, automatic=actor == BOT_ACTOR, revised=bool(previous), present=present,
+                 **previous)
+    return True
+
+
+def record_result(session: Session, terms: Terms, reference: str, actor: str, now: datetime,
+                  zone: ZoneInfo) -> RollCallView:
+    """Record the actual quorum on the case: whether the call was quorate, and why not.
+
+    Only the chair, deputy chair or governance may. An inquorate call is recorded too, flagged.
+    Recording again keeps the first result unless the roll-call changed since (then the result is
+    revised, with an event). Writes in the caller's transaction.
+    """
+    case = find_case(session, reference)
+    check_can_record(session, terms, case, actor)
+    current = build_view(session, terms, case, zone)
+    changed = _store(session, case, current.quorate, current.quorum_reason, _present_detail(current), actor, now)
+    session.flush()
+    return build_view(session, terms, case, zone, changed=changed, recorded_by=actor if changed else None)
+
+
+# --- scheduled messages ---------------------------------------------------------------------------
+
+
+def compose_roll_call(due: Due) -> list[Delivery] | Drop:
+    """At the start of the call: post the roll-call in the case channel and keep its reference."""
+    case = due.case
+    if case is None or case.status != CaseStatus.CONVENED:
+        return Drop("case not open")
+    case_id = case.id
+
+    def on_sent(session: Session, ref: str) -> None:
+        row = session.get(Case, case_id)
+        if row is not None:
+            row.roll_call_ref = ref
+            session.add(row)
+
+    view = build_view(due.session, due.terms, case, due.zone)
+    return [Delivery(Message("roll_call", view), room=case.room_id, on_sent=on_sent)]
+
+
+def compose_roll_call_close(due: Due) -> list[Delivery] | Drop:
+    """At the end of the call: record the result automatically unless someone already did, and post it."""
+    case = due.case
+    if case is None:
+        return Drop("case not found")
+    if case.status == CaseStatus.CANCELLED:
+        return Drop("cancelled")
+    if case.quorate is not None:
+        return Drop("recorded")
+    current = build_view(due.session, due.terms, case, due.zone)
+    # The composer's session is read-only (it is never committed): the result is stored when the
+    # post succeeds, in the scheduler's "sent" transaction, so a failed post records nothing.
+    case_id, present, now = case.id, _present_detail(current), due.now
+
+    def on_sent(session: Session, ref: str) -> None:
+        row = session.get(Case, case_id)
+        if row is not None and row.quorate is None:  # a person may have recorded it meanwhile
+            _store(session, row, current.quorate, current.quorum_reason, present, BOT_ACTOR, now)
+
+    reason = current.quorum_reason[:REASON_LIMIT]
+    posted = replace(current, recorded_quorate=current.quorate, recorded_reason=reason, recorded_detail=_detail(reason),
+                     recorded_by=BOT_ACTOR, changed=True)
+    return [Delivery(Message("roll_call_result", posted), room=case.room_id, on_sent=on_sent)]
+
+
+def refresh_roll_call(sessions: SessionFactory, engine: Engine, terms: Terms, case_id: int, workspace: Workspace,
+                      zone: ZoneInfo) -> None:
+    """Re-render the roll-call from the database and update it in place.
+
+    Serialised per case and read inside the lock, so two marks at once can never leave the older
+    roll-call showing. Raises PlatformFailure if the platform refuses.
+    """
+    with named_lock(engine, f"roll_call:{case_id}"), sessions() as session:
+        case = session.get(Case, case_id)
+        if case is None or not case.roll_call_ref:
+            return
+        workspace.update(case.room_id, case.roll_call_ref, Message("roll_call", roll_call(session, terms, case, zone)))

@@ -1,0 +1,63 @@
+"""APScheduler drives a short tick; what is due lives in the database (bot/reminders.py).
+
+APScheduler's own job store is not safe with several schedulers on one database, so it holds only
+the tick itself. The first tick runs at start, which is how overdue messages are caught up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.engine import Engine
+
+from bot import reminders
+from bot.notify import Workspace
+from bot.reminders import TickReport
+from bot.terms import Terms
+from storage.db import SessionFactory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ticker:
+    """One tick's collaborators; `tick()` is what the scheduler runs, and what tests call."""
+
+    sessions: SessionFactory
+    engine: Engine
+    workspace: Workspace
+    terms: Terms
+    zone: ZoneInfo
+    clock: Callable[[], datetime]
+    worker: str = f"{socket.gethostname()}:{os.getpid()}"
+
+    def tick(self) -> TickReport:
+        try:
+            report = reminders.send_due(self.sessions, self.engine, self.workspace, self.terms, self.zone,
+                                        self.clock(), worker=self.worker)
+        except Exception:  # noqa: BLE001  (a database blip must not stop the scheduler)
+            log.exception("tick_failed", extra={"event": "tick_failed"})
+            return TickReport()
+        if report.claimed:
+            log.info("tick", extra={"event": "tick", "claimed": report.claimed, "sent": report.sent,
+                                    "dropped": report.dropped, "retried": report.retried, "failed": report.failed})
+        return report
+
+
+def build(ticker: Ticker, tick_seconds: float, *, blocking: bool) -> BaseScheduler:
+    scheduler: BaseScheduler = BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
+    # max_instances=1 and coalesce: a slow tick is never overlapped or replayed; the next one
+    # picks up whatever is due, because "due" is a query on stored times, not the tick count.
+    scheduler.add_job(ticker.tick, IntervalTrigger(seconds=tick_seconds), id="tick", max_instances=1,
+                      coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
+    return scheduler

@@ -1,0 +1,109 @@
+"""The fixes offered with a pre-call quorum warning: invite a deputy, or proceed and record it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot import attendance, roster
+from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot.notify import Message
+from bot.roles import Role
+from handlers import ids
+from handlers.context import Services
+from handlers.modals import field_value, input_block, modal, option, plain
+from handlers.replies import not_allowed_text
+from handlers.slack_workspace import SlackWorkspace
+from storage.db import transaction
+
+log = logging.getLogger(__name__)
+SEAT_FIELD = "seat"
+
+
+def invite_deputy_view(reference: str, seats: list[tuple[str, str]], proposed: str | None) -> dict[str, Any]:
+    user: dict[str, Any] = {"type": "users_select", "placeholder": plain("Choose a person")}
+    if proposed:
+        user["initial_user"] = proposed
+    seat_el: dict[str, Any] = {"type": "static_select", "options": [option(k, v) for k, v in seats]}
+    if seats:
+        seat_el["initial_option"] = option(*seats[0])
+    return modal(ids.INVITE_DEPUTY_VIEW, "Invite a deputy", [
+        input_block(SEAT_FIELD, "Standing in for", seat_el),
+        input_block(ids.DEPUTY_FIELD, "Deputy", user, hint="They are added to the case channel and told."),
+    ], submit="Invite", private_metadata=reference)
+
+
+def _private(respond: Respond, exc: NotAllowed | NotFound) -> None:
+    text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+    respond(text=text, response_type="ephemeral", replace_original=False)
+
+
+def register(app: App) -> None:
+    @app.action(ids.QUORUM_INVITE_DEPUTY)
+    def open_invite(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
+        ack()
+        reference = str(body["actions"][0].get("value", ""))
+        try:
+            with services.sessions() as session:
+                case = attendance.find_case(session, reference)
+                attendance.may_fix_quorum(session, case, body["user"]["id"])
+                seats = [(i.seat, i.seat_label) for i in attendance.open_seats(session, case)]
+                # Propose the deputy chair for an empty chair, else a lead for the case's profession.
+                chair_open = any(s == "chair" for s, _ in seats)
+                role = Role.DEPUTY_CHAIR if chair_open else Role.PROFESSIONAL_LEAD
+                found = roster.holders(session, role, None if chair_open else case.profession)
+        except (NotAllowed, NotFound) as exc:
+            _private(respond, exc)
+            return
+        if not seats:
+            respond(text="Every seat is already expected to be filled.", response_type="ephemeral",
+                    replace_original=False)
+            return
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=invite_deputy_view(reference, seats, found[0].user_id if found else None))
+
+    @app.view(ids.INVITE_DEPUTY_VIEW)
+    def save_invite(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        reference = body["view"].get("private_metadata", "")
+        values = body["view"]["state"]["values"]
+        try:
+            with transaction(services.sessions) as session:
+                invited = attendance.invite_deputy(session, services.terms, reference, body["user"]["id"],
+                                                   field_value(values, SEAT_FIELD) or "",
+                                                   field_value(values, ids.DEPUTY_FIELD), services.clock())
+        except InvalidInput as exc:
+            ack(response_action="errors", errors={SEAT_FIELD if k == "seat" else ids.DEPUTY_FIELD: v
+                                                  for k, v in exc.fields.items()})
+            return
+        except (NotAllowed, NotFound) as exc:
+            ack(response_action="errors", errors={ids.DEPUTY_FIELD: exc.message[:150]})
+            return
+        ack()
+        workspace = SlackWorkspace(client)
+        try:
+            workspace.invite(invited.room_id, [invited.deputy_id])
+            workspace.post(invited.room_id, Message("deputy_invited", invited))
+            attendance.refresh_board(services.sessions, services.engine, services.terms, invited.case_id, workspace,
+                                     services.zone)
+        except PlatformFailure as exc:
+            log.warning("deputy_invite_incomplete", extra={"event": "deputy_invite_incomplete",
+                                                           "case_ref": reference, "error": exc.error})
+
+    @app.action(ids.QUORUM_PROCEED)
+    def proceed(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
+        ack()
+        reference = str(body["actions"][0].get("value", ""))
+        user = body["user"]["id"]
+        try:
+            with transaction(services.sessions) as session:
+                case = attendance.proceed_may_be_inquorate(session, reference, user, services.clock())
+                room = case.room_id
+        except (NotAllowed, NotFound) as exc:
+            _private(respond, exc)
+            return
+        SlackWorkspace(client).post(room, Message("proceed_noted", {"reference": reference, "user_id": user}))
+        respond(text=f"Recorded: the call for {reference} goes ahead and may be inquorate.",
+                response_type="ephemeral", replace_original=False)
