@@ -186,11 +186,11 @@ def refresh_board(sessions: SessionFactory, engine: Engine, terms: Terms, case_i
         workspace.update(case.room_id, case.board_ref, Message("attendance_board", board(session, terms, case, zone)))
 
 
-def may_fix_quorum(session: Session, case: Case, user_id: str) -> None:
+def may_fix_quorum(session: Session, terms: Terms, case: Case, user_id: str) -> None:
     """The convener, the chair (or deputy chair) and governance act on a quorum warning."""
     who = roster.entry(session, user_id)
     roles = who.roles if who else frozenset()
-    is_chair = any(i.seat == "chair" and i.user_id == user_id for i in _invitees(session, case.id or 0))
+    is_chair = any(i.seat in terms.chair_seats and i.user_id == user_id for i in _invitees(session, case.id or 0))
     if user_id == case.convener_id or is_chair or roles & {Role.CHAIR, Role.DEPUTY_CHAIR, Role.GOVERNANCE}:
         return
     raise NotAllowed(f"Only the person who convened {case.reference}, the chair or governance can do this.")
@@ -220,7 +220,7 @@ def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, se
     case = find_case(session, reference)
     if case.status != CaseStatus.CONVENED:
         raise NotAllowed(f"{case.reference} is {case.status}.")
-    may_fix_quorum(session, case, actor)
+    may_fix_quorum(session, terms, case, actor)
     rows = _invitees(session, case.id or 0)
     target = next((r for r in rows if r.seat == seat), None)
     if target is None or target.reply not in (Reply.NO_REPLY, Reply.APOLOGIES):
@@ -232,9 +232,9 @@ def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, se
     return DeputyInvited(case.id or 0, case.reference, case.room_id, deputy_id or "", target.seat_label)
 
 
-def proceed_may_be_inquorate(session: Session, reference: str, actor: str, now: datetime) -> Case:
+def proceed_may_be_inquorate(session: Session, terms: Terms, reference: str, actor: str, now: datetime) -> Case:
     """Record the decision to hold the call although it may be inquorate."""
     case = find_case(session, reference)
-    may_fix_quorum(session, case, actor)
+    may_fix_quorum(session, terms, case, actor)
     record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now)
     return case

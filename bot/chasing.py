@@ -81,6 +81,6 @@ def compose_pre_call_check(due: Due) -> list[Delivery] | Drop:
         deputy_candidates=tuple(dict.fromkeys(c for c in candidates if c not in invited)), late=due.late)
     if result.quorate:
         return [Delivery(Message("quorum_ok", model), room=case.room_id)]
-    chairs = [i.user_id for i in invitees if i.seat == "chair"]
+    chairs = [i.user_id for i in invitees if i.seat in due.terms.chair_seats]
     recipients = dict.fromkeys([case.convener_id, *chairs])
     return [Delivery(Message("quorum_warning", model), user=u) for u in recipients]

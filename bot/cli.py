@@ -141,6 +141,8 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: is not UTF-8 text. Save it as 'CSV UTF-8' and import it again.") from exc
     try:
         entries = roster.parse_csv(text, terms)
     except roster.RosterImportError as exc:
@@ -193,7 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(run=cmd_worker)
     db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True,
                                                                   metavar="TASK")
-    db.add_parser("upgrade", help="apply the migrations to DATABASE_URL").set_defaults(run=cmd_db_upgrade)
+    db.add_parser("upgrade", help="apply the migrations to DATABASE_URL",
+                  description="Apply the database migrations to DATABASE_URL. The servers do this at start on "
+                  "SQLite; on PostgreSQL run it once per deploy.").set_defaults(run=cmd_db_upgrade)
     rost = sub.add_parser("roster", help="who holds which role").add_subparsers(dest="roster_command",
                                                                                required=True, metavar="TASK")
     imp = rost.add_parser("import", help="replace the roster from a CSV (user_id,roles,professions)",
@@ -201,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "roles and professions are ';'-separated. All or nothing: any bad line imports nothing.")
     imp.add_argument("file", help="the CSV file")
     imp.set_defaults(run=cmd_roster_import)
-    rost.add_parser("list", help="print the roster as CSV").set_defaults(run=cmd_roster_list)
+    rost.add_parser("list", help="print the roster as CSV",
+                    description="Print the roster as CSV, in the format `pmccg roster import` reads."
+                    ).set_defaults(run=cmd_roster_list)
     return parser
 
 

@@ -92,7 +92,8 @@ def assess_quorum(
     """
     present_ids = {p.user_id for p in present}
     counted = len({p.user_id for p in present if _counts(p, rule)})
-    waiting = [p for p in awaiting if p.user_id not in present_ids] if projected else []
+    # One person in two seats is one person waiting.
+    waiting = list({p.user_id: p for p in awaiting if p.user_id not in present_ids}.values()) if projected else []
     missing: list[Missing] = []
 
     if counted < rule.minimum_present:
@@ -110,7 +111,8 @@ def assess_quorum(
         missing.append(Missing(Condition.CHAIR, why))
 
     if rule.professional_lead_required and not any(_leads(p, profession_key) for p in present):
-        name = f"a professional lead for {profession_label.lower()}"
+        # Lower-case only the first letter, so "Doctor (GP)" reads "doctor (GP)".
+        name = f"a professional lead for {profession_label[:1].lower()}{profession_label[1:]}"
         if any(_leads(p, profession_key) for p in waiting):
             why = f"{name} has not replied"
         else:

@@ -246,7 +246,7 @@ def reschedule(session: Session, terms: Terms, reference: str, user_id: str, cal
         row.reply, row.deputy_id, row.replied_at = Reply.NO_REPLY, None, None
         session.add(row)
     session.flush()
-    cancelled = 0
+    cancelled = planning.cancel_pending(session, case.id)
     planned = planning.schedule(session, case, invitees, terms, zone, now)
     record_event(session, case.id, user_id, "rescheduled", now, previous_call_at=previous.isoformat(),
                  call_at=call_at.isoformat(), duration_minutes=duration, schedule_version=case.schedule_version,

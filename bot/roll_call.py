@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, update
 
 from bot import roster
 from bot.case_views import local_time_text
@@ -294,8 +294,15 @@ def _store(session: Session, case: Case, quorate: bool, reason: str, present: li
         return False
     previous = {"previous_quorate": case.quorate, "previous_reason": case.quorum_reason} \
         if case.quorate is not None else {}
-    case.quorate, case.quorum_reason = quorate, reason
-    session.add(case)
+    # Conditional on the result read: of two recordings at once (two clicks, or a click and the
+    # end-of-call recording), one wins and the other changes nothing, on both backends.
+    written = session.exec(update(Case).where(  # type: ignore[call-overload]
+        col(Case.id) == case.id, col(Case.quorate).is_not_distinct_from(case.quorate),
+        col(Case.quorum_reason).is_not_distinct_from(case.quorum_reason),
+    ).values(quorate=quorate, quorum_reason=reason)).rowcount
+    session.refresh(case)
+    if not written:
+        return False
     record_event(session, case.id or 0, actor, RECORDED_EVENT, now, quorate=quorate, reason=reason,
                  flagged=not quorate, automatic=actor == BOT_ACTOR, revised=bool(previous), present=present,
                  **previous)
@@ -347,6 +354,11 @@ def compose_roll_call_close(due: Due) -> list[Delivery] | Drop:
         return Drop("cancelled")
     if case.quorate is not None:
         return Drop("recorded")
+    marked = due.session.exec(select(RollCallMark.id).where(RollCallMark.case_id == case.id)).first()
+    if case.roll_call_ref is None and marked is None:
+        # The bot was down for the whole call: no roll-call was taken, so none is recorded; the
+        # outcome then states whether the call was quorate, with a reason.
+        return Drop("roll-call not taken")
     current = build_view(due.session, due.terms, case, due.zone)
     # The composer's session is read-only (it is never committed): the result is stored when the
     # post succeeds, in the scheduler's "sent" transaction, so a failed post records nothing.

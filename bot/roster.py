@@ -84,10 +84,12 @@ def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if header[:3] != expected:
         raise RosterImportError([f"line 1: the header must be {','.join(expected)}, not {','.join(header) or 'empty'}"])
+    reader.fieldnames = header  # rows keyed by the stripped names ("user_id, roles, professions")
     entries: list[RosterEntry] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    for line_no, row in enumerate(reader, start=2):
+    for row in reader:
+        line_no = reader.line_num  # the reader's own count: blank lines are skipped, not renumbered
         user_id = (row.get("user_id") or "").strip()
         if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
             continue  # a blank line

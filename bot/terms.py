@@ -88,6 +88,11 @@ class Terms:
     def seat(self, key: str) -> Seat | None:
         return next((s for s in self.seats if s.key == key), None)
 
+    @property
+    def chair_seats(self) -> frozenset[str]:
+        """Seat keys held by the chair (the seat whose roster role is chair)."""
+        return frozenset(s.key for s in self.seats if s.roster_role is Role.CHAIR)
+
 
 class _Reader:
     """Typed access to a TOML table, raising TermsError with the dotted key on any problem."""
@@ -197,6 +202,12 @@ def parse_terms(data: dict[str, Any], source: str) -> Terms:
         professional_lead_required=quorum.get("professional_lead_required", bool),
         deputies_count=quorum.get("deputies_count", bool),
     )
+    if rule.chair_required and not rule.chair_roles:
+        raise quorum.fail("chair_roles", "must name at least one role when chair_required is true")
+    for key in ("min_notice_minutes", "short_notice_min_notice_minutes", "max_extra_members"):
+        value = convening.get(key, int, 0)
+        if value < 0:
+            raise convening.fail(key, f"must be zero or more, not {value}")
     if rule.minimum_present > len(seats) + convening.get("max_extra_members", int, 6):
         raise quorum.fail("minimum_present", "is more than the seats and extra members a case can have")
 
@@ -246,6 +257,8 @@ def load_terms(path: Path | str | None = None) -> Terms:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise TermsError(source, "(file)", f"cannot be read: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise TermsError(source, "(file)", "is not UTF-8 text") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

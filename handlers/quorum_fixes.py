@@ -49,10 +49,10 @@ def register(app: App) -> None:
         try:
             with services.sessions() as session:
                 case = attendance.find_case(session, reference)
-                attendance.may_fix_quorum(session, case, body["user"]["id"])
+                attendance.may_fix_quorum(session, services.terms, case, body["user"]["id"])
                 seats = [(i.seat, i.seat_label) for i in attendance.open_seats(session, case)]
                 # Propose the deputy chair for an empty chair, else a lead for the case's profession.
-                chair_open = any(s == "chair" for s, _ in seats)
+                chair_open = any(s in services.terms.chair_seats for s, _ in seats)
                 role = Role.DEPUTY_CHAIR if chair_open else Role.PROFESSIONAL_LEAD
                 found = roster.holders(session, role, None if chair_open else case.profession)
         except (NotAllowed, NotFound) as exc:
@@ -99,7 +99,8 @@ def register(app: App) -> None:
         user = body["user"]["id"]
         try:
             with transaction(services.sessions) as session:
-                case = attendance.proceed_may_be_inquorate(session, reference, user, services.clock())
+                case = attendance.proceed_may_be_inquorate(session, services.terms, reference, user,
+                                                           services.clock())
                 room = case.room_id
         except (NotAllowed, NotFound) as exc:
             _private(respond, exc)

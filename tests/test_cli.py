@@ -132,11 +132,6 @@ def test_roster_import_of_a_missing_file_exits_2_naming_it(capsys: pytest.Captur
     assert "Traceback" not in err
 
 
-# BUG: bot/cli.py:107-110 catch only OSError; a roster saved by Excel as "Unicode Text" (UTF-16) raises
-# UnicodeDecodeError out of main() with a traceback. Suggested fix: `except (OSError, UnicodeDecodeError)`,
-# saying the file must be saved as CSV UTF-8.
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="BUG: a non-UTF-8 roster file crashes `roster import` (bot/cli.py:109)")
 def test_roster_import_of_a_file_not_in_utf8_exits_2_naming_it(capsys: pytest.CaptureFixture[str],
                                                                workdir: Path) -> None:
     path = workdir / "excel.csv"
@@ -315,15 +310,10 @@ def test_help_says_what_each_command_does(capsys: pytest.CaptureFixture[str], ar
         assert phrase in out
 
 
-# BUG: bot/cli.py:158 and 166 give `db upgrade` and `roster list` a help= (shown in the parent's list) but
-# no description=, so `pmccg db upgrade --help` and `pmccg roster list --help` print only a usage line and
-# never say what the command does. Suggested fix: pass description= too, e.g. "Apply the migrations to
-# DATABASE_URL; run once per deploy on PostgreSQL." and "Print the roster as CSV (the import format)."
 @pytest.mark.parametrize(("argv", "mentions"), [
     pytest.param(["db", "upgrade"], "migrations", id="db upgrade"),
     pytest.param(["roster", "list"], "CSV", id="roster list"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG: subcommand help has no description (bot/cli.py:158, 166)")
 def test_help_of_leaf_commands_says_what_they_do(capsys: pytest.CaptureFixture[str], argv: list[str],
                                                  mentions: str) -> None:
     with pytest.raises(SystemExit) as exited:

@@ -229,21 +229,12 @@ def test_missing_lead_is_named_by_the_profession_label_in_lower_case() -> None:
                              "a professional lead for advanced clinical practitioner is not expected")
 
 
-# BUG: bot/quorum.py:113 lower-cases the whole profession label, so the built-in "Doctor (GP)" is read
-# by members as "a professional lead for doctor (gp)". Suggested fix: lower-case only the first letter
-# (label[:1].lower() + label[1:]), which keeps acronyms such as GP.
-@pytest.mark.xfail(strict=True, reason="BUG: profession label acronyms are lower-cased (bot/quorum.py:113)")
 def test_missing_lead_keeps_acronyms_in_the_profession_label() -> None:
     result = assess(PMCCG, [CHAIR, MANAGER, GOVERNANCE, PEOPLE_TEAM], profession="doctor")
 
     assert "a professional lead for doctor (GP) is not expected" in result.reason
 
 
-# BUG: bot/quorum.py:95 and 102 counts `awaiting` entries, not people: a member holding two seats who has not
-# replied is reported as "2 not replied" (the docstring says nobody is counted twice). Suggested fix:
-# de-duplicate by user id, e.g. waiting = list({p.user_id: p for p in awaiting if p.user_id not in
-# present_ids}.values()).
-@pytest.mark.xfail(strict=True, reason="BUG: one silent person in two seats is '2 not replied' (bot/quorum.py:95)")
 def test_a_silent_person_listed_twice_is_one_not_replied() -> None:
     result = assess(PMCCG, [CHAIR, MANAGER, NURSING_LEAD], [GOVERNANCE, GOVERNANCE])
 

@@ -283,6 +283,21 @@ def test_a_quorate_call_is_recorded_once_and_revised_only_when_the_roll_call_cha
 
 
 @pytest.mark.usefixtures("roster_loaded")
+def test_of_two_recordings_at_once_the_first_to_commit_wins(sessions: SessionFactory, terms: Terms) -> None:
+    ref = _case(sessions, terms)
+    _mark_all(sessions, terms, ref, ["U0CHAIR01", "U0MANAGER", "U0GOVERN1", "U0NURSELD"])
+    with transaction(sessions) as late:
+        stale = roll_call.find_case(late, ref)  # read before the other recording commits
+        assert stale.quorate is None
+        assert _record(sessions, terms, ref, "U0CHAIR01").changed
+        assert not roll_call._store(late, stale, False, "not quorate: 0 of 4 present", [], "bot", CALL_END)
+        assert stale.quorate is True  # re-read: the winner's result
+    case = _load(sessions, ref)
+    assert (case.quorate, case.quorum_reason) == (True, "quorate: 4 of 4 present")
+    assert [e["actor"] for e in _events(sessions, ref, "quorum_recorded")] == ["U0CHAIR01"]
+
+
+@pytest.mark.usefixtures("roster_loaded")
 @pytest.mark.parametrize(("present", "failing"), [
     pytest.param(["U0CHAIR01", "U0MANAGER", "U0GOVERN1", "U0SERVICE"],
                  "not quorate: 4 of 4 present; a professional lead for nursing is not present", id="no nursing lead"),

@@ -156,22 +156,12 @@ def test_a_file_listing_nobody_is_refused(terms: Terms) -> None:
     assert problems(HEADER + "\n,,\n", terms) == ["the file lists nobody"]
 
 
-# BUG: bot/roster.py:90 numbers rows with enumerate(), but csv.DictReader silently skips blank lines, so
-# every problem after a blank line is reported one line too early. Suggested fix: use the reader's own
-# count, `for row in reader: line_no = reader.line_num` (it counts physical lines, quoted newlines too).
-@pytest.mark.xfail(strict=True, reason="BUG: line numbers after a blank line are off by one (bot/roster.py:90)")
 def test_line_numbers_count_blank_lines(terms: Terms) -> None:
     text = HEADER + "U0CHAIR01,chair,\n\nU0MANAGER,boss,\n"
 
     assert problems(text, terms) == [f"line 4: roles: unknown role 'boss'; roles are {ROLE_LIST}"]
 
 
-# BUG: bot/roster.py:84 strips the header names to check them, but DictReader keeps the unstripped keys, so
-# "user_id, roles, professions" (spaces after the commas, as a person types it) passes the header check
-# and then every line is refused with "at least one role is needed". Suggested fix: after the check, set
-# `reader.fieldnames = header` so rows are keyed by the stripped names.
-@pytest.mark.xfail(strict=True, reason="BUG: a header with spaces passes but its columns are not read "
-                                       "(bot/roster.py:84)")
 def test_header_with_spaces_after_commas_is_read(terms: Terms) -> None:
     entries = parse_csv("user_id, roles, professions\nU0NURSELD, professional_lead, nursing\n", terms)
 

@@ -171,11 +171,5 @@ def test_a_rejected_request_does_not_write_what_was_typed_into_the_log(served: t
     assert response.status_code == 401
     _stop(server.proc)
     log = server.stderr() + server.stdout()
-    # BUG: slack_bolt's RequestVerification logs the whole raw body of every rejected request at INFO
-    # ("Invalid request signature detected (... body: payload=...)"). bot/logs.py sets "slack_bolt" to
-    # WARNING, but Bolt's get_bolt_logger() copies the *root* level (INFO) onto each child logger when the
-    # App is built, so the setting does not hold. The log then carries the concern text (and user ids)
-    # of a late or forged submission, against the rule in bot/logs.py. Suggested fix: in bot/app.py pass
-    # App(..., logger=logging.getLogger("pmccg.bolt")) with that logger set to WARNING (Bolt then copies
-    # its level), or add a handler-level filter in bot/logs.py dropping slack_bolt records below WARNING.
+    # Bolt logs rejected request bodies at INFO; bot/app.py gives it a logger held at WARNING.
     assert canary not in log

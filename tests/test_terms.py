@@ -256,11 +256,6 @@ def test_a_directory_is_not_a_terms_file(tmp_path: Path) -> None:
     assert error.reason.startswith("cannot be read")
 
 
-# BUG: bot/terms.py:196 accepts `chair_required = true` with `chair_roles = []`: nobody can ever satisfy
-# the chair condition, so no call is ever quorate, and nothing says why until a case is stuck. Suggested
-# fix: after building the rule, `if rule.chair_required and not rule.chair_roles: raise
-# quorum.fail("chair_roles", "must name at least one role when chair_required is true")`.
-@pytest.mark.xfail(strict=True, reason="BUG: chair required but no chair roles is accepted (bot/terms.py:196)")
 def test_chair_required_with_no_chair_roles_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, edited('chair_roles = ["chair", "deputy_chair"]', "chair_roles = []"))
 
@@ -269,28 +264,18 @@ def test_chair_required_with_no_chair_roles_is_refused(tmp_path: Path) -> None:
     assert error.key == "quorum.chair_roles"
 
 
-# BUG: bot/terms.py:224-227 read min_notice_minutes, short_notice_min_notice_minutes and max_extra_members
-# with a plain `get`, so negative values load: the convene modal would then say "Invite at most -2 extra
-# members", and the minimum_present check at line 200 subtracts them. Suggested fix: read them with a
-# non-negative check (a `_Reader.non_negative` like `positive`, failing "must be zero or more, not -2").
 @pytest.mark.parametrize(("old", "new", "key"), [
     pytest.param("max_extra_members = 6", "max_extra_members = -2", "convening.max_extra_members",
                  id="negative extra members"),
     pytest.param("min_notice_minutes = 60", "min_notice_minutes = -60", "convening.min_notice_minutes",
                  id="negative notice"),
 ])
-@pytest.mark.xfail(strict=True, reason="BUG: negative counts in [convening] are accepted (bot/terms.py:224-227)")
 def test_negative_convening_numbers_are_refused(tmp_path: Path, old: str, new: str, key: str) -> None:
     error = refused(write(tmp_path, edited(old, new)))
 
     assert error.key == key
 
 
-# BUG: bot/terms.py:246-248 catch only OSError; a terms file saved in a Windows code page (a label such
-# as "Café staff") raises UnicodeDecodeError, so `pmccg serve` dies with a traceback instead of naming
-# the file. Suggested fix: `except (OSError, UnicodeDecodeError)`, with the reason "is not UTF-8 text".
-@pytest.mark.xfail(strict=True, raises=UnicodeDecodeError,
-                   reason="BUG: a non-UTF-8 terms file raises UnicodeDecodeError (bot/terms.py:247)")
 def test_file_not_in_utf8_is_refused_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "terms.toml"
     path.write_bytes(edited('label = "Nursing"', 'label = "Nursing and café staff"').encode("cp1252"))
