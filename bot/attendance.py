@@ -19,8 +19,8 @@ from bot.case_views import AttendanceBoard, BoardRow, local_time_text
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.history import record_event
 from bot.notify import Message, Workspace
+from bot.permissions import may_administer
 from bot.quorum import Attendee, QuorumResult, assess_quorum
-from bot.roles import Role
 from bot.roster import RosterEntry
 from bot.terms import Terms
 from storage.db import SessionFactory
@@ -188,12 +188,7 @@ def refresh_board(sessions: SessionFactory, engine: Engine, terms: Terms, case_i
 
 def may_fix_quorum(session: Session, terms: Terms, case: Case, user_id: str) -> None:
     """The convener, the chair (or deputy chair) and governance act on a quorum warning."""
-    who = roster.entry(session, user_id)
-    roles = who.roles if who else frozenset()
-    is_chair = any(i.seat in terms.chair_seats and i.user_id == user_id for i in _invitees(session, case.id or 0))
-    if user_id == case.convener_id or is_chair or roles & {Role.CHAIR, Role.DEPUTY_CHAIR, Role.GOVERNANCE}:
-        return
-    raise NotAllowed(f"Only the person who convened {case.reference}, the chair or governance can do this.")
+    may_administer(session, terms, case, user_id, action="act on its quorum warning")
 
 
 def open_seats(session: Session, case: Case) -> list[Invitee]:
@@ -235,6 +230,8 @@ def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, se
 def proceed_may_be_inquorate(session: Session, terms: Terms, reference: str, actor: str, now: datetime) -> Case:
     """Record the decision to hold the call although it may be inquorate."""
     case = find_case(session, reference)
+    if case.status != CaseStatus.CONVENED:
+        raise NotAllowed(f"{case.reference} is {case.status}.")
     may_fix_quorum(session, terms, case, actor)
     record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now)
     return case

@@ -22,13 +22,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import attendance, calendar, convening, planning, roster
+from bot import attendance, calendar, convening, planning
 from bot.case_views import CaseHeader, SeatView, local_time_text, route_label
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message, Workspace
-from bot.roles import Role
+from bot.permissions import may_administer
 from bot.terms import Terms
 from storage.db import SessionFactory
 from storage.locks import named_lock
@@ -37,8 +37,6 @@ from storage.tables import Case, CaseStatus, Invitee, Reply
 log = logging.getLogger(__name__)
 
 REASON_LIMIT = 1000
-ADMIN_ROLES = frozenset({Role.CHAIR, Role.DEPUTY_CHAIR, Role.GOVERNANCE})
-CHAIR_SEAT = "chair"
 
 
 @dataclass(frozen=True)
@@ -150,25 +148,6 @@ def _invitees(session: Session, case_id: int) -> list[Invitee]:
     return list(session.exec(select(Invitee).where(Invitee.case_id == case_id).order_by(Invitee.position)))
 
 
-def _chair_seats(terms: Terms) -> set[str]:
-    return {CHAIR_SEAT} | {s.key for s in terms.seats if s.roster_role is Role.CHAIR}
-
-
-def may_administer(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """Raise NotAllowed, naming who can, unless `user_id` may reschedule or cancel `case`."""
-    chair_seats = _chair_seats(terms)
-    invitees = _invitees(session, case.id or 0)
-    if user_id == case.convener_id or any(i.user_id == user_id and i.seat in chair_seats for i in invitees):
-        return
-    who = roster.entry(session, user_id)
-    if who is not None and who.roles & ADMIN_ROLES:
-        return
-    contacts = dict.fromkeys([case.convener_id, *(i.user_id for i in invitees if i.seat in chair_seats),
-                              *(e.user_id for e in roster.holders(session, Role.GOVERNANCE))])
-    raise NotAllowed(f"Only the person who convened {case.reference}, its chair or governance can reschedule "
-                     f"or cancel the call. Please ask one of them.", contacts=tuple(contacts))
-
-
 def require_convened(case: Case) -> None:
     """Only a convened case can move or be cancelled (not one cancelled or closed)."""
     if case.status != CaseStatus.CONVENED:
@@ -244,6 +223,8 @@ def reschedule(session: Session, terms: Terms, reference: str, user_id: str, cal
     for row in invitees:
         # Reschedule re-asks attendance: an answer (or a deputy) for the old time says nothing of the new.
         row.reply, row.deputy_id, row.replied_at = Reply.NO_REPLY, None, None
+        if row.user_id == case.convener_id:  # as at convening: whoever convened attends, unchased
+            row.reply, row.replied_at = Reply.ATTENDING, now
         session.add(row)
     session.flush()
     cancelled = planning.cancel_pending(session, case.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
@@ -175,3 +176,46 @@ def test_pre_call_check_warns_convener_and_chair_with_the_failing_condition(
     text = json.dumps(warnings[0].params["blocks"])
     assert "a professional lead for nursing has not replied" in text
     assert "quorum_invite_deputy" in text and "case_reschedule" in text and "quorum_proceed" in text
+
+
+def test_a_restarted_scheduler_catches_up_at_start_once(
+        sessions: SessionFactory, engine: Engine, terms: Terms, fake_slack: FakeSlack) -> None:
+    """Real APScheduler start-up: the first tick runs at start; a stop and a later start lose nothing."""
+    import time as real_time
+
+    from bot.scheduler import build
+
+    convene_at(sessions, engine, terms, fake_slack, NOW, CALL)
+    fake_slack.clear()
+    moment = {"now": CALL - timedelta(hours=47)}  # the 48h chase is an hour overdue
+    ticker = Ticker(sessions, engine, workspace_for(fake_slack), terms, CALL.tzinfo,  # type: ignore[arg-type]
+                    lambda: moment["now"])
+
+    def run_briefly() -> None:
+        scheduler = build(ticker, tick_seconds=60, blocking=False)
+        scheduler.start()
+        deadline = real_time.monotonic() + 10
+        while real_time.monotonic() < deadline and scheduler.get_job("tick").next_run_time is not None:
+            if ticker_ran["count"]:
+                break
+            real_time.sleep(0.05)
+        real_time.sleep(0.5)
+        scheduler.shutdown(wait=True)
+
+    ticker_ran = {"count": 0}
+    original = ticker.tick
+
+    def counted() -> Any:
+        ticker_ran["count"] += 1
+        return original()
+
+    ticker.tick = counted  # type: ignore[method-assign]
+    run_briefly()
+    assert Counter(_chases(fake_slack)) == {m: 1 for m in MEMBERS_BUT_CONVENER}
+    # Stopped for a day: the 24h chase and the pre-call check fall due while nothing runs.
+    moment["now"] = CALL - timedelta(hours=23)
+    ticker_ran["count"] = 0
+    fake_slack.clear()
+    run_briefly()
+    assert Counter(_chases(fake_slack)) == {m: 1 for m in MEMBERS_BUT_CONVENER}
+    assert len(dms(fake_slack, "may not be quorate")) == 2
