@@ -38,6 +38,10 @@ class CaseHeader:
     decision_maker: str
     # The case's status: the header offers "Reschedule" and "Cancel the call" only while convened.
     status: str = "convened"
+    # Once an outcome is recorded the header shows the action points' counts (bot/case_header.py).
+    open_actions: int = 0
+    overdue_actions: int = 0
+    outcome_recorded: bool = False
 
 
 @dataclass(frozen=True)

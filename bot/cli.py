@@ -86,7 +86,7 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool) -
 
     ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
                               workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
-                              clock=clock.now)
+                              clock=clock.now, reporting=settings.reporting)
     return scheduler.build(ticker, settings.tick_seconds, blocking=blocking)
 
 

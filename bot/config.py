@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
@@ -34,6 +35,9 @@ class Settings:
     port: int = 3000
     run_scheduler: bool = True
     tick_seconds: float = 20.0
+    governance_channel: str = ""
+    quality_board_channel: str = ""
+    archive_on_close: bool = False
     # Secrets: excluded from repr so they never reach a log or traceback.
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -46,6 +50,12 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def reporting(self) -> Any:
+        from bot.reminders import Reporting
+
+        return Reporting(self.governance_channel, self.quality_board_channel, self.archive_on_close)
 
     def require(self, *names: str) -> None:
         """Raise ConfigError naming each missing variable and where to get it."""
@@ -100,6 +110,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         port=int(port_raw),
         run_scheduler=_bool("PMCCG_RUN_SCHEDULER", env.get("PMCCG_RUN_SCHEDULER", "true")),
         tick_seconds=tick,
+        governance_channel=env.get("PMCCG_GOVERNANCE_CHANNEL", "").strip(),
+        quality_board_channel=env.get("PMCCG_QUALITY_BOARD_CHANNEL", "").strip(),
+        archive_on_close=_bool("PMCCG_ARCHIVE_ON_CLOSE", env.get("PMCCG_ARCHIVE_ON_CLOSE", "false")),
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         slack_app_token=env.get("SLACK_APP_TOKEN") or None,

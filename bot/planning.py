@@ -27,6 +27,8 @@ class Kind(StrEnum):
     ROLL_CALL = "roll_call"
     ROLL_CALL_CLOSE = "roll_call_close"
     CALENDAR = "calendar"
+    CIRCULATION_CHASE = "circulation_chase"
+    CIRCULATION_ESCALATE = "circulation_escalate"
 
 
 ROOM = "room"  # recipient of messages posted in the case channel
@@ -51,6 +53,11 @@ def before(call_at: datetime, hours: float, zone: ZoneInfo) -> datetime:
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         aware = (local + timedelta(hours=1)).replace(tzinfo=zone)
     return aware.astimezone(UTC)
+
+
+def days_after(when: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """`days` calendar days after `when` at the same wall-clock time, as UTC."""
+    return before(when, -24 * days, zone)
 
 
 def plan(case: Case, invitees: Sequence[Invitee], terms: Terms, zone: ZoneInfo, now: datetime) -> list[Planned]:
@@ -90,6 +97,12 @@ def plan(case: Case, invitees: Sequence[Invitee], terms: Terms, zone: ZoneInfo, 
     planned.append(Planned(Kind.ROLL_CALL, ROOM, call_at, call_end, f"{prefix}:roll_call"))
     planned.append(Planned(Kind.ROLL_CALL_CLOSE, ROOM, call_end, None, f"{prefix}:roll_call_close"))
     planned.append(Planned(Kind.CALENDAR, ROOM, now, call_at, f"{prefix}:calendar"))
+    # Action points are circulated within a week of the call: chase at five days, escalate at seven.
+    planned.append(Planned(Kind.CIRCULATION_CHASE, ROOM, days_after(call_end, offsets.circulation_chase_days, zone),
+                           None, f"{prefix}:circulation_chase"))
+    planned.append(Planned(Kind.CIRCULATION_ESCALATE, ROOM,
+                           days_after(call_end, offsets.circulation_escalate_days, zone), None,
+                           f"{prefix}:circulation_escalate"))
     return planned
 
 

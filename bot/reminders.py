@@ -45,11 +45,24 @@ class Delivery:
     file: tuple[str, bytes, str] | None = None  # filename, content, title
     # Runs in the "sent" transaction with the platform's reference (e.g. to update it later).
     on_sent: Callable[[Session, str], None] | None = None
+    # Runs in the transaction that records a permanent failure (e.g. to plan the next reminder).
+    on_failed: Callable[[Session], None] | None = None
 
 
 @dataclass(frozen=True)
 class Drop:
     reason: str
+    # Runs in the transaction that records the drop (e.g. to plan the next weekly reminder).
+    then: Callable[[Session], None] | None = None
+
+
+@dataclass(frozen=True)
+class Reporting:
+    """Where reports go beyond the case: configured channel ids (empty: not configured)."""
+
+    governance_room: str = ""
+    quality_board_room: str = ""
+    archive_on_close: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Due:
     now: datetime
     late: bool
     detail: dict[str, Any]
+    reporting: Reporting = Reporting()
 
 
 Composer = Callable[[Due], "list[Delivery] | Drop"]
@@ -81,7 +95,7 @@ class TickReport:
 
 def composers() -> dict[str, Composer]:
     """Kind -> composer. Imported here so each rule's module owns its own message."""
-    from bot import agenda, calendar, chasing, roll_call
+    from bot import action_reminders, agenda, calendar, chasing, circulation, roll_call
 
     return {
         "reply_chase": chasing.compose_reply_chase,
@@ -90,6 +104,11 @@ def composers() -> dict[str, Composer]:
         "roll_call": roll_call.compose_roll_call,
         "roll_call_close": roll_call.compose_roll_call_close,
         "calendar": calendar.compose_calendar,
+        "circulation": circulation.compose_circulation,
+        "circulation_chase": circulation.compose_circulation_chase,
+        "circulation_escalate": circulation.compose_circulation_escalate,
+        "action_digest": action_reminders.compose_digest,
+        "overdue_escalation": action_reminders.compose_overdue_escalation,
     }
 
 
@@ -159,7 +178,8 @@ def _deliver(workspace: Workspace, delivery: Delivery) -> str:
 
 
 def process(sessions: SessionFactory, row_id: int, token: str, workspace: Workspace, terms: Terms,
-            zone: ZoneInfo, now: datetime, report: TickReport, registry: dict[str, Composer]) -> None:
+            zone: ZoneInfo, now: datetime, report: TickReport, registry: dict[str, Composer],
+            reporting: Reporting = Reporting()) -> None:
     """Compose and deliver one claimed row, then record the outcome on the row and the case."""
     with sessions() as session:
         row = session.get(ScheduledMessage, row_id)
@@ -178,14 +198,15 @@ def process(sessions: SessionFactory, row_id: int, token: str, workspace: Worksp
             if composer is None:
                 outcome = Drop(f"no composer for {row.kind}")
             else:
-                outcome = composer(Due(session, row, case, terms, zone, now, now - row.due_at > LATE_AFTER, detail))
+                outcome = composer(Due(session, row, case, terms, zone, now, now - row.due_at > LATE_AFTER, detail,
+                                       reporting))
         kind, case_id, case_ref = row.kind, row.case_id, case.reference if case else None
         room, convener = (case.room_id, case.convener_id) if case else (None, None)
         done = set(detail.get("delivered", []))
 
     if isinstance(outcome, Drop):
         state = MessageState.SUPERSEDED if outcome.reason == "superseded" else MessageState.DROPPED
-        _finish(sessions, row_id, token, state, now, error=outcome.reason)
+        _finish(sessions, row_id, token, state, now, error=outcome.reason, then=outcome.then)
         report.dropped += 1
         log.info("message_dropped", extra={"event": "message_dropped", "kind": kind, "case_ref": case_ref,
                                            "reason": outcome.reason})
@@ -236,9 +257,14 @@ def _failed(sessions: SessionFactory, row_id: int, token: str, now: datetime, ex
         log.warning("message_retry", extra={"event": "message_retry", "kind": kind, "case_ref": case_ref,
                                             "error": exc.error, "attempt": attempts})
         return
-    _finish(sessions, row_id, token, MessageState.FAILED, now, error=exc.error, then=(
-        (lambda s: record_event(s, case_id, "bot", "delivery_failed", now, kind=kind, error=exc.error,
-                                recipient=delivery.user or delivery.room)) if case_id else None))
+    def recorded(session: Session) -> None:
+        if case_id:
+            record_event(session, case_id, "bot", "delivery_failed", now, kind=kind, error=exc.error,
+                         recipient=delivery.user or delivery.room)
+        if delivery.on_failed is not None:
+            delivery.on_failed(session)
+
+    _finish(sessions, row_id, token, MessageState.FAILED, now, error=exc.error, then=recorded)
     report.failed += 1
     report.errors.append(exc.error)
     log.error("message_failed", extra={"event": "message_failed", "kind": kind, "case_ref": case_ref,
@@ -261,7 +287,8 @@ def _report_failure(workspace: Workspace, kind: str, case_ref: str | None, room:
 
 
 def send_due(sessions: SessionFactory, engine: Engine, workspace: Workspace, terms: Terms, zone: ZoneInfo,
-             now: datetime, *, batch: int = 100, worker: str = "worker") -> TickReport:
+             now: datetime, *, batch: int = 100, worker: str = "worker",
+             reporting: Reporting = Reporting()) -> TickReport:
     """One tick: claim what is due at `now` and deliver it. One failure never stops the rest."""
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     report = TickReport()
@@ -270,7 +297,7 @@ def send_due(sessions: SessionFactory, engine: Engine, workspace: Workspace, ter
     report.claimed = len(ids)
     for row_id in ids:
         try:
-            process(sessions, row_id, token, workspace, terms, zone, now, report, registry)
+            process(sessions, row_id, token, workspace, terms, zone, now, report, registry, reporting)
         except Exception as exc:  # noqa: BLE001  (keep the tick alive; the lease returns the row later)
             report.errors.append(type(exc).__name__)
             log.exception("message_crashed", extra={"event": "message_crashed", "message_id": row_id})

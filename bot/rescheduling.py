@@ -22,16 +22,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import attendance, calendar, convening, planning
-from bot.case_views import CaseHeader, SeatView, local_time_text, route_label
+from bot import attendance, calendar, case_header, convening, planning
+from bot.case_views import local_time_text
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message, Workspace
+from bot.outcomes import outcome_of
 from bot.permissions import may_administer
 from bot.terms import Terms
 from storage.db import SessionFactory
-from storage.locks import named_lock
 from storage.tables import Case, CaseStatus, Invitee, Reply
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class Rescheduled:
     cancelled_messages: int
     planned_messages: int
     told: tuple[Told, ...]
+    rescheduled_at: datetime
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,13 @@ def _invitees(session: Session, case_id: int) -> list[Invitee]:
     return list(session.exec(select(Invitee).where(Invitee.case_id == case_id).order_by(Invitee.position)))
 
 
-def require_convened(case: Case) -> None:
+def require_convened(session: Session, case: Case) -> None:
     """Only a convened case can move or be cancelled (not one cancelled or closed)."""
     if case.status != CaseStatus.CONVENED:
         raise NotAllowed(f"{case.reference} is {case.status}: its call can no longer be rescheduled or cancelled.")
+    if outcome_of(session, case.id or 0) is not None:
+        raise NotAllowed(f"The call for {case.reference} has been held and its outcome recorded: it can no longer be "
+                         "rescheduled or cancelled. Close the case instead.")
 
 
 def find_case(session: Session, reference: str, *, for_update: bool = False) -> Case:
@@ -170,7 +174,7 @@ def check_can_administer(session: Session, terms: Terms, reference: str, user_id
     """The case, if `user_id` may reschedule or cancel it now; raise NotFound or NotAllowed otherwise."""
     case = find_case(session, reference)
     may_administer(session, terms, case, user_id)
-    require_convened(case)
+    require_convened(session, case)
     return case
 
 
@@ -196,7 +200,7 @@ def reschedule(session: Session, terms: Terms, reference: str, user_id: str, cal
     """
     case = find_case(session, reference, for_update=True)
     may_administer(session, terms, case, user_id)
-    require_convened(case)
+    require_convened(session, case)
     assert case.id is not None
 
     errors: dict[str, str] = {}
@@ -238,7 +242,7 @@ def reschedule(session: Session, terms: Terms, reference: str, user_id: str, cal
     return Rescheduled(case_id=case.id, reference=case.reference, room_id=case.room_id, actor_id=user_id,
                        previous_call_at=previous, call_at=call_at, duration_minutes=duration,
                        short_notice=case.short_notice, schedule_version=case.schedule_version,
-                       cancelled_messages=cancelled, planned_messages=planned, told=told)
+                       cancelled_messages=cancelled, planned_messages=planned, told=told, rescheduled_at=now)
 
 
 def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason: str, now: datetime, *,
@@ -251,7 +255,7 @@ def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason:
     """
     case = find_case(session, reference, for_update=True)
     may_administer(session, terms, case, user_id)
-    require_convened(case)
+    require_convened(session, case)
     assert case.id is not None
 
     text = (reason or "").strip()
@@ -280,31 +284,6 @@ def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason:
 
 
 # --- telling people, after the commit ----------------------------------------------------------
-
-
-def case_header(session: Session, terms: Terms, case: Case, zone: ZoneInfo) -> CaseHeader:
-    """The case header as the case stands now (same content as when it was convened)."""
-    profession = terms.profession(case.profession)
-    return CaseHeader(
-        reference=case.reference, group_name=terms.name, group_short_name=terms.short_name,
-        profession=profession.label if profession else case.profession, route=route_label(case.route),
-        concern=case.concern, risks=case.risks, call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone),
-        duration_minutes=case.duration_minutes, call_details=case.call_details, short_notice=case.short_notice,
-        convener_id=case.convener_id,
-        seats=tuple(SeatView(i.seat_label, i.user_id) for i in _invitees(session, case.id or 0)),
-        decision_maker=terms.decision_maker, status=str(case.status),
-    )
-
-
-def refresh_header(sessions: SessionFactory, engine: Engine, terms: Terms, case_id: int, workspace: Workspace,
-                   zone: ZoneInfo) -> None:
-    """Re-render the header from the database and update it in place (serialised per case, like the
-    board, so two changes at once never leave the older header showing). Raises PlatformFailure."""
-    with named_lock(engine, f"header:{case_id}"), sessions() as session:
-        case = session.get(Case, case_id)
-        if case is None or not case.header_ref:
-            return
-        workspace.update(case.room_id, case.header_ref, Message("case_header", case_header(session, terms, case, zone)))
 
 
 def _attempt(step: str, failed: list[str], reference: str, action: Callable[[], object]) -> None:
@@ -340,7 +319,8 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
     failed: list[str] = []
     ref = result.reference
     _attempt("updating the case header", failed, ref,
-             lambda: refresh_header(sessions, engine, terms, result.case_id, workspace, zone))
+             lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
+                                                result.rescheduled_at.astimezone(zone).date()))
     _attempt("updating the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
     with sessions() as session:
@@ -372,7 +352,8 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
     failed: list[str] = []
     ref = result.reference
     _attempt("updating the case header", failed, ref,
-             lambda: refresh_header(sessions, engine, terms, result.case_id, workspace, zone))
+             lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
+                                                now.astimezone(zone).date()))
     _attempt("closing the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
     call_local = local_time_text(result.call_at, zone)

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from bot import reminders
 from bot.notify import Workspace
-from bot.reminders import TickReport
+from bot.reminders import Reporting, TickReport
 from bot.terms import Terms
 from storage.db import SessionFactory
 
@@ -40,11 +40,12 @@ class Ticker:
     zone: ZoneInfo
     clock: Callable[[], datetime]
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
+    reporting: Reporting = Reporting()
 
     def tick(self) -> TickReport:
         try:
             report = reminders.send_due(self.sessions, self.engine, self.workspace, self.terms, self.zone,
-                                        self.clock(), worker=self.worker)
+                                        self.clock(), worker=self.worker, reporting=self.reporting)
         except Exception:  # noqa: BLE001  (a database blip must not stop the scheduler)
             log.exception("tick_failed", extra={"event": "tick_failed"})
             return TickReport()

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import attendance, case_admin, commands, convene, errors, quorum_fixes, roll_call, roster
+from handlers import (
+    actions,
+    attendance,
+    case_admin,
+    case_close,
+    commands,
+    convene,
+    errors,
+    home,
+    outcome,
+    quorum_fixes,
+    roll_call,
+    roster,
+)
 
 
 def register(app: App) -> None:
     """Attach every listener module to `app`."""
-    for module in (commands, convene, attendance, roster, quorum_fixes, roll_call, case_admin, errors):
+    for module in (commands, convene, attendance, roster, quorum_fixes, roll_call, case_admin, outcome, actions,
+                   case_close, home, errors):
         module.register(app)

@@ -12,8 +12,11 @@ from slack_sdk import WebClient
 from bot.errors import NotAllowed
 from bot.render import slack_escape
 from handlers import ids
+from handlers.actions import show_actions
+from handlers.case_close import close_command
 from handlers.context import Services
 from handlers.convene import open_convene
+from handlers.outcome import command_action, command_fairness, command_outcome
 from handlers.replies import not_allowed_text
 from handlers.roster import show_roster
 
@@ -45,6 +48,13 @@ def _help(command: dict[str, Any], client: WebClient, respond: Respond, services
 SUBCOMMANDS: dict[str, Subcommand] = {
     "convene": Subcommand("convene", "convene a group for a new case (opens a form)", _convene),
     "roster": Subcommand("roster", "view or change who holds which role (governance)", _roster),
+    "outcome": Subcommand("outcome REFERENCE", "record the outcome of a case (chair, deputy chair, governance)",
+                          command_outcome),
+    "fairness": Subcommand("fairness REFERENCE", "revisit a case's fairness answers", command_fairness),
+    "action": Subcommand("action REFERENCE", "add an action point to a case whose outcome is recorded",
+                         command_action),
+    "actions": Subcommand("actions", "list your open action points, with their buttons", show_actions),
+    "close": Subcommand("close REFERENCE", "close a case (chair, governance)", close_command),
     "help": Subcommand("help", "show this help", _help),
 }
 

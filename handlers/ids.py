@@ -41,3 +41,31 @@ CALL_DATE_FIELD = "call_date"
 CALL_TIME_FIELD = "call_time"
 DURATION_FIELD = "duration"
 CANCEL_REASON_FIELD = "reason"
+
+# Outcome, action points and closure (issue 5)
+CASE_RECORD_OUTCOME = "case_record_outcome"
+CASE_CLOSE = "case_close"
+
+# Recording the outcome, revisiting fairness, adding an action point (handlers/outcome.py). Field block
+# ids are the domain's field names (bot/outcomes.py: process, rationale, ..., action_<n>_description).
+OUTCOME_VIEW = "outcome"
+OUTCOME_ADD_ACTION_ROW = "outcome_add_action_row"
+OUTCOME_MORE_ACTIONS = "outcome_more_actions"
+CASE_REVISIT_FAIRNESS = "case_revisit_fairness"
+FAIRNESS_VIEW = "fairness_revisit"
+ACTION_ADD_VIEW = "action_add"
+
+# Action point reminders and /pmccg actions (handlers/actions.py): buttons on each item (value = the
+# action point's id), their modals, and the modals' fields (block ids are the domain's field names).
+ACTION_DONE = "action_point_done"
+ACTION_ADD_UPDATE = "action_point_update"
+ACTION_NEW_DUE = "action_point_new_due"
+ACTION_UPDATE_VIEW = "action_point_update_view"
+ACTION_DUE_VIEW = "action_point_due_view"
+ACTION_UPDATE_FIELD = "update"
+ACTION_DUE_FIELD = "due"
+ACTION_DUE_REASON_FIELD = "reason"
+
+# Closing a case (handlers/case_close.py): the "Close case" modal; its field's block id is the domain's field name.
+CLOSE_VIEW = "case_close_view"
+CLOSE_REASON_FIELD = "reason"

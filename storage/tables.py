@@ -6,7 +6,7 @@ fields the terms of reference ask for. The staff member is never stored by name.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import Column, Index, String, Text, UniqueConstraint
@@ -90,6 +90,8 @@ class Case(SQLModel, table=True):
     quorate: bool | None = None
     quorum_reason: str | None = Field(default=None, max_length=400)
     cancel_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    close_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The form submission that created the case: a retried or doubled submission finds it.
     convene_key: str = Field(max_length=64, unique=True)
 
@@ -167,3 +169,84 @@ class RollCallMark(SQLModel, table=True):
     deputy_for: str | None = Field(default=None, max_length=32)
     marked_by: str = Field(max_length=32)
     at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+class Outcome(SQLModel, table=True):
+    """The group's advisory recommendation to the decision maker (one per case)."""
+
+    __tablename__ = "outcomes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", unique=True)
+    process: str = Field(sa_type=String(30))
+    rationale: str = Field(sa_column=Column(Text, nullable=False))
+    risk_level: str = Field(sa_type=String(20))
+    risk_notes: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    ml_policy_notify: str = Field(sa_type=String(10))
+    legal_advice: str = Field(sa_type=String(10))
+    welfare_offered: str = Field(sa_type=String(10))
+    line_manager_support: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    # From the roll-call when one was taken; otherwise stated, with the reason.
+    quorate: bool | None = None
+    quorum_statement: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    recorded_by: str = Field(max_length=32)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    circulated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FairnessAnswer(SQLModel, table=True):
+    """An answer to one fairness and proportionality principle; the latest per principle stands."""
+
+    __tablename__ = "fairness_answers"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    principle: str = Field(sa_type=String(30))
+    answer: str = Field(sa_type=String(10))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    answered_by: str = Field(max_length=32)
+    answered_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ActionPoint(SQLModel, table=True):
+    __tablename__ = "action_points"
+    __table_args__ = (
+        UniqueConstraint("case_id", "number", name="uq_action_points_case_number"),
+        Index("ix_action_points_owner_status", "owner_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    number: int
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    owner_id: str = Field(max_length=32)
+    due_on: date
+    status: str = Field(default=ActionStatus.OPEN, sa_type=String(20))
+    # "outcome", "fairness" (further inquiry) or "channel"
+    source: str = Field(sa_type=String(20))
+    principle: str | None = Field(default=None, sa_type=String(30))
+    drop_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_by: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ActionUpdate(SQLModel, table=True):
+    """Append-only trail of an action point: updates, due-date changes (with reason), done, dropped."""
+
+    __tablename__ = "action_updates"
+
+    id: int | None = Field(default=None, primary_key=True)
+    action_id: int = Field(foreign_key="action_points.id", index=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: str = Field(max_length=32)
+    kind: str = Field(sa_type=String(20))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    old_due: date | None = None
+    new_due: date | None = None
