@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, make_engine, session_factory, upgrade
-from tests.fake_slack import FakeSlack
 
 PG_ADMIN_URL = os.environ.get("PMCCG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg)]

@@ -13,12 +13,12 @@ from bot.app import make_client
 from bot.config import load_settings
 from bot.convening import Convened
 from bot.reminders import TickReport, send_due
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory
 from storage.tables import Case, ScheduledMessage
 from tests.factories import LONDON, form
-from tests.fake_slack import FakeSlack
 
 
 def workspace_for(fake: FakeSlack) -> SlackWorkspace:

@@ -27,13 +27,13 @@ from bot.action_points import NewAction
 from bot.fairness import PRINCIPLES
 from bot.history import events
 from bot.outcomes import OutcomeForm, chair_ids, outcome_of, record_outcome
+from bot.sandbox.slack_api import Call, FakeSlack
 from bot.scheduler import Ticker
 from bot.terms import Terms
 from handlers import ids
 from storage.db import SessionFactory, session_factory, transaction
 from storage.tables import ActionPoint, ActionUpdate, MessageState
 from tests.factories import LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
-from tests.fake_slack import Call, FakeSlack
 from tests.scheduling import case, convene_at, dms, rows, tick, workspace_for
 
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT; the call lasts an hour

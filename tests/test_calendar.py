@@ -16,12 +16,12 @@ from sqlmodel import select
 from bot import planning
 from bot.calendar import NOTE, build_ics, compose_calendar
 from bot.reminders import Delivery, Drop, Due, TickReport, claim, process
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseStatus, MessageState, ScheduledMessage
 from tests.factories import PEOPLE, STAFF_MEMBER
-from tests.fake_slack import FakeSlack
 
 LONDON = ZoneInfo("Europe/London")
 LINK = "https://meet.example.org/pmccg"

@@ -19,12 +19,12 @@ from bot.history import events
 from bot.notify import Message
 from bot.outcomes import OutcomeForm, outcome_of, record_outcome
 from bot.reminders import Reporting, send_due
+from bot.sandbox.slack_api import Call, FakeSlack
 from bot.scheduler import Ticker
 from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import MessageState
 from tests.factories import LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
-from tests.fake_slack import Call, FakeSlack
 from tests.scheduling import case, convene_at, dms, rows, tick, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT

@@ -12,11 +12,11 @@ from bot import clock, convening
 from bot.case_views import local_time_text
 from bot.errors import InvalidInput
 from bot.planning import before
+from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
 from bot.terms import Terms
 from storage.db import SessionFactory
 from tests.factories import LONDON, form, load_roster
-from tests.fake_slack import FakeSlack
 from tests.scheduling import convene_at, dms, workspace_for
 
 

@@ -26,6 +26,7 @@ from bot.fairness import PRINCIPLES
 from bot.notify import Message
 from bot.outcomes import OutcomeForm
 from bot.reminders import Reporting
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from handlers import ids
 from handlers.slack_workspace import rendered
@@ -33,7 +34,6 @@ from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, CaseStatus, Invitee, MessageState, Outcome, Reply, ScheduledMessage
 from tests.conftest import SIGNING_SECRET
 from tests.factories import LONDON, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER, convene_state, load_roster
-from tests.fake_slack import FakeSlack
 from tests.scheduling import convene_at, tick, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT

@@ -23,12 +23,12 @@ from bot.errors import InvalidInput, NotAllowed
 from bot.fairness import PRINCIPLES
 from bot.history import events
 from bot.outcomes import OutcomeForm
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from handlers.outcome import outcome_view
 from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, Case, CaseStatus, FairnessAnswer, Outcome, ScheduledMessage
 from tests.factories import LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
-from tests.fake_slack import FakeSlack
 from tests.scheduling import convene_at
 
 STAFF_NAME = STAFF_MEMBER[1]

@@ -20,12 +20,12 @@ from bot import convening, roster
 from bot.clock import now
 from bot.reminders import send_due
 from bot.rescheduling import cancel, reschedule
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, Invitee, MessageState, Reply, ScheduledMessage
 from tests.factories import LONDON, STAFF_MEMBER, convene_state, form, load_roster
-from tests.fake_slack import FakeSlack
 
 MEMBERS = {"U0CHAIR01", "U0MANAGER", "U0SERVICE", "U0PEOPLE1", "U0GOVERN1", "U0CLINDIR", "U0NURSELD"}
 

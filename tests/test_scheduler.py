@@ -12,12 +12,12 @@ from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
 from bot import clock, reminders
+from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
 from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Invitee, MessageState
 from tests.factories import load_roster
-from tests.fake_slack import FakeSlack
 from tests.scheduling import convene_at, dms, rows, tick, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot import reminders
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from storage.db import make_engine, session_factory
 from tests.conftest import _truncate
 from tests.factories import load_roster
-from tests.fake_slack import FakeSlack
 from tests.scheduling import convene_at, dms, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

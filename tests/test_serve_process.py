@@ -21,8 +21,8 @@ import requests
 from slack_sdk.signature import SignatureVerifier
 
 from bot.clock import now
+from bot.sandbox.slack_api import FakeSlack
 from tests.factories import convene_state
-from tests.fake_slack import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 20.0

@@ -1,4 +1,4 @@
-"""In-process fake of the Slack Web API that records calls and answers like Slack does."""
+"""Local stand-in for the Slack Web API: records calls and answers like Slack does (tests, sandbox, benchmark)."""
 
 from __future__ import annotations
 

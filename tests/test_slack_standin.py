@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 
-from tests.fake_slack import FakeSlack
+from bot.sandbox.slack_api import FakeSlack
 
 
 @pytest.fixture
