@@ -65,6 +65,16 @@ class ReminderOffsets:
 
 
 @dataclass(frozen=True)
+class RecordsRule:
+    """Who may read case files and reports, and the rules the reports follow."""
+
+    allowed_roles: frozenset[Role]
+    attendance_target: float  # a member attending less than this share of meetings is flagged
+    small_number_threshold: int  # counts below this are suppressed in reports
+    retention_days: int  # after closure, free text is purged once this many days have passed
+
+
+@dataclass(frozen=True)
 class Terms:
     name: str
     short_name: str
@@ -80,6 +90,7 @@ class Terms:
     quorum: QuorumRule
     professions: tuple[Profession, ...]
     reminders: ReminderOffsets
+    records: RecordsRule
     source: str
 
     def profession(self, key: str) -> Profession | None:
@@ -225,6 +236,8 @@ def parse_terms(data: dict[str, Any], source: str) -> Terms:
     if offsets.circulation_chase_days >= offsets.circulation_escalate_days:
         raise reminders.fail("circulation_chase_days", "must come before circulation_escalate_days")
 
+    records = _records(root)
+
     return Terms(
         name=group.text("name"),
         short_name=group.text("short_name"),
@@ -240,7 +253,25 @@ def parse_terms(data: dict[str, Any], source: str) -> Terms:
         quorum=rule,
         professions=tuple(professions),
         reminders=offsets,
+        records=records,
         source=source,
+    )
+
+
+def _records(root: _Reader) -> RecordsRule:
+    """The optional [records] table; its defaults follow seed 001 (75% attendance) and NHS disclosure practice."""
+    table = root.table("records") if "records" in root.data else _Reader(root.source, {}, "records.")
+    allowed = table.get("allowed_roles", list, ["governance", "chair", "deputy_chair", "medical_director"])
+    if not allowed:
+        raise table.fail("allowed_roles", "must name at least one role")
+    target = table.get("attendance_target", (int, float), 0.75)
+    if not 0 < target <= 1:
+        raise table.fail("attendance_target", f"must be a share between 0 and 1 (0.75 is 75%), not {target!r}")
+    return RecordsRule(
+        allowed_roles=frozenset(table.role("allowed_roles", r) for r in allowed),
+        attendance_target=float(target),
+        small_number_threshold=table.positive("small_number_threshold", int, 5),
+        retention_days=table.positive("retention_days", int, 2555),
     )
 
 

@@ -134,6 +134,15 @@ def test_custom_file_may_leave_out_the_optional_keys(tmp_path: Path) -> None:
     assert terms.quorum.chair_roles == {Role.CHAIR}
 
 
+def test_without_a_records_table_the_record_follows_seed_001_and_disclosure_practice(tmp_path: Path) -> None:
+    text = PMCCG_TOML[: PMCCG_TOML.index("[records]")]
+
+    records = load_terms(write(tmp_path, text)).records
+
+    assert records.allowed_roles == {Role.GOVERNANCE, Role.CHAIR, Role.DEPUTY_CHAIR, Role.MEDICAL_DIRECTOR}
+    assert (records.attendance_target, records.small_number_threshold) == (0.75, 5)
+
+
 def test_minimum_present_may_equal_every_seat_and_extra_member(tmp_path: Path) -> None:
     # 7 seats + 6 extra members = 13 people at most.
     terms = load_terms(write(tmp_path, edited("minimum_present = 4", "minimum_present = 13")))
@@ -213,6 +222,13 @@ BAD_FILES = [
                  id="chase on the day it should escalate"),
     pytest.param(edited("action_reminder_days = 7", "action_reminder_days = 1.5"), "reminders.action_reminder_days",
                  "must be a whole number, not 1.5", id="fractional days"),
+    pytest.param(edited("attendance_target = 0.75", "attendance_target = 75"), "records.attendance_target",
+                 "must be a share between 0 and 1 (0.75 is 75%), not 75", id="attendance target as a percentage"),
+    pytest.param(edited('allowed_roles = ["governance", "chair", "deputy_chair", "medical_director"]',
+                        'allowed_roles = ["governance", "auditor"]'), "records.allowed_roles",
+                 "'auditor' is not a role", id="unknown records role"),
+    pytest.param(edited("small_number_threshold = 5", "small_number_threshold = 0"),
+                 "records.small_number_threshold", "must be greater than zero, not 0", id="no suppression threshold"),
 ]
 
 
