@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,10 @@ from bot.terms import Terms, load_terms
 from handlers.context import Clock, Services
 from handlers.directory import Directory
 from storage.db import make_engine, session_factory
+
+# Bolt acknowledges only once a listener thread has picked the request up (5 threads by default):
+# enough threads that the work after earlier acknowledgements never makes a new one wait (bench/).
+LISTENER_THREADS = 32
 
 
 def make_client(settings: Settings) -> WebClient:
@@ -55,7 +60,8 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     bolt_logger = logging.getLogger("pmccg.bolt")
     bolt_logger.setLevel(logging.WARNING)
     app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
-              request_verification_enabled=True, process_before_response=False, logger=bolt_logger)
+              request_verification_enabled=True, process_before_response=False, logger=bolt_logger,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
 
     @app.middleware
     def drop_slack_retries(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:

@@ -32,7 +32,9 @@ class SlackWorkspace:
             return fn(**kwargs)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or exc.response.status_code)
-            raise PlatformFailure(step, error, permanent=exc.response.status_code < 500) from exc
+            # Still rate limited after the client's retries is transient too: the scheduler tries again later.
+            status = exc.response.status_code
+            raise PlatformFailure(step, error, permanent=status < 500 and status != 429) from exc
         except (SlackClientError, OSError) as exc:
             raise PlatformFailure(step, "Slack could not be reached", permanent=False) from exc
 

@@ -136,7 +136,8 @@ class ScheduledMessage(SQLModel, table=True):
     """
 
     __tablename__ = "scheduled_messages"
-    __table_args__ = (Index("ix_scheduled_messages_due", "state", "due_at"),)
+    __table_args__ = (Index("ix_scheduled_messages_due", "state", "due_at"),
+                      Index("ix_scheduled_messages_recipient", "recipient", "kind", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)

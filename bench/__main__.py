@@ -1,0 +1,123 @@
+"""`python -m bench`: run the measurements on 127.0.0.1, print one table, write the results as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import ack, report, scale
+from bench.servers import start_bare, start_pmccg
+from bench.standin import StandIn
+
+PARTS = ("ack", "throughput", "scheduler", "delivery", "memory")
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    requests: int
+    warmup: int
+    clients: int
+    seconds: float
+    open_points: list[int]
+    due: int
+    repeats: int
+    reminders: int
+    rate_limits: int
+
+
+FULL = Sizes(requests=500, warmup=20, clients=20, seconds=10.0, open_points=[500, 5_000, 50_000], due=20,
+             repeats=3, reminders=2_000, rate_limits=10)
+QUICK = Sizes(requests=10, warmup=2, clients=4, seconds=1.0, open_points=[50, 200], due=3, repeats=1,
+              reminders=30, rate_limits=2)
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmark works (seconds)")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts to run, of: {','.join(PARTS)} (default: all)")
+    parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
+    parser.add_argument("--no-postgres", action="store_true", help="scheduler scale on SQLite only")
+    args = parser.parse_args(argv)
+    args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(args.parts) - set(PARTS))
+    if unknown:
+        parser.error(f"--only: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
+    return args
+
+
+def _web(parts: list[str], sizes: Sizes, workdir: Path, results: dict[str, Any]) -> None:
+    """The parts that need `pmccg serve`: acknowledgement latency, throughput, memory."""
+    with StandIn() as standin, start_pmccg(workdir / "ours", standin.url) as ours, \
+            start_bare(workdir / "bare", standin.url) as bare:
+        time.sleep(1.0)  # let both settle before the idle reading
+        memory: dict[str, Any] = {"idle_kib": ours.rss_kib(), "bare_idle_kib": bare.rss_kib()}
+        db = workdir / "ours" / "pmccg.db"
+        if "ack" in parts:
+            results["ack"] = ack.latency(ours, bare, db, sizes.requests, sizes.warmup, drain_timeout=120)
+        if "throughput" in parts:
+            references = ack.cases_in(db)
+            if not references:  # the latency part convened the cases; without it, convene a few now
+                convener = ack.Requests(ours, ours=True)
+                for _ in range(5):
+                    convener.submission()
+                ack.wait_for_cases(db, 5, 60)
+                references = ack.cases_in(db)
+            results["throughput"] = {"ours": ack.throughput(ours, references, sizes.clients, sizes.seconds),
+                                     "bare": ack.throughput(bare, [], sizes.clients, sizes.seconds)}
+            memory["after_throughput_kib"] = ours.rss_kib()
+        if "memory" in parts:
+            results["memory"] = memory
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    args = parse(argv)
+    sizes = QUICK if args.quick else FULL
+    started = time.monotonic()
+    use_pg = not args.no_postgres and "scheduler" in args.parts and scale.postgres_available()
+    results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
+                               "machine": report.machine(scale.PG_ADMIN_URL if use_pg else None),
+                               "sizes": sizes.__dict__}
+    with tempfile.TemporaryDirectory(prefix="pmccg-bench-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "ours").mkdir()
+        (workdir / "bare").mkdir()
+        if {"ack", "throughput", "memory"} & set(args.parts):
+            _web(args.parts, sizes, workdir, results)
+        if "scheduler" in args.parts:
+            backends = ["sqlite"] + (["postgresql"] if use_pg else [])
+            results["scheduler"] = {b: scale.tick_scale(b, tmp, sizes.open_points, sizes.due, sizes.repeats)
+                                    for b in backends}
+        if "delivery" in args.parts:
+            results["delivery"] = scale.delivery(tmp, sizes.reminders, sizes.rate_limits)
+    results["goals"] = report.goals(results)
+    results["seconds"] = round(time.monotonic() - started, 1)
+    path = args.json or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    machine = results["machine"]
+    print(f"PMCCG bot benchmark, {results['date']}: {machine['cpu']} x{machine['cpus']}, {machine['ram_gib']} GiB, "
+          f"Python {machine['python']}, SQLite {machine['sqlite']}, PostgreSQL {machine['postgresql'] or '-'}")
+    print(report.table(results))
+    missed = [goal for goal, met in results["goals"].items() if not met]
+    print(f"Goals: {'all met' if not missed else 'missed: ' + ', '.join(missed)}. "
+          f"{results['seconds']} s. Results: {path}")
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    run(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The machine's description, the printed table, and the goals checked against the results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from storage.db import make_engine
+
+ACK_GOAL_RATIO = 1.5
+TICK_GOAL_RATIO = 2.0
+SLACK_DEADLINE_MS = 3000
+
+
+def _first(path: str, prefix: str) -> str:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine(pg_url: str | None) -> dict[str, Any]:
+    """CPU, RAM, OS, Python, SQLite, PostgreSQL and the git commit, for comparing runs."""
+    postgres = None
+    if pg_url:
+        try:
+            engine = make_engine(pg_url)
+            with engine.connect() as conn:
+                postgres = str(conn.execute(text("SHOW server_version")).scalar())
+            engine.dispose()
+        except Exception:  # noqa: BLE001  (absent: reported as None)
+            postgres = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+    except OSError:
+        commit = None
+    mem_kib = _first("/proc/meminfo", "MemTotal").split()[0]
+    return {"cpu": _first("/proc/cpuinfo", "model name"), "cpus": os.cpu_count(),
+            "ram_gib": round(int(mem_kib) / 1024 / 1024, 1) if mem_kib.isdigit() else None,
+            "os": platform.platform(), "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "postgresql": postgres, "commit": commit}
+
+
+def goals(results: dict[str, Any]) -> dict[str, bool]:
+    """Each goal of the issue that this run measured, met or not."""
+    out: dict[str, bool] = {}
+    for kind, row in results.get("ack", {}).items():
+        out[f"ack_{kind}_ratio_p99<=1.5"] = row["ratio_p99"] is not None and row["ratio_p99"] <= ACK_GOAL_RATIO
+        out[f"ack_{kind}_p99<3s"] = row["ours"]["p99_ms"] is not None and row["ours"]["p99_ms"] < SLACK_DEADLINE_MS
+    if "throughput" in results:
+        t = results["throughput"]["ours"]
+        out["throughput_no_failed_or_late"] = t["failures"] == 0 and t["late"] == 0
+    for backend, row in results.get("scheduler", {}).items():
+        out[f"tick_{backend}_ratio<=2"] = row["ratio_largest_smallest"] is not None and \
+            row["ratio_largest_smallest"] <= TICK_GOAL_RATIO
+    if "delivery" in results:
+        d = results["delivery"]
+        out["delivery_all_once"] = d["delivered"] == d["due"] and d["duplicates"] == 0
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table(results: dict[str, Any]) -> str:
+    """The one table the benchmark prints (Markdown, so it pastes into the README as is)."""
+    lines = ["| Measurement | Ours | Bare Bolt | Ratio / goal |", "|---|---|---|---|"]
+    names = {"command": "`/pmccg convene` (opens the modal)", "click": "Attendance click",
+             "submission": "Convene view submission"}
+    for kind, row in results.get("ack", {}).items():
+        o, b = row["ours"], row["bare"]
+        lines.append(f"| Ack {names[kind]}, p50 / p95 / p99 ms (n={o['n']}, failed {o['failures']}) | "
+                     f"{_ms(o['p50_ms'])} / {_ms(o['p95_ms'])} / {_ms(o['p99_ms'])} | "
+                     f"{_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])} | "
+                     f"{row['ratio_p99']} at p99 (goal <= {ACK_GOAL_RATIO}) |")
+    if "throughput" in results:
+        t, b = results["throughput"]["ours"], results["throughput"]["bare"]
+        lines.append(f"| Attendance clicks/s, {t['clients']} clients, {t['seconds']} s (failed / late > 3 s) | "
+                     f"{t['per_second']} ({t['failures']} / {t['late']}), p99 {_ms(t['latency']['p99_ms'])} ms | "
+                     f"{b['per_second']} ({b['failures']} / {b['late']}) | no failed or late ack |")
+    for backend, row in results.get("scheduler", {}).items():
+        sizes = row["sizes"]
+        cells = ", ".join(f"{int(size):,}: {s['tick_ms']} ms" for size, s in sizes.items())
+        lines.append(f"| Scheduler tick, {backend}, {row['due_per_tick']} due (open action points: tick) | "
+                     f"{cells} | - | {row['ratio_largest_smallest']} largest/smallest (goal <= {TICK_GOAL_RATIO}) |")
+    if "delivery" in results:
+        d = results["delivery"]
+        lines.append(f"| {d['due']:,} due reminders, {d['rate_limited']} x 429 injected | delivered {d['delivered']:,},"
+                     f" twice {d['duplicates']}, {d['seconds']} s ({d['per_second']}/s) | - | Slack: ~1/s per channel,"
+                     f" each to its own DM |")
+    if "memory" in results:
+        m = results["memory"]
+
+        def total(snapshot: dict[str, int]) -> str:
+            return f"{sum(snapshot.values()) / 1024:.0f} MiB (" + ", ".join(
+                f"{k} {v / 1024:.0f}" for k, v in snapshot.items()) + ")"
+
+        lines.append(f"| RSS of `pmccg serve`, idle | {total(m['idle_kib'])} | {total(m['bare_idle_kib'])} | - |")
+        if m.get("after_throughput_kib"):
+            after = total(m["after_throughput_kib"])
+            lines.append(f"| RSS of `pmccg serve`, after the throughput run | {after} | - | - |")
+    return "\n".join(lines)
