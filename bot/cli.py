@@ -172,6 +172,77 @@ def cmd_roster_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.errors import NotFound
+    from bot.history import record_event
+    from bot.records import case_file
+    from storage.db import session_factory, transaction, upgrade
+
+    terms, engine = load_terms(settings.config_path), _engine(settings)
+    upgrade(engine)
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UsageError(f"{out}: is not a folder. Create it, or give another with --out.")
+    now = clock.now()
+    try:
+        with transaction(session_factory(engine)) as session:
+            data = case_file.build_case_file(session, terms, args.reference, settings.zone, now)
+            files = case_file.render_case_file(data)
+            for f in files:
+                (out / f.filename).write_bytes(f.content)
+            case = case_file.find_case(session, data.reference)
+            record_event(session, case.id or 0, "cli", "case_file_exported", now, files=len(files))
+    except NotFound as exc:
+        raise UsageError(exc.message) from exc
+    for f in files:
+        print(out / f.filename)
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.records import retention
+    from storage.db import session_factory, transaction, upgrade
+
+    terms, engine = load_terms(settings.config_path), _engine(settings)
+    upgrade(engine)
+    with transaction(session_factory(engine)) as session:
+        items = retention.purge(session, terms, clock.now(), settings.zone, dry_run=args.dry_run)
+    verb = "would purge" if args.dry_run else "purged"
+    print(f"Retention period: {terms.records.retention_days} days after a case is closed or cancelled.")
+    if not items:
+        print("No case is past its retention period with free text left.")
+    for item in items:
+        ended = item.ended_at.astimezone(settings.zone)
+        print(f"{item.reference}  {item.ended} {ended:%Y-%m-%d}  {verb} {item.fields} free-text fields")
+    if items:
+        print(("Dry run: nothing was changed. " if args.dry_run else "")
+              + f"{len(items)} case{'s' if len(items) != 1 else ''}; dates, counts and categories are kept.")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.errors import InvalidInput
+    from bot.records import annual_report, attendance_matrix, report_files
+    from bot.records.period import parse_year
+    from storage.db import session_factory, upgrade
+
+    terms, engine = load_terms(settings.config_path), _engine(settings)
+    now = clock.now()
+    try:
+        year = parse_year(args.year, now, settings.zone)
+    except InvalidInput as exc:
+        raise UsageError(f"--year: {exc.fields['year']}") from exc
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        if args.report_command == "attendance":
+            files = report_files.attendance_files(attendance_matrix.build(session, terms, year, settings.zone, now))
+        else:
+            files = report_files.annual_files(annual_report.build(session, terms, year, settings.zone, now))
+    for path in report_files.write(files, Path(args.out)):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pmccg",
@@ -208,6 +279,31 @@ def build_parser() -> argparse.ArgumentParser:
     rost.add_parser("list", help="print the roster as CSV",
                     description="Print the roster as CSV, in the format `pmccg roster import` reads."
                     ).set_defaults(run=cmd_roster_list)
+    export = sub.add_parser("export", help="write a case's case file (HTML, Markdown, JSON)",
+                            description="Write the case file of REFERENCE (e.g. PMCCG-2026-007) as "
+                            "case-file-REFERENCE.html (to print and file) with its .md and .json sources.")
+    export.add_argument("reference", help="the case reference")
+    export.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
+    export.set_defaults(run=cmd_export)
+    purge = sub.add_parser("purge", help="purge the free text of cases past the retention period",
+                           description="Replace the free text of cases closed (or cancelled) longer ago than the "
+                           "terms' records.retention_days with a dated marker; dates, counts and categories stay.")
+    purge.add_argument("--dry-run", action="store_true", help="list what would be purged and change nothing")
+    purge.set_defaults(run=cmd_purge)
+    report = sub.add_parser("report", help="the year's attendance matrix or annual summary report").add_subparsers(
+        dest="report_command", required=True, metavar="REPORT")
+    for name, help_text, description in (
+        ("attendance", "members x meetings for a year, with each member's rate (CSV and HTML)",
+         "Write the attendance matrix of the calls held in YEAR: each member's cell per meeting, their rate and "
+         "whether it is under the terms' target, as CSV and printable HTML."),
+        ("annual", "the year's anonymised activity and outcomes (HTML, Markdown, JSON)",
+         "Write the annual summary report of the cases convened in YEAR, anonymised (counts under the terms' "
+         "small-number threshold are hidden), as printable HTML with its Markdown and JSON sources."),
+    ):
+        one = report.add_parser(name, help=help_text, description=description)
+        one.add_argument("--year", default=None, help="the year (default: this year in PMCCG_TIMEZONE)")
+        one.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
+        one.set_defaults(run=cmd_report)
     return parser
 
 

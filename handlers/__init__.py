@@ -12,6 +12,7 @@ from handlers import (
     commands,
     convene,
     errors,
+    export,
     home,
     outcome,
     quorum_fixes,
@@ -23,5 +24,5 @@ from handlers import (
 def register(app: App) -> None:
     """Attach every listener module to `app`."""
     for module in (commands, convene, attendance, roster, quorum_fixes, roll_call, case_admin, outcome, actions,
-                   case_close, home, errors):
+                   case_close, export, home, errors):
         module.register(app)

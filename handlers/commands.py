@@ -16,8 +16,10 @@ from handlers.actions import show_actions
 from handlers.case_close import close_command
 from handlers.context import Services
 from handlers.convene import open_convene
+from handlers.export import export_command
 from handlers.outcome import command_action, command_fairness, command_outcome
 from handlers.replies import not_allowed_text
+from handlers.reports import attendance_command, report_command
 from handlers.roster import show_roster
 
 
@@ -55,6 +57,13 @@ SUBCOMMANDS: dict[str, Subcommand] = {
                          command_action),
     "actions": Subcommand("actions", "list your open action points, with their buttons", show_actions),
     "close": Subcommand("close REFERENCE", "close a case (chair, governance)", close_command),
+    "export": Subcommand("export REFERENCE",
+                         "share a case file in the case channel (governance, chair, Medical Director)",
+                         export_command),
+    "attendance": Subcommand("attendance [YEAR]", "the year's attendance matrix, sent to you privately "
+                             "(governance, chair, Medical Director)", attendance_command),
+    "report": Subcommand("report [YEAR]", "the year's anonymised annual summary report, sent to you privately "
+                         "(governance, chair, Medical Director)", report_command),
     "help": Subcommand("help", "show this help", _help),
 }
 

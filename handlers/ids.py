@@ -69,3 +69,6 @@ ACTION_DUE_REASON_FIELD = "reason"
 # Closing a case (handlers/case_close.py): the "Close case" modal; its field's block id is the domain's field name.
 CLOSE_VIEW = "case_close_view"
 CLOSE_REASON_FIELD = "reason"
+
+# The record (handlers/export.py): the case header's "Export case file" button (value = the reference).
+CASE_EXPORT = "case_export"

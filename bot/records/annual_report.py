@@ -1,0 +1,237 @@
+"""The annual summary report (seed 002): the year's activity and outcomes, anonymised, for the Quality Board.
+
+Built only from the record's categories, dates and counts: no free text, no names, no user ids.
+Counts under the terms' small-number threshold are hidden (bot/records/suppression.py), and so is
+any figure computed from fewer cases than that. The cases of a year are those convened in it, on
+the organisation's wall clock. No concern date is captured, so timeliness is counted from convening.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from bot.fairness import PRINCIPLES, needs_inquiry
+from bot.outcomes import PROCESS_LABELS, Process
+from bot.records import suppression
+from bot.records.charts import bar_chart
+from bot.records.period import year_bounds
+from bot.records.suppression import Count
+from bot.routes import ROUTE_LABELS, Route
+from bot.terms import Terms
+from storage.tables import ActionPoint, ActionStatus, Case, CaseStatus, FairnessAnswer, Outcome
+
+NO_OUTCOME = "no_outcome"
+QUORUM_LABELS = {"quorate": "Quorate", "inquorate": "Inquorate", "unknown": "Not recorded"}
+ACTION_LABELS = {"on_time": "Done on time", "late": "Done late", "overdue": "Open, overdue",
+                 "not_due": "Open, not yet due", "dropped": "Dropped"}
+INTERVAL_NOTE = ("No concern date is captured when a group is convened, so the first interval runs from "
+                 "convening to the call.")
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    label: str
+    count: Count
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    key: str
+    title: str
+    base: str  # what the rows add up to, in words
+    rows: tuple[Row, ...]
+    total: Count
+    chart: str | None  # a PNG data: URI
+
+    def as_source(self) -> dict[str, Any]:
+        return {"title": self.title, "base": self.base, "total": _count_source(self.total),
+                "rows": [{"key": r.key, "label": r.label, **_count_source(r.count)} for r in self.rows]}
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    shown: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class AnnualReport:
+    year: int
+    group_name: str
+    group_short_name: str
+    decision_maker: str
+    zone: str
+    threshold: int
+    generated_on: date
+    cases: tuple[Figure, ...]  # calls held, cancelled, still to come
+    by_profession: Breakdown
+    by_route: Breakdown
+    by_process: Breakdown
+    quorum: Breakdown
+    timeliness: tuple[Figure, ...]
+    actions: Breakdown
+    actions_on_time: Figure
+    fairness: Breakdown  # cases per principle that needed further inquiry (not a partition: no total)
+    interval_note: str = INTERVAL_NOTE
+
+    @property
+    def breakdowns(self) -> tuple[Breakdown, ...]:
+        return (self.by_profession, self.by_route, self.by_process, self.quorum, self.actions)
+
+    def as_source(self) -> dict[str, Any]:
+        """The report's figures as plain data (the JSON source): hidden counts carry no value."""
+        return {
+            "report": "annual_summary", "year": self.year, "group": self.group_name,
+            "group_short_name": self.group_short_name, "decision_maker": self.decision_maker,
+            "time_zone": self.zone, "small_number_threshold": self.threshold,
+            "generated_on": self.generated_on.isoformat(),
+            "cases": [asdict(f) for f in self.cases],
+            **{b.key: b.as_source() for b in self.breakdowns},
+            "timeliness": [asdict(f) for f in self.timeliness], "interval_note": self.interval_note,
+            "actions_on_time": asdict(self.actions_on_time),
+            "fairness_needing_inquiry": self.fairness.as_source(),
+        }
+
+
+def _count_source(count: Count) -> dict[str, Any]:
+    return {"value": count.value, "shown": count.shown, **({"suppressed": count.hidden} if count.hidden else {})}
+
+
+def _local(when: datetime, zone: ZoneInfo) -> date:
+    return when.astimezone(zone).date()
+
+
+def _breakdown(key: str, title: str, base: str, labels: Mapping[str, str], values: Mapping[str, int], total: Count,
+               threshold: int, *, chart: bool = True) -> Breakdown:
+    counts = suppression.table({k: values.get(k, 0) for k in labels}, threshold, total_hidden=total.is_hidden)
+    rows = tuple(Row(k, labels[k], counts[k]) for k in labels)
+    image = bar_chart([r.label for r in rows], [r.count for r in rows], title) if chart else None
+    return Breakdown(key, title, base, rows, total, image)
+
+
+def _tally(keys: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for key in keys:
+        found[key] = found.get(key, 0) + 1
+    return found
+
+
+def _median(days: list[int], threshold: int, unit: str) -> str:
+    if not days:
+        return "none yet"
+    if len(days) < threshold:
+        return f"not shown (fewer than {threshold} {unit})"
+    middle = statistics.median(days)
+    return f"{middle:g} day{'s' if middle != 1 else ''}"
+
+
+def build(session: Session, terms: Terms, year: int, zone: ZoneInfo, now: datetime) -> AnnualReport:
+    """The annual summary of the cases convened in `year`, as the record shows it at `now`."""
+    threshold = terms.records.small_number_threshold
+    start, end = year_bounds(year, zone)
+    cases = list(session.exec(select(Case).where(col(Case.created_at) >= start, col(Case.created_at) < end)
+                              .order_by(col(Case.created_at), col(Case.id))))
+    ids = [c.id for c in cases]
+    outcomes = {o.case_id: o for o in session.exec(select(Outcome).where(col(Outcome.case_id).in_(ids)))}
+    held = [c for c in cases if c.status != CaseStatus.CANCELLED and c.call_at <= now]
+
+    # Cases are counted by the call: the breakdowns add up to the calls held. Cancelled cases and calls
+    # still to come are separate counts, with no "convened" total that a hidden count could be taken from.
+    held_total = suppression.count(len(held), threshold)
+    case_counts = (
+        Figure("held", "Calls held", held_total.shown),
+        Figure("cancelled", "Cancelled before the call",
+               suppression.count(sum(1 for c in cases if c.status == CaseStatus.CANCELLED), threshold).shown),
+        Figure("awaiting", "Convened, call still to come",
+               suppression.count(len(cases) - len(held) - sum(1 for c in cases if c.status == CaseStatus.CANCELLED),
+                                 threshold).shown),
+    )
+
+    professions = {p.key: p.label for p in terms.professions}
+    by_profession = _breakdown("by_profession", "Cases by professional group", "calls held", professions,
+                               _tally(c.profession for c in held), held_total, threshold)
+    by_route = _breakdown("by_route", "Cases by how the concern was identified", "calls held",
+                          {r.value: ROUTE_LABELS[r] for r in Route}, _tally(c.route for c in held), held_total,
+                          threshold)
+    process_labels = {p.value: PROCESS_LABELS[p] for p in Process} | {NO_OUTCOME: "No outcome recorded yet"}
+    by_process = _breakdown("by_process", "Recommended process", "calls held", process_labels,
+                            _tally(outcomes[c.id].process if c.id in outcomes else NO_OUTCOME for c in held),
+                            held_total, threshold)
+
+    def quorate(case: Case) -> str:
+        found = outcomes[case.id].quorate if case.id in outcomes else case.quorate
+        return "unknown" if found is None else "quorate" if found else "inquorate"
+
+    quorum = _breakdown("quorum", "Quorum of the calls held", "calls held", QUORUM_LABELS,
+                        _tally(quorate(c) for c in held), held_total, threshold, chart=False)
+
+    to_call = [(_local(c.call_at, zone) - _local(c.created_at, zone)).days for c in held]
+    circulated = [(_local(o.circulated_at, zone) - _local(c.call_at, zone)).days
+                  for c in held if (o := outcomes.get(c.id)) is not None and o.circulated_at is not None]
+    limit = terms.reminders.circulation_escalate_days
+    timeliness = (
+        Figure("convened_to_call", "Median days from convening to the call", _median(to_call, threshold, "calls"),
+               "No concern date is captured; counted from convening."),
+        Figure("call_to_circulation", "Median days from the call to circulating the action points",
+               _median(circulated, threshold, "circulated outcomes")),
+        Figure("circulated_within_limit", f"Outcomes circulated within {limit} days of the call",
+               suppression.share(sum(1 for d in circulated if d <= limit), len(circulated), threshold),
+               "The terms of reference ask for action points to be circulated within one week."),
+    )
+
+    today = _local(now, zone)
+    items = list(session.exec(select(ActionPoint).where(col(ActionPoint.case_id).in_(ids))))
+
+    def action_state(item: ActionPoint) -> str:
+        if item.status == ActionStatus.DROPPED:
+            return "dropped"
+        if item.status == ActionStatus.DONE:
+            done_on = _local(item.closed_at, zone) if item.closed_at else today
+            return "on_time" if done_on <= item.due_on else "late"
+        return "overdue" if today > item.due_on else "not_due"
+
+    action_counts = _tally(action_state(i) for i in items)
+    actions = _breakdown("actions", "Action points", "action points of the year's cases", ACTION_LABELS,
+                         action_counts, suppression.count(len(items), threshold), threshold)
+    judged_keys = ("on_time", "late", "overdue")
+    judged = sum(action_counts.get(k, 0) for k in judged_keys)
+    shown = {r.key: r.count for r in actions.rows}
+    if any(shown[k].is_hidden for k in judged_keys):
+        # With the total, a share would give back a count the table hides.
+        on_time_text = f"not shown (a count under {threshold} behind it is hidden)"
+    else:
+        on_time_text = suppression.share(action_counts.get("on_time", 0), judged, threshold)
+    on_time = Figure("actions_on_time", "Action points done on time", on_time_text,
+                     "Of those done or past their due date; a due date moved with a reason counts as the date due.")
+
+    fairness = _fairness(session, [c.id for c in held if c.id in outcomes], held_total, threshold)
+    return AnnualReport(
+        year=year, group_name=terms.name, group_short_name=terms.short_name, decision_maker=terms.decision_maker,
+        zone=zone.key, threshold=threshold, generated_on=today, cases=case_counts, by_profession=by_profession,
+        by_route=by_route, by_process=by_process, quorum=quorum, timeliness=timeliness, actions=actions,
+        actions_on_time=on_time, fairness=fairness)
+
+
+def _fairness(session: Session, case_ids: list[int | None], held_total: Count, threshold: int) -> Breakdown:
+    """Per principle, the cases where it was answered "no" or "unknown" at some point (each needing
+    further inquiry). A case can count under several principles, so there is no total to subtract from."""
+    needing: dict[str, set[int]] = {p.key: set() for p in PRINCIPLES}
+    for answer in session.exec(select(FairnessAnswer).where(col(FairnessAnswer.case_id).in_(case_ids))):
+        if needs_inquiry(answer.answer) and answer.principle in needing:
+            needing[answer.principle].add(answer.case_id)
+    rows = tuple(Row(p.key, p.title, suppression.count(len(needing[p.key]), threshold)) for p in PRINCIPLES)
+    title = "Fairness answers needing further inquiry"
+    chart = bar_chart([r.label for r in rows], [r.count for r in rows], "Cases needing further inquiry")
+    # The base is the calls held (not the outcomes recorded, which with the process table would
+    # reveal a hidden "no outcome recorded" count).
+    return Breakdown("fairness", title, "calls held", rows, held_total, chart)

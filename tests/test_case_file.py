@@ -1,0 +1,233 @@
+"""The case file: built from a case driven through the real path, checked against what happened.
+
+Domain tests run on both backends; the export tests drive the running bot with signed requests and
+check what reached the Slack stand-in (files, channel, private replies).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from bot.records.case_file import build_case_file, render_case_file
+from bot.sandbox.slack_api import FakeSlack
+from bot.terms import Terms
+from handlers import ids
+from storage.db import SessionFactory
+from storage.tables import Case, CaseEvent
+from tests.factories import LONDON, all_names, convene_state
+from tests.records_case import (
+    CALL,
+    CLOSE_REASON,
+    CLOSED_AT,
+    CONVENED,
+    DUE_REASON,
+    HEARD_NOTE,
+    PRESENT,
+    REPLIES,
+    UPDATE_1,
+    Story,
+    build_story,
+    reply_time,
+)
+from tests.scheduling import convene_at
+
+AFTER = CLOSED_AT + timedelta(hours=2)
+
+
+@pytest.fixture
+def story(sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> Story:
+    return build_story(sessions, engine, terms, directory)
+
+
+def case_file(sessions: SessionFactory, terms: Terms, reference: str) -> Any:
+    with sessions() as session:
+        return build_case_file(session, terms, reference, LONDON, AFTER)
+
+
+def test_the_timeline_follows_the_history_in_order_with_local_times_and_ids(
+        story: Story, sessions: SessionFactory, terms: Terms) -> None:
+    data = case_file(sessions, terms, story.reference)
+    kinds = [e.kind for e in data.timeline]
+    # The milestones, in the order they happened.
+    milestones = ["convened", "attendance_reply", "roll_call_marked", "quorum_recorded", "outcome_recorded",
+                  "outcome_circulated", "action_update", "action_done", "fairness_answered", "action_due_changed",
+                  "closed"]
+    positions = [kinds.index(k) if k != "fairness_answered" else len(kinds) - 1 - kinds[::-1].index(k)
+                 for k in milestones]
+    assert positions == sorted(positions)
+    assert kinds.count("attendance_reply") == len(REPLIES) and kinds.count("roll_call_marked") == len(PRESENT)
+    assert kinds.count("action_done") == 2 and kinds.count("fairness_answered") == 2
+    # Reminders sent before the call are in the record: a chase to the one member yet to reply, the agenda.
+    sent = [e.summary for e in data.timeline if e.kind == "message_sent"]
+    assert "Reminder to reply sent" in sent and "Agenda posted" in sent
+    assert "Roll-call posted at the start of the call" in sent
+
+    first = data.timeline[0]
+    assert first.at.local == "Mon 19 Oct 2026, 09:00 BST" and first.at.utc == CONVENED.isoformat()
+    assert first.summary == "Convened by @U0MANAGER for a call on Thu 22 Oct 2026, 14:00 BST; 7 members invited"
+    replies = [e for e in data.timeline if e.kind == "attendance_reply"]
+    assert [e.actor for e in replies] == [f"@{u}" for u, _, _ in REPLIES]
+    assert [e.at.utc for e in replies] == [reply_time(n).isoformat() for n in range(len(REPLIES))]
+    assert replies[2].summary == ("@U0SERVICE (Service lead / senior service representative) replied: "
+                                  "Sending a deputy: @U0MEMBER1")
+    marks = [e.summary for e in data.timeline if e.kind == "roll_call_marked"]
+    assert marks[3] == "@U0MEMBER1 marked present as deputy for @U0SERVICE"
+    quorum = next(e for e in data.timeline if e.kind == "quorum_recorded")
+    assert quorum.summary.startswith("Quorum recorded: quorate") and "by @U0CHAIR01" in quorum.summary
+    # After the clocks went back the times are GMT, and the free text of each step is kept with it.
+    update = next(e for e in data.timeline if e.kind == "action_update")
+    assert update.at.local == "Thu 29 Oct 2026, 10:00 GMT" and update.text == UPDATE_1
+    moved = next(e for e in data.timeline if e.kind == "action_due_changed")
+    assert moved.summary == "@U0NURSELD moved action 2's due date from Thu 12 Nov 2026 to Thu 19 Nov 2026"
+    assert moved.text == DUE_REASON
+    closed = data.timeline[-1]
+    assert closed.kind == "closed" and closed.text == CLOSE_REASON
+    assert closed.summary == "Case closed by @U0GOVERN1: 2 action points done, 0 dropped, 1 still open"
+
+
+def test_roll_call_outcome_fairness_actions_and_timeliness_match_what_happened(
+        story: Story, sessions: SessionFactory, terms: Terms) -> None:
+    data = case_file(sessions, terms, story.reference)
+    assert [(p.user, p.capacity) for p in data.present] == [
+        ("@U0CHAIR01", "Member (Chair)"),
+        ("@U0NURSELD", "Member (Professional lead for the staff member's profession)"),
+        ("@U0GOVERN1", "Member (Governance team representative)"),
+        ("@U0MEMBER1", "Deputy for @U0SERVICE (Service lead / senior service representative)"),
+        ("@U0MANAGER", "Member (Line manager)")]
+    assert data.quorate == "Quorate"
+    members = {m.seat: m for m in data.members}
+    assert members["Senior clinical team member (director level)"].reply == "No reply yet"
+    assert members["People team representative"].reply == "Can't attend"
+
+    assert data.outcome is not None and data.outcome.recommendation.endswith("Informal process")
+    assert data.outcome.recorded.local == "Thu 22 Oct 2026, 15:05 BST"
+    assert data.outcome.circulated is not None and data.outcome.circulated.local == "Thu 22 Oct 2026, 15:06 BST"
+
+    # The "no" is kept as an earlier answer with its note; the revisit stands.
+    heard_now = next(f for f in data.current_fairness if f.principle == "Ensuring the practitioner is heard")
+    assert (heard_now.answer, heard_now.note, heard_now.needs_inquiry) == ("Yes", "Account given on 3 November.",
+                                                                           False)
+    (earlier,) = data.revisited_fairness
+    assert (earlier.answer, earlier.note, earlier.needs_inquiry) == ("No", HEARD_NOTE, True)
+
+    actions = {a.number: a for a in data.actions}
+    assert actions[1].timeliness == "done on time" and actions[1].owner == "@U0MANAGER"
+    assert [t.text for t in actions[1].trail] == [UPDATE_1, ""]
+    assert (actions[2].first_due, actions[2].due) == ("Thu 12 Nov 2026", "Thu 19 Nov 2026")
+    assert actions[2].timeliness == "done 3 days late"
+    assert actions[3].source == "Fairness: further inquiry" and actions[3].owner == "@U0CHAIR01"
+    assert actions[3].timeliness == "open, overdue by 22 days"  # due 5 November, the file made 27 November
+
+    t = data.timeliness
+    assert (t.convened_to_call_days, t.call_to_circulation_days, t.circulated_within_target) == (3, 0, True)
+    assert (t.actions_total, t.actions_done_on_time, t.actions_done_late, t.actions_open_overdue,
+            t.actions_open_not_due, t.actions_dropped, t.median_days_late) == (3, 1, 1, 1, 0, 0, 3.0)
+    assert data.closed is not None and data.closed.local == "Fri 27 Nov 2026, 11:00 GMT"
+    assert data.closed_by == "@U0GOVERN1" and data.zone == "Europe/London"
+
+
+def test_the_three_files_name_nobody_and_hold_no_other_case_s_text(
+        story: Story, sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
+    other_concern = "A quite different concern about rota swaps that belongs to another case."
+    with freeze_time(CLOSED_AT):
+        convene_at(sessions, engine, terms, directory, CLOSED_AT, CLOSED_AT + timedelta(days=3), key="other",
+                   concern=other_concern)
+    html, markdown, data_json = render_case_file(case_file(sessions, terms, story.reference))
+    assert [f.filename for f in (html, markdown, data_json)] == [
+        f"case-file-{story.reference}.html", f"case-file-{story.reference}.md", f"case-file-{story.reference}.json"]
+    for f in (html, markdown, data_json):
+        text = f.content.decode()
+        assert story.reference in text and "U0MEMBER1" in text
+        assert not [name for name in all_names() if name in text
+                    or any(part in text for part in name.split() if len(part) > 3)], f.filename
+        assert "rota swaps" not in text
+    page = html.content.decode()
+    assert page.startswith("<!DOCTYPE html>") and "@page { size: A4;" in page
+    assert "<link" not in page and "<script" not in page and "src=" not in page  # self-contained
+    assert "Europe/London" in page and "Account given on 3 November." in page
+    loaded = json.loads(data_json.content)
+    assert loaded["reference"] == story.reference and loaded["timeliness"]["actions_done_late"] == 1
+    assert loaded["timeline"][0]["at"]["utc"] == CONVENED.isoformat()
+
+
+def test_typed_text_is_shown_literally_in_the_html(sessions: SessionFactory, engine: Engine, terms: Terms,
+                                                  directory: FakeSlack) -> None:
+    from tests.factories import load_roster
+
+    with sessions() as session:
+        load_roster(session, terms)
+    now = datetime(2026, 10, 19, 8, 0, tzinfo=UTC)
+    with freeze_time(now):
+        case = convene_at(sessions, engine, terms, directory, now, CALL, key="markup",
+                          concern="Errors <script>alert(1)</script> & a <b>bold</b> claim.")
+    html, markdown, _ = render_case_file(case_file(sessions, terms, case.reference))
+    page = html.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
+    assert "> Errors <script>" in markdown.content.decode()  # the Markdown source keeps it as typed, quoted
+    assert "The case is not closed." in page and "No outcome has been recorded." in page
+
+
+# --- export over HTTP -----------------------------------------------------------------------------
+
+
+def _convened(bot: Any) -> Case:
+    bot.submit("U0MANAGER", "convene", convene_state(datetime.now(UTC)))
+    bot.slack.wait_for("views.update")
+    with bot.services.sessions() as session:
+        return session.exec(select(Case)).one()
+
+
+def _shared(bot: Any, count: int = 3) -> list[dict[str, Any]]:
+    bot.slack.wait_for("files.completeUploadExternal", lambda c: c.ok, count=count)
+    return [f for f in bot.slack.files.values() if f.get("channels")]
+
+
+def test_governance_exports_with_the_command_and_the_files_land_in_the_case_channel(bot: Any) -> None:
+    case = _convened(bot)
+    bot.command("U0GOVERN1", f"export {case.reference.lower()}", channel="C0GENERAL")
+    files = _shared(bot)
+    assert sorted(f["name"] for f in files) == sorted(
+        f"case-file-{case.reference}.{ext}" for ext in ("html", "md", "json"))
+    assert all(f["channels"] == [case.room_id] for f in files)
+    (reply,) = bot.slack.wait_for("response", lambda c: "Case file for" in c.params.get("text", ""))
+    assert reply.params["response_type"] == "ephemeral"
+    assert f"*{case.reference}* shared in <#{case.room_id}>" in reply.params["text"]
+    html = next(bot.slack.uploads[f["id"]] for f in files if f["name"].endswith(".html")).decode()
+    assert case.reference in html and "Two medication errors" in html
+    assert not [name for name in all_names() if name in html]
+    with bot.services.sessions() as session:
+        exported = session.exec(select(CaseEvent).where(CaseEvent.kind == "case_file_exported")).one()
+    assert exported.actor_id == "U0GOVERN1"
+
+
+def test_the_chair_exports_from_the_header_button(bot: Any) -> None:
+    case = _convened(bot)
+    header = next(c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == case.room_id)
+    button = next(b["accessory"] for b in header.params["blocks"] if b.get("accessory", {}).get("action_id")
+                  == ids.CASE_EXPORT)
+    assert button["value"] == case.reference and button["text"]["text"] == "Export case file"
+    bot.click("U0CHAIR01", ids.CASE_EXPORT, case.reference, channel=case.room_id, message_ts=case.header_ref)
+    assert len(_shared(bot)) == 3
+    (reply,) = bot.slack.wait_for("response", lambda c: "Case file for" in c.params.get("text", ""))
+    assert reply.params["response_type"] == "ephemeral" and reply.params.get("replace_original") is False
+
+
+def test_a_member_without_a_records_role_is_refused_privately_and_nothing_is_shared(bot: Any) -> None:
+    case = _convened(bot)
+    bot.click("U0NURSELD", ids.CASE_EXPORT, case.reference, channel=case.room_id, message_ts=case.header_ref)
+    bot.command("U0MANAGER", f"export {case.reference}")
+    replies = bot.slack.wait_for("response", lambda c: "Only " in c.params.get("text", ""), count=2)
+    for reply in replies:
+        assert reply.params["response_type"] == "ephemeral"
+        assert "governance" in reply.params["text"] and "<@U0GOVERN1>" in reply.params["text"]
+    bot.command("U0GOVERN1", "export PMCCG-1999-999")
+    (unknown,) = bot.slack.wait_for("response", lambda c: "There is no case" in c.params.get("text", ""))
+    assert unknown.params["response_type"] == "ephemeral"
+    assert bot.slack.calls_to("files.getUploadURLExternal") == []
