@@ -123,6 +123,13 @@ def _with(settings: Settings, **changes: Any) -> Settings:
     return replace(settings, **changes)
 
 
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    # No Slack settings needed: the sandbox brings its own stand-in, database and signing secret.
+    from bot.sandbox.serve import run
+
+    return run(Path(args.data), args.port)
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from storage.db import upgrade
 
@@ -264,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
                             "PostgreSQL database for scale-out (each message is sent once); on SQLite run one. "
                             "Needs SLACK_BOT_TOKEN.")
     worker.set_defaults(run=cmd_worker)
+    sandbox = sub.add_parser("sandbox", help="try it without Slack: a local workspace in the browser",
+                             description="Start the bot with a local stand-in for Slack and a web page at "
+                             "http://127.0.0.1:PORT (default 8080): a fictional roster, a movable clock, the "
+                             "whole case from convening to closure. Needs no Slack settings.")
+    sandbox.add_argument("--port", type=int, default=8080, help="port of the page on 127.0.0.1 (default 8080)")
+    sandbox.add_argument("--data", default="pmccg-sandbox",
+                         help="folder for the sandbox's own database (default ./pmccg-sandbox; reset at each start)")
+    sandbox.set_defaults(run=cmd_sandbox)
     db = sub.add_parser("db", help="database tasks").add_subparsers(dest="db_command", required=True,
                                                                   metavar="TASK")
     db.add_parser("upgrade", help="apply the migrations to DATABASE_URL",

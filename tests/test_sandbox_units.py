@@ -1,0 +1,131 @@
+"""The sandbox's parts without a browser: Block Kit to HTML, the movable clock, Slack's refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun import freeze_time
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import clock
+from bot.sandbox import checks
+from bot.sandbox.blockkit import Viewer, mrkdwn, render_blocks
+from bot.sandbox.page import state_values
+from bot.sandbox.workspace import SandboxSlack
+
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def _viewer(zone: str = "Europe/London") -> Viewer:
+    return Viewer(zone=ZoneInfo(zone), now=NOW, names={"U1": "Kit Ashdown"}, channels={"C1": "pmccg-2026-001"},
+                  users=[("U1", "Kit Ashdown")])
+
+
+def test_an_unknown_block_or_element_is_shown_with_its_type_not_dropped() -> None:
+    html = str(render_blocks([{"type": "table", "rows": []},
+                              {"type": "actions", "elements": [{"type": "workflow_button", "text": "x"}]}], _viewer()))
+    assert "Unsupported block: <code>table</code>" in html
+    assert "Unsupported element: <code>workflow_button</code>" in html
+
+
+def test_date_tokens_are_shown_in_the_viewers_own_time_zone() -> None:
+    token = f"<!date^{int(datetime(2026, 7, 1, 13, 0, tzinfo=UTC).timestamp())}^{{date_long}} at {{time}}|1 July>"
+    assert "Wednesday, July 1st, 2026 at 2:00 PM" in str(mrkdwn(token, _viewer("Europe/London")))
+    assert "Wednesday, July 1st, 2026 at 9:00 AM" in str(mrkdwn(token, _viewer("America/New_York")))
+    tomorrow = f"<!date^{int((NOW + timedelta(days=1)).timestamp())}^{{date_long_pretty}}|x>"
+    assert "Tomorrow" in str(mrkdwn(tomorrow, _viewer()))
+
+
+def test_mrkdwn_bold_italic_links_and_mentions() -> None:
+    html = str(mrkdwn("*Chair* is _away_: see <https://example.org/a_b|the notes> <@U1> in <#C1>", _viewer()))
+    assert "<b>Chair</b>" in html and "<i>away</i>" in html
+    assert '<a href="https://example.org/a_b" target="_blank" rel="noopener">the notes</a>' in html
+    assert "@Kit Ashdown" in html and "#pmccg-2026-001" in html
+
+
+def test_script_is_shown_as_text_never_run() -> None:
+    typed = "&lt;script&gt;alert(1)&lt;/script&gt; <javascript:alert(1)|click>"
+    html = str(render_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": typed}},
+                              {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+                                  {"type": "text", "text": "<img src=x onerror=alert(1)>"}]}]}], _viewer()))
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert 'href="javascript' not in html
+
+
+def test_modal_controls_come_back_as_view_state() -> None:
+    from werkzeug.datastructures import MultiDict
+
+    form = MultiDict([("present", "v|concern|concern|plain_text_input"), ("v|concern|concern|plain_text_input", "x"),
+                      ("present", "v|when|when|datepicker"), ("v|when|when|datepicker", ""),
+                      ("present", "v|who|who|users_select"), ("v|who|who|users_select", "U1"),
+                      ("present", "v|fast|fast|checkboxes")])
+    assert state_values(form) == {
+        "concern": {"concern": {"type": "plain_text_input", "value": "x"}},
+        "when": {"when": {"type": "datepicker", "selected_date": None}},
+        "who": {"who": {"type": "users_select", "selected_user": "U1"}},
+        "fast": {"fast": {"type": "checkboxes", "selected_options": []}},
+    }
+
+
+@pytest.fixture
+def moved_clock() -> Iterator[None]:
+    yield
+    clock.reset()
+
+
+def test_the_clock_moves_forward_only_and_freezegun_still_rules(moved_clock: None) -> None:
+    with freeze_time(NOW):
+        assert clock.now() == NOW
+        assert clock.advance(timedelta(days=1)) == NOW + timedelta(days=1)
+        with pytest.raises(ValueError, match="only moves forward"):
+            clock.advance(timedelta(hours=-1))
+        clock.reset()
+        assert clock.now() == NOW
+
+
+@pytest.fixture
+def strict() -> Iterator[WebClient]:
+    with SandboxSlack() as fake:
+        fake.add_user("U1", "Kit Ashdown")
+        yield WebClient(token="xoxb-sandbox", base_url=fake.url)
+
+
+def test_a_modal_title_over_24_characters_is_refused_as_slack_would(strict: WebClient) -> None:
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "A title far longer than allowed"}, "blocks": []}
+    with pytest.raises(SlackApiError) as caught:
+        strict.views_open(trigger_id="t", view=view)
+    assert caught.value.response["error"] == "invalid_arguments"
+    assert "must be less than 25 characters" in caught.value.response["response_metadata"]["messages"][0]
+
+
+def test_more_than_50_blocks_in_a_message_is_refused(strict: WebClient) -> None:
+    blocks = [{"type": "divider"}] * 51
+    with pytest.raises(SlackApiError) as caught:
+        strict.chat_postMessage(channel="U1", text="x", blocks=blocks)
+    assert caught.value.response["error"] == "invalid_blocks"
+    strict.chat_postMessage(channel="U1", text="x", blocks=blocks[:50])  # 50 is allowed
+
+
+def test_a_method_the_manifest_grants_no_scope_for_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"oauth_config": {"scopes": {"bot": ["chat:write"]}}}')
+    with SandboxSlack(checks.granted_scopes(manifest)) as fake:
+        client = WebClient(token="xoxb-sandbox", base_url=fake.url)
+        with pytest.raises(SlackApiError) as caught:
+            client.conversations_create(name="pmccg-2026-001", is_private=True)
+        assert caught.value.response["error"] == "missing_scope"
+        assert [r.method for r in fake.rejections_for("")] == ["conversations.create"]
+
+
+def test_the_real_manifest_grants_every_method_the_bot_calls() -> None:
+    granted = checks.granted_scopes()
+    bot_calls = ["chat.postMessage", "chat.update", "chat.postEphemeral", "conversations.create",
+                 "conversations.invite", "conversations.archive", "users.list", "files.getUploadURLExternal",
+                 "files.completeUploadExternal"]
+    assert [m for m in bot_calls if checks.missing_scope(m, granted)] == []
