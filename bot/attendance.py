@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 
 from bot import roster
 from bot.case_views import AttendanceBoard, BoardRow, local_time_text
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.cases import find_case
+from bot.errors import InvalidInput, NotAllowed
 from bot.history import record_event
 from bot.notify import Message, Workspace
 from bot.permissions import may_administer
@@ -94,11 +95,6 @@ def board(session: Session, terms: Terms, case: Case, zone: ZoneInfo) -> Attenda
                        _entries_for(session, invitees), open_=case.status == CaseStatus.CONVENED)
 
 
-def find_case(session: Session, reference: str) -> Case:
-    case = session.exec(select(Case).where(Case.reference == reference)).first()
-    if case is None:
-        raise NotFound(f"Case {reference} no longer exists.")
-    return case
 
 
 def seats_of(session: Session, case: Case, user_id: str) -> list[Invitee]:

@@ -180,6 +180,7 @@ def cmd_roster_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import cases
     from bot.errors import NotFound
     from bot.history import record_event
     from bot.records import case_file
@@ -197,7 +198,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
             files = case_file.render_case_file(data)
             for f in files:
                 (out / f.filename).write_bytes(f.content)
-            case = case_file.find_case(session, data.reference)
+            case = cases.case_named(session, data.reference)
             record_event(session, case.id or 0, "cli", "case_file_exported", now, files=len(files))
     except NotFound as exc:
         raise UsageError(exc.message) from exc

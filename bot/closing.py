@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot import action_points, case_header, outcomes, planning, roster
 from bot.case_views import local_time_text
-from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot.cases import case_named
+from bot.errors import InvalidInput, NotAllowed, PlatformFailure
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message, Workspace
@@ -85,14 +86,6 @@ class ClosingSummary:
     archiving: bool
 
 
-def find_case(session: Session, reference: str, *, for_update: bool = False) -> Case:
-    query = select(Case).where(Case.reference == reference.strip().upper())
-    if for_update:
-        query = query.with_for_update()
-    case = session.exec(query).first()
-    if case is None:
-        raise NotFound(f"There is no case {reference.strip()[:40]}.")
-    return case
 
 
 def may_close(session: Session, terms: Terms, case: Case, user_id: str) -> None:
@@ -118,7 +111,7 @@ def check_can_close(session: Session, terms: Terms, reference: str, user_id: str
 
     Raises NotFound or NotAllowed; writes nothing.
     """
-    case = find_case(session, reference)
+    case = case_named(session, reference)
     may_close(session, terms, case, user_id)
     require_open(case)
     return CloseCheck(case.reference, len(outcomes.open_items(session, case.id or 0)),
@@ -145,7 +138,7 @@ def close(session: Session, terms: Terms, reference: str, actor: str, reason: st
     appends a "closed" history event (without the reason's text: the case keeps it), in the
     caller's transaction. Open action points stay open in the record; they are no longer chased.
     """
-    case = find_case(session, reference, for_update=True)
+    case = case_named(session, reference, for_update=True)
     may_close(session, terms, case, actor)
     require_open(case)
     assert case.id is not None

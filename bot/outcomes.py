@@ -18,7 +18,8 @@ from sqlmodel import Session, select
 
 from bot import action_points, roster
 from bot.action_points import NewAction
-from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.cases import case_named
+from bot.errors import InvalidInput, NotAllowed
 from bot.fairness import PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
@@ -88,11 +89,6 @@ class Recorded:
     inquiry_ids: tuple[int, ...]
 
 
-def find_case(session: Session, reference: str) -> Case:
-    case = session.exec(select(Case).where(Case.reference == reference.strip().upper())).first()
-    if case is None:
-        raise NotFound(f"There is no case {reference.strip()[:40]}.")
-    return case
 
 
 def chair_ids(session: Session, terms: Terms, case: Case) -> set[str]:
@@ -143,7 +139,7 @@ def record_outcome(session: Session, terms: Terms, form: OutcomeForm, now: datet
     Raises NotFound, NotAllowed (wrong person, case not open, outcome already recorded) or
     InvalidInput keyed by form field (nothing is written then).
     """
-    case = find_case(session, form.reference)
+    case = case_named(session, form.reference)
     if case.status != CaseStatus.CONVENED:
         raise NotAllowed(f"{case.reference} is {case.status}: its outcome cannot be recorded.")
     may_record(session, terms, case, form.actor)

@@ -1,4 +1,6 @@
-"""The one Jinja2 environment: strict (a missing field fails a test), with Slack-safe text filters."""
+"""The Jinja2 environments: Slack messages (JSON, Slack-safe filters) and documents (HTML escaped).
+
+Both are strict: a missing field fails a test rather than rendering blank."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 import templates
 
@@ -45,6 +47,25 @@ def environment() -> Environment:
     env.filters["truncate_label"] = truncate_label
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env
+
+
+def md_lines(text: str | None, indent: str = "> ") -> str:
+    """Free text as a Markdown block quote, so typed lines stay lines and cannot become headings."""
+    return "\n".join(indent + line for line in (text or "").splitlines()) or indent.rstrip()
+
+
+@cache
+def document_environment() -> Environment:
+    """For the record (templates/records/): typed text in HTML is shown literally, never as markup."""
+    env = Environment(loader=FileSystemLoader(Path(templates.__file__).parent),
+                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["md_lines"] = md_lines
+    return env
+
+
+def render_document(name: str, **context: Any) -> str:
+    return document_environment().get_template(name).render(**context)
 
 
 def render_text(name: str, **context: Any) -> str:

@@ -24,7 +24,8 @@ from sqlmodel import Session, select
 
 from bot import attendance, calendar, case_header, convening, planning
 from bot.case_views import local_time_text
-from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot.cases import find_case
+from bot.errors import InvalidInput, NotAllowed, PlatformFailure
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message, Workspace
@@ -158,16 +159,6 @@ def require_convened(session: Session, case: Case) -> None:
                          "rescheduled or cancelled. Close the case instead.")
 
 
-def find_case(session: Session, reference: str, *, for_update: bool = False) -> Case:
-    """The case by reference; with `for_update`, its row is locked until the transaction ends
-    (PostgreSQL), so two changes to one case are made one after the other."""
-    query = select(Case).where(Case.reference == reference)
-    if for_update:
-        query = query.with_for_update()
-    case = session.exec(query).first()
-    if case is None:
-        raise NotFound(f"Case {reference} no longer exists.")
-    return case
 
 
 def check_can_administer(session: Session, terms: Terms, reference: str, user_id: str) -> Case:

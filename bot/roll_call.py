@@ -23,7 +23,8 @@ from sqlmodel import Session, col, select, update
 
 from bot import roster
 from bot.case_views import local_time_text
-from bot.errors import NotAllowed, NotFound
+from bot.cases import find_case
+from bot.errors import NotAllowed
 from bot.history import record_event
 from bot.notify import Message, Workspace
 from bot.quorum import Attendee, QuorumResult, assess_quorum
@@ -95,11 +96,6 @@ class RollCallView:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def find_case(session: Session, reference: str) -> Case:
-    case = session.exec(select(Case).where(Case.reference == reference)).first()
-    if case is None:
-        raise NotFound(f"Case {reference} no longer exists.")
-    return case
 
 
 def _invitees(session: Session, case_id: int) -> list[Invitee]:

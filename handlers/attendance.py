@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import attendance
+from bot import attendance, cases
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from handlers import ids
 from handlers.context import Services
@@ -76,7 +76,7 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         try:
             with services.sessions() as session:
-                case = attendance.find_case(session, reference)
+                case = cases.find_case(session, reference)
                 attendance.check_can_answer(session, case, body["user"]["id"])
                 if not attendance.seats_of(session, case, body["user"]["id"]):
                     raise NotAllowed("You are attending as a deputy; only the member can name a different deputy.")

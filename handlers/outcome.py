@@ -22,7 +22,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import action_points, outcomes
+from bot import action_points, cases, outcomes
 from bot.action_points import NewAction
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer
@@ -317,7 +317,7 @@ def _refusal(exc: NotAllowed | NotFound) -> str:
 
 def _open_case(session: Session, services: Services, reference: str, user_id: str) -> Case:
     """The case, if `user_id` may record on it and it is neither cancelled nor closed."""
-    case = outcomes.find_case(session, reference)
+    case = cases.case_named(session, reference)
     outcomes.may_record(session, services.terms, case, user_id)
     if case.status != CaseStatus.CONVENED:
         raise NotAllowed(f"{case.reference} is {case.status}: nothing more can be recorded on it.")

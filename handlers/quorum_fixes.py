@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import attendance, roster
+from bot import attendance, cases, roster
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.notify import Message
 from bot.roles import Role
@@ -48,7 +48,7 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         try:
             with services.sessions() as session:
-                case = attendance.find_case(session, reference)
+                case = cases.find_case(session, reference)
                 attendance.may_fix_quorum(session, services.terms, case, body["user"]["id"])
                 seats = [(i.seat, i.seat_label) for i in attendance.open_seats(session, case)]
                 # Propose the deputy chair for an empty chair, else a lead for the case's profession.

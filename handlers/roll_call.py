@@ -9,7 +9,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import roll_call
+from bot import cases, roll_call
 from bot.errors import NotAllowed, NotFound, PlatformFailure
 from bot.notify import Message
 from bot.roll_call import RollCallView
@@ -106,7 +106,7 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         try:
             with services.sessions() as session:
-                case = roll_call.find_case(session, reference)
+                case = cases.find_case(session, reference)
                 roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"])
         except (NotAllowed, NotFound) as exc:
             respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)

@@ -73,7 +73,8 @@ def test_request_urls_point_at_slack_events(manifest):
 def test_slash_command(manifest):
     (command,) = manifest["features"]["slash_commands"]
     assert command["command"] == "/pmccg"
-    assert command["usage_hint"] == "convene | outcome <case> | actions | close <case> | roster | help"
+    assert command["usage_hint"] == ("convene | outcome <case> | actions | close <case> | export <case> "
+                                     "| report [year] | help")
     assert command["should_escape"] is False
 
 

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import outcomes
+from bot import cases, outcomes
 from bot.action_points import NewAction
 from bot.clock import now
 from bot.errors import InvalidInput, NotAllowed
@@ -504,7 +504,7 @@ def test_record_outcome_refuses_the_wrong_person_or_case(sessions: SessionFactor
                                                          message: str) -> None:
     reference = _case(sessions, engine, terms, fake_slack)
     with transaction(sessions) as session:
-        case = outcomes.find_case(session, reference)
+        case = cases.case_named(session, reference)
         case.status = status
         session.add(case)
     with pytest.raises(NotAllowed, match=message), transaction(sessions) as session:
@@ -516,7 +516,7 @@ def test_with_a_roll_call_recorded_the_quorum_need_not_be_stated(sessions: Sessi
                                                                  terms: Terms, fake_slack: FakeSlack) -> None:
     reference = _case(sessions, engine, terms, fake_slack)
     with transaction(sessions) as session:
-        case = outcomes.find_case(session, reference)
+        case = cases.case_named(session, reference)
         case.quorate, case.quorum_reason = False, "not quorate: 3 of 4 present"
         session.add(case)
     with transaction(sessions) as session:

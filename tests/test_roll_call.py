@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import planning, reminders, roll_call
+from bot import cases, planning, reminders, roll_call
 from bot.clock import now
 from bot.errors import NotAllowed
 from bot.history import events
@@ -287,7 +287,7 @@ def test_of_two_recordings_at_once_the_first_to_commit_wins(sessions: SessionFac
     ref = _case(sessions, terms)
     _mark_all(sessions, terms, ref, ["U0CHAIR01", "U0MANAGER", "U0GOVERN1", "U0NURSELD"])
     with transaction(sessions) as late:
-        stale = roll_call.find_case(late, ref)  # read before the other recording commits
+        stale = cases.find_case(late, ref)  # read before the other recording commits
         assert stale.quorate is None
         assert _record(sessions, terms, ref, "U0CHAIR01").changed
         assert not roll_call._store(late, stale, False, "not quorate: 0 of 4 present", [], "bot", CALL_END)

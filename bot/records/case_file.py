@@ -13,25 +13,22 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from functools import cache
-from pathlib import Path
 from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlmodel import Session, select
 
-import templates
 from bot import action_points, history, outcomes
 from bot.attendance import REPLY_LABELS
 from bot.case_views import route_label
-from bot.errors import NotFound
+from bot.cases import case_named
 from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
 from bot.history import record_event
 from bot.notify import Workspace
 from bot.outcomes import PROCESS_LABELS, RISK_LABELS
 from bot.permissions import may_read_records
+from bot.render import render_document
 from bot.terms import Terms
 from storage.tables import (
     ActionPoint,
@@ -279,11 +276,6 @@ def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> 
 # --- building the file ---------------------------------------------------------------------------
 
 
-def find_case(session: Session, reference: str) -> Case:
-    case = session.exec(select(Case).where(Case.reference == reference.strip().upper())).first()
-    if case is None:
-        raise NotFound(f"There is no case {reference.strip()[:40]}. Check the reference, e.g. PMCCG-2026-007.")
-    return case
 
 
 def _seat_labels(invitees: list[Invitee]) -> dict[str, list[str]]:
@@ -466,7 +458,7 @@ def _event_text(event: CaseEvent, detail: dict[str, Any], case: Case, by_action:
 
 def build_case_file(session: Session, terms: Terms, reference: str, zone: ZoneInfo, now: datetime) -> CaseFile:
     """The case file as the record stands at `now`. Raises NotFound; reads only."""
-    case = find_case(session, reference)
+    case = case_named(session, reference)
     case_id = case.id or 0
     today = now.astimezone(zone).date()
     invitees = list(session.exec(select(Invitee).where(Invitee.case_id == case_id).order_by(Invitee.position)))
@@ -525,32 +517,16 @@ class RenderedFile:
     title: str
 
 
-@cache
-def _environment() -> Environment:
-    # Autoescaping for the HTML: typed text is shown literally, never as markup.
-    env = Environment(loader=FileSystemLoader(Path(templates.__file__).parent),
-                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-    env.filters["md_lines"] = md_lines
-    return env
-
-
-def md_lines(text: str | None, indent: str = "> ") -> str:
-    """Free text as a Markdown block quote, so typed lines stay lines and cannot become headings."""
-    return "\n".join(indent + line for line in (text or "").splitlines()) or indent.rstrip()
-
-
 def case_file_json(data: CaseFile) -> str:
     return json.dumps({"format": "pmccg-case-file/1", **asdict(data)}, ensure_ascii=False, indent=2)
 
 
 def render_case_file(data: CaseFile) -> tuple[RenderedFile, RenderedFile, RenderedFile]:
     """The HTML to file and print, its Markdown source and the JSON data, named after the case."""
-    env = _environment()
     base = f"case-file-{data.reference}"
     title = f"Case file {data.reference}"
-    html = env.get_template("records/case_file.html.j2").render(c=data)
-    markdown = env.get_template("records/case_file.md.j2").render(c=data)
+    html = render_document("records/case_file.html.j2", c=data)
+    markdown = render_document("records/case_file.md.j2", c=data)
     return (RenderedFile(f"{base}.html", html.encode(), title),
             RenderedFile(f"{base}.md", markdown.encode(), f"{title} (Markdown source)"),
             RenderedFile(f"{base}.json", case_file_json(data).encode(), f"{title} (JSON data)"))
@@ -572,7 +548,7 @@ def prepare_export(session: Session, terms: Terms, reference: str, user_id: str,
     """Check `user_id` may read case files (raises NotAllowed) and render the case's (raises NotFound)."""
     may_read_records(session, terms, user_id, "case files")
     data = build_case_file(session, terms, reference, zone, now)
-    case = find_case(session, reference)
+    case = case_named(session, reference)
     return Export(data.reference, case.id or 0, case.room_id, render_case_file(data))
 
 

@@ -1,33 +1,22 @@
 """The report files: the annual summary (HTML, Markdown, JSON) and the attendance matrix (HTML, CSV).
 
-HTML is rendered from templates/records/ with autoescaping on (bot/render.py's environment is for
-Slack's JSON and escapes nothing), strict about missing fields like every template here.
+Rendered from templates/records/ by bot/render.py's document environment (HTML escaped, strict).
 """
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-import templates
 from bot.records import attendance_matrix
 from bot.records.annual_report import AnnualReport
 from bot.records.attendance_matrix import AttendanceMatrix
-
-
-@cache
-def environment() -> Environment:
-    return Environment(loader=FileSystemLoader(Path(templates.__file__).parent / "records"),
-                       undefined=StrictUndefined, autoescape=select_autoescape(["html.j2"]),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+from bot.render import render_document
 
 
 def render(name: str, **context: Any) -> str:
-    return environment().get_template(name).render(**context)
+    return render_document(f"records/{name}", **context)
 
 
 def annual_stem(report: AnnualReport) -> str:
