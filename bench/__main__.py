@@ -63,7 +63,8 @@ def _web(parts: list[str], sizes: Sizes, workdir: Path, results: dict[str, Any])
         memory: dict[str, Any] = {"idle_kib": ours.rss_kib(), "bare_idle_kib": bare.rss_kib()}
         db = workdir / "ours" / "pmccg.db"
         if "ack" in parts:
-            results["ack"] = ack.latency(ours, bare, db, sizes.requests, sizes.warmup, drain_timeout=120)
+            results["ack"] = ack.latency(ours, bare, db, sizes.requests, sizes.warmup, drain_timeout=120,
+                                         standin_url=standin.url)
         if "throughput" in parts:
             references = ack.cases_in(db)
             if not references:  # the latency part convened the cases; without it, convene a few now

@@ -123,7 +123,21 @@ def wait_for_cases(db: Path, count: int, timeout: float, poll: float = 0.25) -> 
     return found, round(time.monotonic() - start, 2)
 
 
-def latency(ours: Server, bare: Server, db: Path, n: int, warmup: int, drain_timeout: float) -> dict[str, Any]:
+def answered(standin_url: str, method: str) -> int:
+    """How many `method` calls the stand-in (in its own process) has answered ok."""
+    counts = requests.get(standin_url.split("/api/")[0] + "/_standin/answered", timeout=5).json()
+    return int(counts.get(method, 0))
+
+
+def wait_until_convened(standin_url: str, count: int, timeout: float) -> None:
+    """Wait until `count` convenings have finished: the last step tells the convener (views.update)."""
+    start = time.monotonic()
+    while answered(standin_url, "views.update") < count and time.monotonic() - start < timeout:
+        time.sleep(0.005)
+
+
+def latency(ours: Server, bare: Server, db: Path, n: int, warmup: int, drain_timeout: float,
+            standin_url: str) -> dict[str, Any]:
     """p50/p95/p99 of each kind of request, ours and bare, and the p99 ratio."""
     mine, base = Requests(ours, ours=True), Requests(bare, ours=False)
     # One case convened up front (unmeasured) so the first clicks have somewhere to go.
@@ -132,9 +146,10 @@ def latency(ours: Server, bare: Server, db: Path, n: int, warmup: int, drain_tim
     mine.references = cases_in(db)
     results: dict[str, Any] = {}
     def convened(done: int) -> None:
-        # One convener at a time: each case is convened before the next form arrives (a form takes minutes
-        # to fill in), so a submission is not timed against the previous one's channel and invitations.
-        wait_for_cases(db, 1 + done, 5.0, poll=0.005)
+        # One convener at a time: each case is convened (channel, board, invitations, the convener told)
+        # before the next form arrives, as a form takes minutes to fill in. Clicks, which do come in
+        # bursts, are sent back to back instead.
+        wait_until_convened(standin_url, 1 + done, 5.0)
 
     for kind in KINDS:
         ours_result = timed(getattr(mine, kind), n, warmup, convened if kind == "submission" else lambda d: None)

@@ -136,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif parts.path.startswith("/upload/") and self.command == "POST":
             status, payload, headers = fake._handle_upload(parts.path[len("/upload/") :], body)
+        elif parts.path == "/_standin/answered" and self.command == "GET":
+            # For a stand-in in another process (the benchmark): how many calls of each method were answered ok.
+            status, payload, headers = 200, dict(Counter(c.method for c in fake.calls if c.ok)), {}
         else:
             status, payload, headers = 404, "not found", {}
         self._send(status, payload, headers)
