@@ -171,7 +171,10 @@ def test_someone_not_chair_deputy_chair_or_governance_is_refused_privately(bot: 
 def test_governance_may_open_the_form(bot: Any) -> None:
     case = _convened(bot)
     bot.click("U0GOVERN1", "case_record_outcome", case.reference, channel="DU0GOVERN1")
-    bot.slack.wait_for("views.open")
+
+    (opened,) = bot.slack.wait_for("views.open")
+    assert opened.params["view"]["callback_id"] == "outcome"
+    assert not [c for c in bot.slack.calls_to("response") if "Only the chair" in c.params.get("text", "")]
 
 
 @pytest.mark.parametrize(("text", "answer"), [
