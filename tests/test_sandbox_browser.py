@@ -150,8 +150,10 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
         _as(page, member, channel_name)
         page.locator(".message", has_text="Roll-call").get_by_role("button", name="I'm on the call").click()
         page.wait_for_load_state()
-    roll_call = page.locator(".message", has_text="Roll-call").inner_text()
-    assert "Harriet Pemberton" in roll_call and "Anjali Desborough" in roll_call
+    roll_call = page.locator(".message", has_text="Roll-call")
+    assert "Harriet Pemberton" in roll_call.inner_text() and "Anjali Desborough" in roll_call.inner_text()
+    roll_call.evaluate("m => m.scrollIntoView()")
+    page.screenshot(path=shots / "3b-roll-call.png")
 
     # The chair records the outcome with one action point, owned by the service lead.
     _type(page, f"/pmccg outcome {reference}")
