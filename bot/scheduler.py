@@ -1,7 +1,8 @@
 """APScheduler drives a short tick; what is due lives in the database (bot/reminders.py).
 
 APScheduler's own job store is not safe with several schedulers on one database, so it holds only
-the tick itself. The first tick runs at start, which is how overdue messages are caught up.
+the tick itself, and the daily retention purge. The first tick runs at start, which is how overdue
+messages are caught up.
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from bot import reminders
 from bot.notify import Workspace
+from bot.records import retention
 from bot.reminders import Reporting, TickReport
 from bot.terms import Terms
-from storage.db import SessionFactory
+from storage.db import SessionFactory, transaction
+from storage.locks import named_lock
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,26 @@ class Ticker:
                                     "dropped": report.dropped, "retried": report.retried, "failed": report.failed})
         return report
 
+    def purge_expired(self) -> list[retention.PurgeItem]:
+        """Purge the free text of cases past the retention period (daily; the same as `pmccg purge`)."""
+        try:
+            # One scheduler at a time, so two on one database never purge (and record) a case twice.
+            with named_lock(self.engine, "retention"), transaction(self.sessions) as session:
+                purged = retention.purge(session, self.terms, self.clock(), self.zone, dry_run=False)
+        except Exception:  # noqa: BLE001  (tried again tomorrow; the reminders must go on)
+            log.exception("purge_failed", extra={"event": "purge_failed"})
+            return []
+        if purged:
+            log.info("purged", extra={"event": "purged", "cases": len(purged),
+                                      "case_refs": [p.reference for p in purged]})
+        return purged
+
+
+# Retention runs at night in the organisation's zone, and once soon after start so a process that
+# is never up at night still purges.
+PURGE_AT = {"hour": 2, "minute": 30}
+PURGE_AFTER_START = timedelta(minutes=2)
+
 
 def build(ticker: Ticker, tick_seconds: float, *, blocking: bool) -> BaseScheduler:
     scheduler: BaseScheduler = BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
@@ -61,4 +85,7 @@ def build(ticker: Ticker, tick_seconds: float, *, blocking: bool) -> BaseSchedul
     # picks up whatever is due, because "due" is a query on stored times, not the tick count.
     scheduler.add_job(ticker.tick, IntervalTrigger(seconds=tick_seconds), id="tick", max_instances=1,
                       coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
+    scheduler.add_job(ticker.purge_expired, CronTrigger(**PURGE_AT, timezone=ticker.zone), id="retention",
+                      max_instances=1, coalesce=True, misfire_grace_time=None,
+                      next_run_time=datetime.now(UTC) + PURGE_AFTER_START)
     return scheduler

@@ -144,3 +144,43 @@ def test_the_cli_dry_run_prints_and_the_purge_does_it(story: Story, engine: Engi
     assert "[purged under the retention policy" in (out_dir / f"case-file-{story.reference}.md").read_text()
     assert cli.main(["export", "PMCCG-1999-001"]) == 2
     assert "There is no case PMCCG-1999-001" in capsys.readouterr().err
+
+
+def test_the_scheduler_purges_by_itself_once_and_logs_references_only(
+        story: Story, sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot.scheduler import Ticker
+    from tests.scheduling import workspace_for
+
+    ticker = Ticker(sessions=sessions, engine=engine, workspace=workspace_for(directory), terms=terms, zone=LONDON,
+                    clock=clock_now)
+    later = CLOSED_AT + timedelta(days=terms.records.retention_days, hours=1)
+    with freeze_time(CLOSED_AT + timedelta(days=30)):
+        assert ticker.purge_expired() == []  # inside the period: nothing goes
+    with freeze_time(later), caplog.at_level("INFO", logger="bot.scheduler"):
+        (item,) = ticker.purge_expired()
+        assert ticker.purge_expired() == []  # the next night finds nothing left
+    assert (item.reference, item.fields) == (story.reference, 14)
+    with sessions() as session:
+        assert session.get(Case, story.case_id).concern.startswith("[purged")  # type: ignore[union-attr]
+        events = session.exec(select(CaseEvent).where(CaseEvent.case_id == story.case_id, CaseEvent.kind == "purged"))
+        assert len(list(events)) == 1
+    logged = [r for r in caplog.records if getattr(r, "event", None) == "purged"]
+    assert [r.case_refs for r in logged] == [[story.reference]]  # type: ignore[attr-defined]
+    assert not [typed for typed in TYPED for r in caplog.records if typed in r.getMessage()]
+
+
+def test_the_nightly_purge_runs_at_half_past_two_on_the_organisations_clock(
+        sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
+    from bot.scheduler import Ticker, build
+    from tests.scheduling import workspace_for
+
+    ticker = Ticker(sessions=sessions, engine=engine, workspace=workspace_for(directory), terms=terms, zone=LONDON,
+                    clock=clock_now)
+    job = build(ticker, 20, blocking=False).get_job("retention")
+    assert job is not None and job.func == ticker.purge_expired
+    # 02:30 in London: 01:30 UTC in summer time, 02:30 UTC in winter.
+    summer = job.trigger.get_next_fire_time(None, datetime(2026, 7, 1, 3, 0, tzinfo=UTC))
+    winter = job.trigger.get_next_fire_time(None, datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    assert summer.astimezone(UTC) == datetime(2026, 7, 2, 1, 30, tzinfo=UTC)
+    assert winter.astimezone(UTC) == datetime(2026, 12, 2, 2, 30, tzinfo=UTC)
