@@ -50,13 +50,19 @@ class QuorumResult:
     missing: tuple[Missing, ...]
     projected: bool
 
+    def _tally(self, what: str) -> str:
+        # "4 of 4 present" reads as present of needed; more than needed would read "5 of 4", so say both.
+        if self.counted > self.minimum:
+            return f"{self.counted} {what}, {self.minimum} needed"
+        return f"{self.counted} of {self.minimum} {what}".rstrip()
+
     @property
     def headline(self) -> str:
         if self.quorate:
-            return f"quorate: {self.counted} of {self.minimum} {'expected' if self.projected else 'present'}"
+            return f"quorate: {self._tally('expected' if self.projected else 'present')}"
         if self.projected:
-            return f"not yet quorate: {self.counted} of {self.minimum}"
-        return f"not quorate: {self.counted} of {self.minimum} present"
+            return f"not yet quorate: {self._tally('expected' if self.counted > self.minimum else '')}"
+        return f"not quorate: {self._tally('present')}"
 
     @property
     def reason(self) -> str:

@@ -276,7 +276,7 @@ def test_a_quorate_call_is_recorded_once_and_revised_only_when_the_roll_call_cha
     # Someone joined late: the result is revised, with an event saying what it was before.
     _mark(sessions, terms, ref, "U0SERVICE")
     revised = _record(sessions, terms, ref, "U0GOVERN1")
-    assert revised.changed and revised.recorded_reason == "quorate: 5 of 4 present"
+    assert revised.changed and revised.recorded_reason == "quorate: 5 present, 4 needed"
     events_ = _events(sessions, ref, "quorum_recorded")
     assert len(events_) == 2 and events_[-1]["revised"] is True
     assert events_[-1]["previous_reason"] == "quorate: 4 of 4 present"
