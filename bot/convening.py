@@ -55,6 +55,7 @@ class ConveneForm:
     seats: Mapping[str, str | None]
     extra_members: tuple[str, ...] = ()
     short_notice: bool = False
+    concern_raised: date | None = None  # optional on the form: empty means "today"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class ConveneRequest:
     seats: tuple[SeatChoice, ...]
     extra_members: tuple[str, ...]
     short_notice: bool
+    concern_raised_on: date | None = None
 
     @property
     def member_ids(self) -> list[str]:
@@ -218,6 +220,9 @@ def validate(
     call_details = _check_text("call_details", form.call_details, directory_names, errors,
                                "the conference-call link or dial-in")
 
+    if form.concern_raised is not None and form.concern_raised > now.astimezone(zone).date():
+        errors["concern_raised"] = "The concern cannot have been raised after today. Leave it empty if it was today."
+
     call_at = _call_at(form, zone, errors)
     if call_at is not None:
         notice = terms.short_notice_min_notice_minutes if form.short_notice else terms.min_notice_minutes
@@ -273,6 +278,7 @@ def validate(
         convener_id=form.convener_id, submission_key=form.submission_key, profession=profession.key, route=route,
         concern=concern, risks=risks, call_at=call_at, duration_minutes=duration, call_details=call_details,
         seats=tuple(seats), extra_members=tuple(extras), short_notice=form.short_notice,
+        concern_raised_on=form.concern_raised,
     )
 
 
@@ -372,6 +378,7 @@ def convene(
                     session.add(counter)
                 case = Case(reference=reference, prefix=terms.reference_prefix, year=year, seq=seq,
                             profession=request.profession, route=request.route, concern=request.concern,
+                            concern_raised_on=request.concern_raised_on,
                             risks=request.risks, call_at=request.call_at, duration_minutes=request.duration_minutes,
                             call_details=request.call_details, short_notice=request.short_notice,
                             convener_id=request.convener_id, room_id=room_id, room_name=room_name,

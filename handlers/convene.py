@@ -62,6 +62,11 @@ def convene_view(terms: Terms, zone_name: str, proposal: dict[str, str], *, prev
     blocks.append(select("route", "How was the concern identified?",
                          [option(k, v) for k, v in ROUTE_LABELS.items()]))
     limits = convening.TEXT_LIMITS
+    raised_el: dict[str, Any] = {"type": "datepicker"}
+    if initial("concern_raised"):
+        raised_el["initial_date"] = initial("concern_raised")
+    blocks.append(input_block("concern_raised", "When was the concern first raised?", raised_el, optional=True,
+                              hint="Leave empty if it is today. The record measures the days from here to the call."))
     blocks.append(text("concern", "Describe the concern", limits["concern"], multiline=True,
                        hint="What happened, its impact on patients or staff. No names."))
     blocks.append(text("risks", "Immediate risks", limits["risks"], multiline=True,
@@ -126,6 +131,7 @@ def parse_form(view: dict[str, Any], user_id: str, terms: Terms) -> ConveneForm:
         seats={s.key: field_value(values, convening.seat_field(s)) for s in terms.seats},
         extra_members=tuple(field_value(values, EXTRA) or ()),
         short_notice=bool(field_value(values, SHORT_NOTICE)),
+        concern_raised=parsed("concern_raised", date.fromisoformat),
     )
 
 

@@ -70,6 +70,8 @@ class Case(SQLModel, table=True):
     seq: int
     profession: str = Field(max_length=40)
     route: str = Field(max_length=40)
+    # When the concern was first raised (the convener's date, local); None: raised when convened.
+    concern_raised_on: date | None = None
     concern: str = Field(sa_column=Column(Text, nullable=False))
     risks: str = Field(sa_column=Column(Text, nullable=False))
     call_at: datetime = Field(sa_type=UTCDateTime)

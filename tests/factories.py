@@ -79,6 +79,7 @@ def convene_state(now: datetime, **overrides: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "profession": {"type": "static_select", "selected_option": {"value": f.profession}},
         "route": {"type": "static_select", "selected_option": {"value": f.route}},
+        "concern_raised": {"type": "datepicker", "selected_date": None},  # optional: Slack sends null
         "concern": {"type": "plain_text_input", "value": f.concern},
         "risks": {"type": "plain_text_input", "value": f.risks},
         "call_date": {"type": "datepicker", "selected_date": f.call_date.isoformat() if f.call_date else None},

@@ -111,6 +111,8 @@ def test_no_hidden_count_can_be_worked_out_from_a_total(report: AnnualReport) ->
 def test_timeliness_and_action_points_done_on_time(report: AnnualReport) -> None:
     figures = {f.key: f.shown for f in report.timeliness}
     assert figures["convened_to_call"] == "3 days"  # 2, 4 and ten of 3
+    # Cases 1 to 8 gave a date ten days before convening (12, 13 or 14 days to the call), 9 to 12 none (3).
+    assert figures["concern_to_call"] == "13 days"
     assert figures["call_to_circulation"] == "0 days"  # circulated the day of the outcome; case 3 nine days on
     assert figures["circulated_within_limit"] == "at least 8 of 12"  # 11 of 12: the late one stays hidden
     assert shown(report.actions) == {"on_time": "6", "late": "5", "overdue": "8", "not_due": "0", "dropped": "0"}

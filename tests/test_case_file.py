@@ -7,7 +7,7 @@ check what reached the Slack stand-in (files, channel, private replies).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -127,6 +127,7 @@ def test_roll_call_outcome_fairness_actions_and_timeliness_match_what_happened(
 
     t = data.timeliness
     assert (t.convened_to_call_days, t.call_to_circulation_days, t.circulated_within_target) == (3, 0, True)
+    assert (data.concern_raised, t.concern_to_call_days) == (None, 3)  # no date given: counted from convening
     assert (t.actions_total, t.actions_done_on_time, t.actions_done_late, t.actions_open_overdue,
             t.actions_open_not_due, t.actions_dropped, t.median_days_late) == (3, 1, 1, 1, 0, 0, 3.0)
     assert data.closed is not None and data.closed.local == "Fri 27 Nov 2026, 11:00 GMT"
@@ -231,3 +232,23 @@ def test_a_member_without_a_records_role_is_refused_privately_and_nothing_is_sha
     (unknown,) = bot.slack.wait_for("response", lambda c: "There is no case" in c.params.get("text", ""))
     assert unknown.params["response_type"] == "ephemeral"
     assert bot.slack.calls_to("files.getUploadURLExternal") == []
+
+
+def test_the_days_from_the_concern_count_from_the_date_the_convener_gave(
+        sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
+    from tests.factories import load_roster
+
+    with sessions() as session:
+        load_roster(session, terms)
+        session.commit()
+    convened_at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with freeze_time(convened_at):
+        case = convene_at(sessions, engine, terms, directory, convened_at, convened_at + timedelta(days=3),
+                          concern_raised=date(2026, 10, 26))
+    with sessions() as session:
+        data = build_case_file(session, terms, case.reference, LONDON, convened_at + timedelta(days=1))
+    assert data.concern_raised == "Mon 26 Oct 2026"
+    assert (data.timeliness.concern_to_call_days, data.timeliness.convened_to_call_days) == (10, 3)
+    html, markdown, _ = (f.content.decode() for f in render_case_file(data))
+    assert "<dt>Concern raised</dt><dd>Mon 26 Oct 2026</dd>" in html
+    assert "- **Concern raised to call:** 10 days\n" in markdown

@@ -169,3 +169,30 @@ def test_invitees_are_stored_by_seat(bot: Any) -> None:
         seats = {i.seat: i.user_id for i in session.exec(select(Invitee))}
     assert seats["chair"] == "U0CHAIR01" and seats["professional_lead"] == "U0NURSELD"
     assert set(seats.values()) <= set(PEOPLE)
+
+
+def test_the_date_the_concern_was_raised_is_kept_and_cannot_be_in_the_future(bot: Any) -> None:
+    today = now().date()
+    tomorrow = today.fromordinal(today.toordinal() + 1).isoformat()
+    body = bot.submit("U0MANAGER", "convene", convene_state(now(), concern_raised=tomorrow)).json()
+    assert body["response_action"] == "errors"
+    assert body["errors"] == {"concern_raised": "The concern cannot have been raised after today. Leave it empty if it "
+                                                "was today."}
+    assert _cases(bot) == []
+
+    raised = today.fromordinal(today.toordinal() - 12)
+    bot.submit("U0MANAGER", "convene", convene_state(now(), concern_raised=raised.isoformat()))
+    _wait(lambda: len(_cases(bot)) == 1)
+    assert _cases(bot)[0].concern_raised_on == raised
+
+
+def test_the_form_asks_when_the_concern_was_raised_but_does_not_insist(bot: Any) -> None:
+    bot.command("U0MANAGER", "convene")
+    (opened,) = bot.slack.wait_for("views.open")
+    (block,) = [b for b in opened.params["view"]["blocks"] if b.get("block_id") == "concern_raised"]
+    assert block["optional"] is True and block["element"]["type"] == "datepicker"
+    assert block["label"]["text"] == "When was the concern first raised?"
+
+    bot.submit("U0MANAGER", "convene", convene_state(now()))  # left empty
+    _wait(lambda: len(_cases(bot)) == 1)
+    assert _cases(bot)[0].concern_raised_on is None

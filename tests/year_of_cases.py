@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from freezegun import freeze_time
 from sqlalchemy.engine import Engine
@@ -125,6 +125,8 @@ PLANS: tuple[CasePlan, ...] = (
     CasePlan(13, _at(12, 1), 4, "nursing", "incident", _replies(), None, None, cancel=True),
 )
 REPORT_AT = datetime(2026, 1, 12, 10, 0, tzinfo=UTC)  # when the tests look back at the year
+# The convener gave the date the concern was raised (ten days before convening) for cases 1 to 8 only.
+CONCERN_RAISED_DAYS_BEFORE = dict.fromkeys(range(1, 9), 10)
 
 
 def free_text() -> list[str]:
@@ -138,6 +140,11 @@ def free_text() -> list[str]:
 class Built:
     references: dict[int, str] = field(default_factory=dict)  # plan number -> case reference
     action_ids: dict[int, list[int]] = field(default_factory=dict)
+
+
+def _concern_raised(plan: CasePlan) -> date | None:
+    days = CONCERN_RAISED_DAYS_BEFORE.get(plan.number)
+    return None if days is None else plan.convene.astimezone(LONDON).date() - timedelta(days=days)
 
 
 def _seats(plan: CasePlan) -> dict[str, str]:
@@ -178,7 +185,8 @@ def _steps(plan: CasePlan, sessions: SessionFactory, engine: Engine, terms: Term
         local = plan.call_at.astimezone(LONDON)
         f = form(clock.now(), submission_key=f"year-{plan.number}", profession=plan.profession, route=plan.route,
                  concern=plan.text("Concern"), risks=plan.text("Risks"), call_details=plan.text("Call details"),
-                 call_date=local.date(), call_time=time(local.hour, local.minute), seats=_seats(plan))
+                 call_date=local.date(), call_time=time(local.hour, local.minute), seats=_seats(plan),
+                 concern_raised=_concern_raised(plan))
         with sessions() as session:
             entries = roster.entries_for(session, [u for u in f.seats.values() if u])
         request = convening.validate(f, terms, entries, (), clock.now(), LONDON)

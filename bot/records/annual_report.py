@@ -3,7 +3,7 @@
 Built only from the record's categories, dates and counts: no free text, no names, no user ids.
 Counts under the terms' small-number threshold are hidden (bot/records/suppression.py), and so is
 any figure computed from fewer cases than that. The cases of a year are those convened in it, on
-the organisation's wall clock. No concern date is captured, so timeliness is counted from convening.
+the organisation's wall clock. Days from the concern count from the convener's date, else from convening.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from bot.fairness import PRINCIPLES, needs_inquiry
 from bot.outcomes import PROCESS_LABELS, Process
 from bot.records import suppression
+from bot.records.case_file import concern_to_call_days
 from bot.records.charts import bar_chart
 from bot.records.period import year_bounds
 from bot.records.suppression import Count
@@ -31,8 +32,8 @@ NO_OUTCOME = "no_outcome"
 QUORUM_LABELS = {"quorate": "Quorate", "inquorate": "Inquorate", "unknown": "Not recorded"}
 ACTION_LABELS = {"on_time": "Done on time", "late": "Done late", "overdue": "Open, overdue",
                  "not_due": "Open, not yet due", "dropped": "Dropped"}
-INTERVAL_NOTE = ("No concern date is captured when a group is convened, so the first interval runs from "
-                 "convening to the call.")
+INTERVAL_NOTE = ("Days from the concern being raised count from the date the convener gave, or from "
+                 "convening where none was given.")
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,16 @@ def build(session: Session, terms: Terms, year: int, zone: ZoneInfo, now: dateti
     quorum = _breakdown("quorum", "Quorum of the calls held", "calls held", QUORUM_LABELS,
                         _tally(quorate(c) for c in held), held_total, threshold, chart=False)
 
+    from_concern = [concern_to_call_days(c, zone) for c in held]
     to_call = [(_local(c.call_at, zone) - _local(c.created_at, zone)).days for c in held]
     circulated = [(_local(o.circulated_at, zone) - _local(c.call_at, zone)).days
                   for c in held if (o := outcomes.get(c.id)) is not None and o.circulated_at is not None]
     limit = terms.reminders.circulation_escalate_days
     timeliness = (
-        Figure("convened_to_call", "Median days from convening to the call", _median(to_call, threshold, "calls"),
-               "No concern date is captured; counted from convening."),
+        Figure("concern_to_call", "Median days from the concern being raised to the call",
+               _median(from_concern, threshold, "calls"),
+               "From the date the convener gave, or from convening where none was given."),
+        Figure("convened_to_call", "Median days from convening to the call", _median(to_call, threshold, "calls")),
         Figure("call_to_circulation", "Median days from the call to circulating the action points",
                _median(circulated, threshold, "circulated outcomes")),
         Figure("circulated_within_limit", f"Outcomes circulated within {limit} days of the call",

@@ -149,6 +149,7 @@ class ActionView:
 
 @dataclass(frozen=True)
 class Timeliness:
+    concern_to_call_days: int  # from the date the concern was raised, or from convening if none was given
     convened_to_call_days: int | None
     call_to_circulation_days: int | None
     circulated_within_target: bool | None
@@ -184,6 +185,7 @@ class CaseFile:
     short_notice: bool
     convened_by: str
     convened: Stamp
+    concern_raised: str | None  # the convener's date, e.g. "Mon 3 Mar 2025"; None when not given
     call: Stamp
     duration_minutes: int
     concern: str
@@ -231,6 +233,12 @@ def local_days(start: datetime, end: datetime, zone: ZoneInfo) -> int:
     return (end.astimezone(zone).date() - start.astimezone(zone).date()).days
 
 
+def concern_to_call_days(case: Case, zone: ZoneInfo) -> int:
+    """Calendar days from the concern being raised (the convener's date, else convening) to the call."""
+    raised = case.concern_raised_on or case.created_at.astimezone(zone).date()
+    return (case.call_at.astimezone(zone).date() - raised).days
+
+
 def action_timeliness(item: ActionPoint, today: date, zone: ZoneInfo) -> tuple[str, int | None]:
     """How an action point stands against its due date, and the days late when done late."""
     if item.status == ActionStatus.DROPPED:
@@ -247,10 +255,9 @@ def action_timeliness(item: ActionPoint, today: date, zone: ZoneInfo) -> tuple[s
 
 
 def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> Timeliness:
-    """Convened to call, call to circulation, and action completion against due dates (also for reports).
+    """Concern to call, convened to call, call to circulation, and action completion against due dates.
 
-    The case records no separate date the concern arose: it counts from when it was raised with the
-    group (convened).
+    Where the convener gave no date the concern was raised, it counts from convening.
     """
     outcome = outcomes.outcome_of(session, case.id or 0)
     circulated = outcome.circulated_at if outcome is not None else None
@@ -259,6 +266,7 @@ def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> 
     states = [action_timeliness(i, today, zone) for i in items]
     lates = [late for _, late in states if late is not None]
     return Timeliness(
+        concern_to_call_days=concern_to_call_days(case, zone),
         convened_to_call_days=local_days(case.created_at, case.call_at, zone),
         call_to_circulation_days=to_circulation,
         circulated_within_target=None if to_circulation is None else to_circulation <= CIRCULATION_TARGET_DAYS,
@@ -492,6 +500,8 @@ def build_case_file(session: Session, terms: Terms, reference: str, zone: ZoneIn
         decision_maker=terms.decision_maker, zone=str(zone.key), status=str(case.status).capitalize(),
         profession=profession.label if profession else case.profession, route=route_label(case.route),
         short_notice=case.short_notice, convened_by=person(case.convener_id), convened=stamp(case.created_at, zone),
+        concern_raised=f"{case.concern_raised_on:%a} {case.concern_raised_on.day} {case.concern_raised_on:%b %Y}"
+        if case.concern_raised_on else None,
         call=stamp(case.call_at, zone), duration_minutes=case.duration_minutes, concern=case.concern,
         risks=case.risks, call_details=case.call_details, cancel_reason=case.cancel_reason,
         members=tuple(Member(seat=i.seat_label, user=person(i.user_id),

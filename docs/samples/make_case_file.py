@@ -83,7 +83,7 @@ def main() -> None:
             risks="Night-shift medicines safety; the rota has one registrant on two nights a week.",
             call_date=call_day, call_time=time(14, 0), duration_minutes=45,
             call_details="Video call: https://meet.example.org/pmccg (dial-in 0300 000 0000, PIN 2468)",
-            seats=SEATS)
+            seats=SEATS, concern_raised=date(2025, 2, 26))
         with sessions() as session:
             entries = roster.entries_for(session, list(SEATS.values()))
         request = convening.validate(form, terms, entries, (), convened_at, LONDON)
