@@ -11,7 +11,7 @@ Owners' action digests are not per case: they skip closed cases themselves (bot/
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -21,10 +21,10 @@ from sqlmodel import Session
 from bot import action_points, case_header, outcomes, planning, roster
 from bot.case_views import local_time_text
 from bot.cases import case_named
-from bot.errors import InvalidInput, NotAllowed, PlatformFailure
+from bot.errors import InvalidInput, NotAllowed
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
-from bot.notify import Message, Workspace
+from bot.notify import Message, Workspace, attempt
 from bot.outcomes import PROCESS_LABELS, Process
 from bot.reminders import Reporting
 from bot.rescheduling import Announced
@@ -191,16 +191,6 @@ def summary(session: Session, terms: Terms, case: Case, zone: ZoneInfo, result: 
         archiving=archiving)
 
 
-def _attempt(step: str, failed: list[str], reference: str, action: Callable[[], object]) -> bool:
-    try:
-        action()
-    except PlatformFailure as exc:
-        log.warning("announce_step_failed", extra={"event": "announce_step_failed", "case_ref": reference,
-                                                   "step": step, "error": exc.error})
-        failed.append(step)
-        return False
-    return True
-
 
 def announce_closed(sessions: SessionFactory, terms: Terms, workspace: Workspace, zone: ZoneInfo, result: Closed,
                     reporting: Reporting) -> Announced:
@@ -214,10 +204,10 @@ def announce_closed(sessions: SessionFactory, terms: Terms, workspace: Workspace
         if case is None:
             return Announced(failed_steps=("posting the closing summary",))
         post = summary(session, terms, case, zone, result, reporting.archive_on_close)
-    posted = _attempt("posting the closing summary", failed, ref,
+    posted = attempt("posting the closing summary", failed, ref,
                       lambda: workspace.post(result.room_id, Message("case_closed", post)))
-    _attempt("updating the case header", failed, ref,
+    attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone, result.closed_on))
     if reporting.archive_on_close and posted:
-        _attempt("archiving the case channel", failed, ref, lambda: workspace.archive_room(result.room_id))
+        attempt("archiving the case channel", failed, ref, lambda: workspace.archive_room(result.room_id))
     return Announced(failed_steps=tuple(failed))

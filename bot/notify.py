@@ -6,9 +6,14 @@ implementation in `handlers/` renders and delivers it. Failures raise PlatformFa
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from bot.errors import PlatformFailure
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,3 +48,18 @@ class Workspace(Protocol):
     def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
         """Share a file in a room (a calendar invite, a case export); return the file's id."""
         ...
+
+
+def attempt(step: str, failed: list[str], reference: str, action: Callable[[], object]) -> bool:
+    """Run one announcement step after the change is committed; a refusal is logged and noted in `failed`.
+
+    The change stands either way: the callers tell people which steps did not reach them.
+    """
+    try:
+        action()
+    except PlatformFailure as exc:
+        log.warning("announce_step_failed", extra={"event": "announce_step_failed", "case_ref": reference,
+                                                   "step": step, "error": exc.error})
+        failed.append(step)
+        return False
+    return True

@@ -28,7 +28,7 @@ from bot.cases import find_case
 from bot.errors import InvalidInput, NotAllowed, PlatformFailure
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
-from bot.notify import Message, Workspace
+from bot.notify import Message, Workspace, attempt
 from bot.outcomes import outcome_of
 from bot.permissions import may_administer
 from bot.terms import Terms
@@ -277,14 +277,6 @@ def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason:
 # --- telling people, after the commit ----------------------------------------------------------
 
 
-def _attempt(step: str, failed: list[str], reference: str, action: Callable[[], object]) -> None:
-    try:
-        action()
-    except PlatformFailure as exc:
-        log.warning("announce_step_failed", extra={"event": "announce_step_failed", "case_ref": reference,
-                                                   "step": step, "error": exc.error})
-        failed.append(step)
-
 
 def _send_each(workspace: Workspace, reference: str, told: Sequence[Told],
                message_for: Callable[[Told], Message]) -> list[str]:
@@ -309,10 +301,10 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
     """
     failed: list[str] = []
     ref = result.reference
-    _attempt("updating the case header", failed, ref,
+    attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
                                                 result.rescheduled_at.astimezone(zone).date()))
-    _attempt("updating the attendance board", failed, ref,
+    attempt("updating the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
     with sessions() as session:
         case = session.get(Case, result.case_id)
@@ -331,7 +323,7 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
                            call_at=result.call_at, call_at_local=call_local, previous_call_at=result.previous_call_at,
                            previous_call_at_local=previous_local, duration_minutes=result.duration_minutes,
                            undelivered=tuple(undelivered))
-    _attempt("posting the new time", failed, ref,
+    attempt("posting the new time", failed, ref,
              lambda: workspace.post(result.room_id, Message("case_rescheduled", post)))
     return Announced(tuple(undelivered), tuple(failed))
 
@@ -342,10 +334,10 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
     channel, and share a cancelled calendar invite so calendars drop the call."""
     failed: list[str] = []
     ref = result.reference
-    _attempt("updating the case header", failed, ref,
+    attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
                                                 now.astimezone(zone).date()))
-    _attempt("closing the attendance board", failed, ref,
+    attempt("closing the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
     call_local = local_time_text(result.call_at, zone)
     undelivered = _send_each(workspace, ref, result.told, lambda t: Message("cancelled_notice", CancelNotice(
@@ -355,7 +347,7 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
     post = CancelledPost(reference=ref, group_short_name=terms.short_name, actor_id=result.actor_id,
                          reason=result.reason, call_at=result.call_at, call_at_local=call_local,
                          undelivered=tuple(undelivered))
-    _attempt("posting the cancellation", failed, ref,
+    attempt("posting the cancellation", failed, ref,
              lambda: workspace.post(result.room_id, Message("case_cancelled", post)))
 
     def share_calendar() -> None:
@@ -366,5 +358,5 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
             content = calendar.build_ics(case, terms, zone, now)
         workspace.upload_file(result.room_id, f"{ref}.ics", content, f"{ref}: cancelled, remove it from your calendar")
 
-    _attempt("sharing the cancelled calendar invite", failed, ref, share_calendar)
+    attempt("sharing the cancelled calendar invite", failed, ref, share_calendar)
     return Announced(tuple(undelivered), tuple(failed))
