@@ -310,7 +310,7 @@ def compose_digest(due: Due) -> list[Delivery] | Drop:
         return Drop("nothing due", then=plan_next)
     view = _reminder_view(due.session, owner, terms, zone, today, items, due.late)
     # A failed reminder still plans the next one, so one bad day never ends the chain.
-    return [Delivery(Message(DIGEST, view), user=owner, on_sent=lambda session, _ref: plan_next(session),
+    return [Delivery(Message(DIGEST, view), user=owner, on_sent=lambda session, _posted: plan_next(session),
                      on_failed=plan_next)]
 
 

@@ -20,19 +20,20 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot import roster
+from bot import ledger, roster
 from bot.action_points import Rag, for_case, rag
 from bot.agenda import split_text
 from bot.case_views import local_time_text
 from bot.fairness import ANSWER_LABELS, PRINCIPLES, Answer
 from bot.history import record_event
-from bot.notify import Message
+from bot.notify import Message, Posted
 from bot.outcomes import (
     PROCESS_LABELS,
     RISK_LABELS,
     Process,
     RiskLevel,
     chair_ids,
+    circulation_key,
     current_fairness,
     open_items,
     outcome_of,
@@ -41,7 +42,17 @@ from bot.planning import days_after
 from bot.reminders import Delivery, Drop, Due
 from bot.roles import Role
 from bot.terms import Terms
-from storage.tables import ActionPoint, ActionStatus, Case, CaseStatus, Invitee, Outcome
+from storage.tables import (
+    ActionPoint,
+    ActionStatus,
+    Case,
+    CaseStatus,
+    DeliveryState,
+    Invitee,
+    MessageState,
+    Outcome,
+    ScheduledMessage,
+)
 
 BOT_ACTOR = "bot"
 CIRCULATED_EVENT = "outcome_circulated"
@@ -160,6 +171,8 @@ class CirculationChase:
     period: str  # "one week"
     deadline: DayView
     recorded: bool  # the outcome is recorded but could not be circulated yet
+    # Who the recorded outcome has not reached (user or room ids): circulated means delivered.
+    undelivered: tuple[str, ...] = ()
     action_id: str = RECORD_OUTCOME_ACTION
 
 
@@ -168,6 +181,7 @@ class CirculationEscalation:
     reference: str
     period: str
     call: DayView
+    undelivered: tuple[str, ...] = ()
 
 
 # --- building them --------------------------------------------------------------------------------
@@ -243,23 +257,37 @@ def _deadline(case: Case, terms: Terms, zone: ZoneInfo) -> datetime:
     return days_after(call_end, terms.reminders.circulation_escalate_days, zone)
 
 
-def _not_circulated(due: Due) -> Case | Drop:
-    """The case if its outcome still has to be circulated and the case is open; else why not."""
+def circulation_gaps(session: Session, case: Case) -> tuple[bool, tuple[str, ...]]:
+    """Whether the outcome has reached everyone it is circulated to, and who it has not reached yet
+    (user ids, or room ids), from the ledger of the circulation's deliveries."""
+    row = session.exec(select(ScheduledMessage).where(
+        ScheduledMessage.idempotency_key == circulation_key(case.id or 0))).first()
+    if row is None:
+        return False, ()
+    missing = tuple(r.recipient for r in ledger.states(session, row.id or 0).values()
+                    if r.state != DeliveryState.SENT)
+    return row.state == MessageState.SENT and not missing, missing
+
+
+def _not_circulated(due: Due) -> tuple[Case, tuple[str, ...]] | Drop:
+    """The case, and who the outcome has not reached, if its circulation is not complete and the case is
+    open; else why not. Circulated means delivered: a summary posted while an owner's or the Medical
+    Director's message failed is not circulated to them, and the chase and escalation say so."""
     case = due.case
     if case is None or case.status != CaseStatus.CONVENED:
         return Drop("case not open")
-    outcome = outcome_of(due.session, case.id or 0)
-    if outcome is not None and outcome.circulated_at is not None:
+    complete, missing = circulation_gaps(due.session, case)
+    if complete:
         return Drop("circulated")
-    return case
+    return case, missing
 
 
 # --- what circulating writes ----------------------------------------------------------------------
 
 
 def _mark_circulated(case_id: int, outcome_id: int, terms: Terms, zone: ZoneInfo,
-                     now: datetime) -> Callable[[Session, str], None]:
-    def on_sent(session: Session, ref: str) -> None:
+                     now: datetime) -> Callable[[Session, Posted], None]:
+    def on_sent(session: Session, _posted: Posted) -> None:
         outcome = session.get(Outcome, outcome_id)
         if outcome is None or outcome.circulated_at is not None:
             return
@@ -290,9 +318,8 @@ def compose_circulation(due: Due) -> list[Delivery] | Drop:
     outcome = outcome_of(due.session, case.id or 0)
     if outcome is None:
         return Drop("no outcome")
-    # A retry after the summary went out (and marked it circulated) carries on with what is left.
-    if outcome.circulated_at is not None and not due.detail.get("delivered"):
-        return Drop("circulated")
+    # A retry after the summary went out carries on with what is left: the outbox skips each delivery
+    # its ledger already has as sent (the deliveries are keyed by recipient).
     terms, zone = due.terms, due.zone
     today = due.now.astimezone(zone).date()
     items = circulated_items(due.session, case.id or 0, outcome)
@@ -335,9 +362,10 @@ def compose_circulation(due: Due) -> list[Delivery] | Drop:
 
 def compose_circulation_chase(due: Due) -> list[Delivery] | Drop:
     """Five days after the call, not yet circulated: remind the chair and the governance representative."""
-    case = _not_circulated(due)
-    if isinstance(case, Drop):
-        return case
+    found = _not_circulated(due)
+    if isinstance(found, Drop):
+        return found
+    case, missing = found
     recipients = _chase_recipients(due.session, due.terms, case)
     if not recipients:
         return Drop("nobody to remind")
@@ -346,7 +374,7 @@ def compose_circulation_chase(due: Due) -> list[Delivery] | Drop:
         reference=case.reference, group_short_name=due.terms.short_name,
         period=period_text(due.terms.reminders.circulation_escalate_days),
         deadline=DayView(deadline, local_time_text(deadline, due.zone)),
-        recorded=outcome_of(due.session, case.id or 0) is not None)
+        recorded=outcome_of(due.session, case.id or 0) is not None, undelivered=missing)
     return [Delivery(Message("circulation_chase", model), user=u) for u in recipients]
 
 
@@ -356,13 +384,14 @@ def compose_circulation_escalate(due: Due) -> list[Delivery] | Drop:
     To the configured governance channel; else each governance member on the roster; else, so the
     escalation is never lost, the case channel.
     """
-    case = _not_circulated(due)
-    if isinstance(case, Drop):
-        return case
+    found = _not_circulated(due)
+    if isinstance(found, Drop):
+        return found
+    case, missing = found
     call_day = case.call_at.astimezone(due.zone).date()
     model = CirculationEscalation(reference=case.reference,
                                   period=period_text(due.terms.reminders.circulation_escalate_days),
-                                  call=DayView(case.call_at, _day(call_day, due.zone).text))
+                                  call=DayView(case.call_at, _day(call_day, due.zone).text), undelivered=missing)
     message = Message("circulation_escalate", model)
     if due.reporting.governance_room:
         return [Delivery(message, room=due.reporting.governance_room)]

@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,10 +58,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # Per-process control socket: two servers on one host must not share gunicorn's default path.
         "control_socket": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"pmccg-gunicorn-{os.getpid()}.ctl")}
     if settings.run_scheduler:
-        # In-process scheduler for a single-machine install: each worker ticks (safe on PostgreSQL,
-        # and SQLite has one worker). PMCCG_RUN_SCHEDULER=false when `pmccg worker` runs instead.
+        # In-process scheduler: every worker starts one, but only the worker holding this server's
+        # leadership lock (named after the gunicorn master) ticks, so one `pmccg serve` runs one
+        # scheduler however many workers it has. PMCCG_RUN_SCHEDULER=false when `pmccg worker` runs.
+        master = os.getpid()
+
         def post_worker_init(_worker: Any) -> None:
-            _scheduler(settings, bot.services.terms, bot.services.engine, blocking=False).start()
+            _scheduler(settings, bot.services.terms, bot.services.engine, blocking=False,
+                       leader=f"serve-{socket.gethostname()}-{master}").start()
 
         options["post_worker_init"] = post_worker_init
 
@@ -78,7 +83,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool) -> Any:
+def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None) -> Any:
     from bot import scheduler
     from bot.app import make_client
     from handlers.slack_workspace import SlackWorkspace
@@ -87,6 +92,9 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool) -
     ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
                               workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
                               clock=clock.now, reporting=settings.reporting)
+    if leader is not None:
+        return scheduler.build(scheduler.LedTicker(ticker, scheduler.Leadership(leader)), settings.tick_seconds,
+                               blocking=blocking)
     return scheduler.build(ticker, settings.tick_seconds, blocking=blocking)
 
 

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import action_points, case_header, outcomes, planning, roster
+from bot import action_points, case_header, ledger, outcomes, planning, roster
 from bot.case_views import local_time_text
 from bot.cases import case_named
 from bot.errors import InvalidInput, NotAllowed
@@ -199,6 +199,7 @@ def announce_closed(sessions: SessionFactory, terms: Terms, workspace: Workspace
     not be posted: the channel would hide that). One refusal never stops the rest."""
     failed: list[str] = []
     ref = result.reference
+    workspace = ledger.recording(workspace, sessions, lambda: result.closed_at, result.case_id)
     with sessions() as session:
         case = session.get(Case, result.case_id)
         if case is None:

@@ -15,12 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import attendance, planning, roster
+from bot import attendance, ledger, planning, roster
 from bot.case_views import CaseHeader, Invitation, SeatView, local_time_text, route_label
 from bot.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
-from bot.notify import Message, Workspace
+from bot.notify import Message, Posted, Workspace
 from bot.roles import ROLE_LABELS, Role
 from bot.roster import RosterEntry
 from bot.routes import Route
@@ -363,13 +363,13 @@ def convene(
             room_id, room_name = _create_room(workspace, reference)
             members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
             workspace.invite(room_id, members)
-            header_ref = workspace.post(room_id, Message("case_header", header))
+            header_ref = workspace.post(room_id, Message("case_header", header)).ref
             invitees = _invitees(request, now)
             with sessions() as session:
                 entries = roster.entries_for(session, [i.user_id for i in invitees])
             board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees,
                                            entries)
-            board_ref = workspace.post(room_id, Message("attendance_board", board))
+            board_ref = workspace.post(room_id, Message("attendance_board", board)).ref
             with transaction(sessions) as session:
                 if counter is None:
                     session.add(ReferenceCounter(prefix=terms.reference_prefix, year=year, last=seq))
@@ -411,6 +411,9 @@ def convene(
             raise
 
     log.info("case_convened", extra={"event": "case_convened", "case_ref": reference, "members": len(invitees)})
+    for kind, ref in (("case_header", header_ref), ("attendance_board", board_ref)):
+        ledger.record(sessions, kind=kind, recipient=room_id, posted=Posted(room_id, ref), now=now, case_id=case_id)
+    workspace = ledger.recording(workspace, sessions, lambda: now, case_id)
     undelivered = _send_invitations(workspace, reference, terms, header, invitees, room_id, zone)
     return Convened(reference, case_id, room_id, room_name, created=True, undelivered=undelivered)
 

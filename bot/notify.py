@@ -18,10 +18,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Message:
-    """What to say: `template` names a template under templates/<platform>/, `model` fills it."""
+    """What to say: `template` names a template under templates/<platform>/, `model` fills it.
+
+    `delivery_id` is the ledger row of this delivery (bot/ledger.py) when the outbox sends it: a
+    message whose buttons must later find the very message they sit on carries it, so a click is
+    traced to what the bot stored, never to ids the client sends back.
+    """
 
     template: str
     model: Any
+    delivery_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message (or file) landed: the room (a direct message's own conversation for a DM)
+    and the platform's id for it, as needed to update or delete it later."""
+
+    room: str
+    ref: str
 
 
 class Workspace(Protocol):
@@ -35,18 +50,26 @@ class Workspace(Protocol):
 
     def archive_room(self, room: str) -> None: ...
 
-    def post(self, room: str, message: Message) -> str:
-        """Post in a room and return a reference to the message, for updating it in place."""
+    def post(self, room: str, message: Message) -> Posted:
+        """Post in a room; return where it landed, for updating it in place."""
         ...
 
     def update(self, room: str, ref: str, message: Message) -> None: ...
 
-    def send_direct(self, user: str, message: Message) -> str:
-        """Send a direct message from the bot to one person."""
+    def send_direct(self, user: str, message: Message) -> Posted:
+        """Send a direct message from the bot to one person; return the conversation and message id."""
         ...
 
-    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
-        """Share a file in a room (a calendar invite, a case export); return the file's id."""
+    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:
+        """Share a file in a room (a calendar invite, a case export); `ref` is the file's id."""
+        ...
+
+    def delete_message(self, room: str, ref: str) -> None:
+        """Delete one of the bot's own messages (retention, an abandoned convening)."""
+        ...
+
+    def delete_file(self, ref: str) -> None:
+        """Delete one of the bot's own files."""
         ...
 
 

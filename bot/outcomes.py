@@ -217,9 +217,13 @@ def current_fairness(session: Session, case_id: int) -> dict[str, FairnessAnswer
     return latest
 
 
+def circulation_key(case_id: int) -> str:
+    return f"case:{case_id}:circulation"
+
+
 def owe_circulation(session: Session, case: Case, now: datetime) -> None:
-    """Circulation is a scheduled message due now: durable, sent once, retried if Slack is down."""
-    key = f"case:{case.id}:circulation"
+    """Circulation is a scheduled message due now: durable, sent once, retried if the platform is down."""
+    key = circulation_key(case.id or 0)
     if session.exec(select(ScheduledMessage.id).where(ScheduledMessage.idempotency_key == key)).first() is None:
         session.add(ScheduledMessage(case_id=case.id, kind="circulation", recipient="room", due_at=now,
                                      idempotency_key=key, detail="{}"))  # no version: never dropped as moved

@@ -28,6 +28,12 @@ def slack_date(when: datetime, fallback: str, fmt: str = "{date_long_pretty} at 
     return f"<!date^{int(when.timestamp())}^{fmt}|{slack_escape(fallback)}>"
 
 
+def mention(platform_id: str) -> str:
+    """A stored id as a Slack mention: a person (`<@U…>`) or, for a room id, a channel (`<#C…>`)."""
+    text = slack_escape(platform_id)
+    return f"<#{text}>" if text[:1] in ("C", "G", "D") else f"<@{text}>"
+
+
 def truncate_label(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -45,6 +51,7 @@ def environment() -> Environment:
     env.filters["slack_escape"] = slack_escape
     env.filters["slack_date"] = slack_date
     env.filters["truncate_label"] = truncate_label
+    env.filters["mention"] = mention
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
     return env
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import attendance, calendar, case_header, convening, planning
+from bot import attendance, calendar, case_header, convening, ledger, planning
 from bot.case_views import local_time_text
 from bot.cases import find_case
 from bot.errors import InvalidInput, NotAllowed, PlatformFailure
@@ -301,6 +301,7 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
     """
     failed: list[str] = []
     ref = result.reference
+    workspace = ledger.recording(workspace, sessions, lambda: result.rescheduled_at, result.case_id)
     attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
                                                 result.rescheduled_at.astimezone(zone).date()))
@@ -334,6 +335,7 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
     channel, and share a cancelled calendar invite so calendars drop the call."""
     failed: list[str] = []
     ref = result.reference
+    workspace = ledger.recording(workspace, sessions, lambda: now, result.case_id)
     attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone,
                                                 now.astimezone(zone).date()))

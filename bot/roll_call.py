@@ -26,7 +26,7 @@ from bot.case_views import local_time_text
 from bot.cases import find_case
 from bot.errors import NotAllowed
 from bot.history import record_event
-from bot.notify import Message, Workspace
+from bot.notify import Message, Posted, Workspace
 from bot.quorum import Attendee, QuorumResult, assess_quorum
 from bot.reminders import Delivery, Drop, Due
 from bot.roles import Role
@@ -331,10 +331,10 @@ def compose_roll_call(due: Due) -> list[Delivery] | Drop:
         return Drop("case not open")
     case_id = case.id
 
-    def on_sent(session: Session, ref: str) -> None:
+    def on_sent(session: Session, posted: Posted) -> None:
         row = session.get(Case, case_id)
         if row is not None:
-            row.roll_call_ref = ref
+            row.roll_call_ref = posted.ref
             session.add(row)
 
     view = build_view(due.session, due.terms, case, due.zone)
@@ -360,7 +360,7 @@ def compose_roll_call_close(due: Due) -> list[Delivery] | Drop:
     # post succeeds, in the scheduler's "sent" transaction, so a failed post records nothing.
     case_id, present, now = case.id, _present_detail(current), due.now
 
-    def on_sent(session: Session, ref: str) -> None:
+    def on_sent(session: Session, _posted: Posted) -> None:
         row = session.get(Case, case_id)
         if row is not None and row.quorate is None:  # a person may have recorded it meanwhile
             _store(session, row, current.quorate, current.quorum_reason, present, BOT_ACTOR, now)

@@ -7,9 +7,11 @@ messages are caught up.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -73,19 +75,68 @@ class Ticker:
         return purged
 
 
+class Leadership:
+    """Only one scheduler per `pmccg serve`, however many gunicorn workers it forks.
+
+    Every worker starts a scheduler, but only the one holding an exclusive lock on a file named after
+    the gunicorn master ticks; the others stand by and try again each tick, so when the leader's
+    process dies (the operating system drops its lock) another worker takes over within a tick.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.path = os.path.join(tempfile.gettempdir(), f"pmccg-scheduler-{name}.lock")
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        log.info("scheduler_leader", extra={"event": "scheduler_leader", "pid": os.getpid()})
+        return True
+
+
+@dataclass
+class LedTicker:
+    """A Ticker that runs only while it holds the leadership (one per `pmccg serve`)."""
+
+    ticker: Ticker
+    leadership: Leadership
+
+    def tick(self) -> TickReport:
+        if not self.leadership.acquire():
+            return TickReport()
+        return self.ticker.tick()
+
+    def purge_expired(self) -> list[retention.PurgeItem]:
+        if not self.leadership.acquire():
+            return []
+        return self.ticker.purge_expired()
+
+
 # Retention runs at night in the organisation's zone, and once soon after start so a process that
 # is never up at night still purges.
 PURGE_AT = {"hour": 2, "minute": 30}
 PURGE_AFTER_START = timedelta(minutes=2)
 
 
-def build(ticker: Ticker, tick_seconds: float, *, blocking: bool) -> BaseScheduler:
+def build(ticker: Ticker | LedTicker, tick_seconds: float, *, blocking: bool) -> BaseScheduler:
     scheduler: BaseScheduler = BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
     # max_instances=1 and coalesce: a slow tick is never overlapped or replayed; the next one
     # picks up whatever is due, because "due" is a query on stored times, not the tick count.
     scheduler.add_job(ticker.tick, IntervalTrigger(seconds=tick_seconds), id="tick", max_instances=1,
                       coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
-    scheduler.add_job(ticker.purge_expired, CronTrigger(**PURGE_AT, timezone=ticker.zone), id="retention",
+    zone = ticker.ticker.zone if isinstance(ticker, LedTicker) else ticker.zone
+    scheduler.add_job(ticker.purge_expired, CronTrigger(**PURGE_AT, timezone=zone), id="retention",
                       max_instances=1, coalesce=True, misfire_grace_time=None,
                       next_run_time=datetime.now(UTC) + PURGE_AFTER_START)
     return scheduler

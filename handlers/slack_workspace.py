@@ -10,15 +10,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.errors import PlatformFailure, RoomNameTaken
-from bot.notify import Message
+from bot.notify import Message, Posted
 from bot.render import render_json
 
 log = logging.getLogger(__name__)
 
 
 def rendered(message: Message) -> dict[str, Any]:
-    """Render `message` to Slack's text + blocks."""
-    return render_json(f"slack/{message.template}.json.j2", m=message.model)
+    """Render `message` to Slack's text + blocks (`delivery_id` is there for buttons that need it)."""
+    return render_json(f"slack/{message.template}.json.j2", m=message.model, delivery_id=message.delivery_id)
 
 
 class SlackWorkspace:
@@ -56,27 +56,34 @@ class SlackWorkspace:
     def archive_room(self, room: str) -> None:
         self._call("archiving the channel", self.client.conversations_archive, channel=room)
 
-    def post(self, room: str, message: Message) -> str:
+    def post(self, room: str, message: Message) -> Posted:
         body = rendered(message)
         response = self._call(f"posting the {message.template.replace('_', ' ')}", self.client.chat_postMessage,
                               channel=room, text=body["text"], blocks=body["blocks"], unfurl_links=False,
                               unfurl_media=False)
-        return str(response["ts"])
+        return Posted(str(response.get("channel") or room), str(response["ts"]))
 
     def update(self, room: str, ref: str, message: Message) -> None:
         body = rendered(message)
         self._call(f"updating the {message.template.replace('_', ' ')}", self.client.chat_update, channel=room,
                    ts=ref, text=body["text"], blocks=body["blocks"])
 
-    def send_direct(self, user: str, message: Message) -> str:
+    def send_direct(self, user: str, message: Message) -> Posted:
         body = rendered(message)
-        # Posting to a user id delivers to the app's direct message with them (chat:write suffices).
+        # Posting to a user id delivers to the app's direct message with them (chat:write suffices);
+        # the answer names that conversation, which chat.update and chat.delete need later.
         response = self._call(f"sending the {message.template.replace('_', ' ')}", self.client.chat_postMessage,
                               channel=user, text=body["text"], blocks=body["blocks"], unfurl_links=False)
-        return str(response["ts"])
+        return Posted(str(response.get("channel") or user), str(response["ts"]))
 
-    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
+    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:
         response = self._call(f"sharing {filename}", self.client.files_upload_v2, channel=room, content=content,
                               filename=filename, title=title)
         files = response.get("files") or [response.get("file") or {}]
-        return str(files[0].get("id", ""))
+        return Posted(room, str(files[0].get("id", "")))
+
+    def delete_message(self, room: str, ref: str) -> None:
+        self._call("deleting a message", self.client.chat_delete, channel=room, ts=ref)
+
+    def delete_file(self, ref: str) -> None:
+        self._call("deleting a file", self.client.files_delete, file=ref)

@@ -253,3 +253,46 @@ class ActionUpdate(SQLModel, table=True):
     text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     old_due: date | None = None
     new_due: date | None = None
+
+
+class DeliveryState(StrEnum):
+    SENDING = "sending"  # handed to the platform; no answer recorded yet
+    SENT = "sent"
+    RETRY = "retry"  # a transient failure: the outbox tries this recipient again
+    FAILED = "failed"  # a permanent failure: never retried, reported to the people accountable
+    DELETED = "deleted"  # the bot deleted its own message (retention, an abandoned convening)
+
+
+class DeliveryRecord(SQLModel, table=True):
+    """The ledger: one row per message or file the bot delivered (or failed to), per recipient.
+
+    The outbox writes one row per recipient of a scheduled message (`scheduled_message_id`, `key`),
+    so a failure to one recipient is recorded and retried on its own; other sends (the case header,
+    invitations, notices) are recorded with no scheduled message. `room` and `ref` are where the
+    platform put it, which is how the bot finds its own message again (to update it after a click,
+    or delete it under the retention policy), never from ids a client sends back.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("scheduled_message_id", "key", name="uq_deliveries_message_key"),
+                      Index("ix_deliveries_recipient", "recipient", "kind"),
+                      Index("ix_deliveries_room_ref", "room", "ref"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    scheduled_message_id: int | None = Field(default=None, foreign_key="scheduled_messages.id", index=True)
+    key: str | None = Field(default=None, max_length=200)
+    case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
+    kind: str = Field(max_length=40)
+    # A user id for a direct message, a room id for a post.
+    recipient: str = Field(max_length=255)
+    room: str | None = Field(default=None, max_length=255)
+    ref: str | None = Field(default=None, max_length=255)
+    is_file: bool = False
+    state: str = Field(default=DeliveryState.SENDING, sa_type=String(20))
+    attempts: int = 0
+    error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Ids only (e.g. the action points a reminder listed), never free text.
+    detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))

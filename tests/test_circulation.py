@@ -16,7 +16,7 @@ from bot.action_points import NewAction
 from bot.errors import PlatformFailure
 from bot.fairness import PRINCIPLES
 from bot.history import events
-from bot.notify import Message
+from bot.notify import Message, Posted
 from bot.outcomes import OutcomeForm, outcome_of, record_outcome
 from bot.reminders import Reporting, send_due
 from bot.sandbox.slack_api import Call, FakeSlack
@@ -213,11 +213,11 @@ def test_a_retry_after_a_failed_direct_message_sends_only_what_was_not_delivered
         def __getattr__(self, name: str) -> Any:
             return getattr(self.inner, name)
 
-        def send_direct(self, user: str, message: Message) -> str:
+        def send_direct(self, user: str, message: Message) -> Posted:
             if not self.failed:
                 self.failed = True
                 raise PlatformFailure("sending a message", "Slack could not be reached", permanent=False)
-            return str(self.inner.send_direct(user, message))
+            return self.inner.send_direct(user, message)
 
     reference = convene(sessions, engine, terms, fake_slack)
     record(sessions, terms, reference, AFTER + timedelta(minutes=1))

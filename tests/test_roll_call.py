@@ -21,7 +21,7 @@ from bot import cases, planning, reminders, roll_call
 from bot.clock import now
 from bot.errors import NotAllowed
 from bot.history import events
-from bot.notify import Message
+from bot.notify import Message, Posted
 from bot.roll_call import RollCallView
 from bot.terms import Terms
 from handlers import ids
@@ -51,21 +51,27 @@ class Recorder:
     def archive_room(self, room: str) -> None:
         return None
 
-    def post(self, room: str, message: Message) -> str:
+    def post(self, room: str, message: Message) -> Posted:
         rendered(message)
         ts = f"1700000000.{len(self.posted) + 1:06d}"
         self.posted.append((room, message, ts))
-        return ts
+        return Posted(room, ts)
 
     def update(self, room: str, ref: str, message: Message) -> None:
         rendered(message)
         self.updated.append((room, ref, message))
 
-    def send_direct(self, user: str, message: Message) -> str:
+    def send_direct(self, user: str, message: Message) -> Posted:
         return self.post(user, message)
 
-    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> str:
-        return "F0001"
+    def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:
+        return Posted(room, "F0001")
+
+    def delete_message(self, room: str, ref: str) -> None:
+        return None
+
+    def delete_file(self, ref: str) -> None:
+        return None
 
     def of(self, template: str) -> list[tuple[str, Message, str]]:
         return [p for p in self.posted if p[1].template == template]

@@ -132,24 +132,31 @@ def test_rate_limits_and_server_errors_lose_nothing_and_double_nothing(
     assert {r.state for r in rows(sessions, "reply_chase") if r.due_at <= later} == {MessageState.SENT}
 
 
-def test_a_permanent_error_is_recorded_on_the_case_reported_and_not_retried(
+def test_a_permanent_error_is_recorded_on_the_case_reported_to_the_chair_and_governance_and_not_retried(
         sessions: SessionFactory, engine: Engine, terms: Terms, fake_slack: FakeSlack) -> None:
-    convened = convene_at(sessions, engine, terms, fake_slack, NOW, CALL)
+    convene_at(sessions, engine, terms, fake_slack, NOW, CALL)
     fake_slack.clear()
-    fake_slack.fail_next("chat.postMessage", error="user_not_found")
+    fake_slack.refuse("chat.postMessage", "user_not_found", channel="U0NURSELD")  # a leaver
     due = CALL - timedelta(hours=48) + timedelta(seconds=5)
     report = tick(sessions, engine, terms, fake_slack, due)
     assert report.failed == 1
-    notices = [c for c in fake_slack.delivered("chat.postMessage") if c.params["channel"] == convened.room_id]
-    assert any("user_not_found" in c.params["text"] for c in notices)
+    # The others were chased all the same.
+    assert sorted(_chases(fake_slack)) == sorted(MEMBERS_BUT_CONVENER - {"U0NURSELD"})
+    # The chair and the governance representative are told, by direct message, who missed what and why.
+    reports = dms(fake_slack, "Not delivered")
+    assert sorted(c.params["channel"] for c in reports) == ["U0CHAIR01", "U0GOVERN1"]
+    blocks = json.dumps(reports[0].params["blocks"])
+    assert "<@U0NURSELD>" in blocks and "the account no longer exists (user_not_found)" in blocks
+    assert "the reminder to say whether they will attend" in blocks
     failed = [r for r in rows(sessions, "reply_chase") if r.state == MessageState.FAILED]
-    assert len(failed) == 1 and failed[0].last_error == "user_not_found"
+    assert len(failed) == 1 and failed[0].last_error == "user_not_found" and failed[0].recipient == "U0NURSELD"
     from bot.history import events
     with sessions() as session:
-        assert any(e.kind == "delivery_failed" for e in events(session, convened.case_id))
+        assert any(e.kind == "delivery_failed" for e in events(session, failed[0].case_id or 0))
     fake_slack.clear()
     tick(sessions, engine, terms, fake_slack, due + timedelta(hours=1))
-    assert failed[0].recipient not in _chases(fake_slack)
+    assert "U0NURSELD" not in _chases(fake_slack)
+    assert dms(fake_slack, "Not delivered") == []  # reported once
 
 
 def test_answering_before_the_chase_means_no_chase(

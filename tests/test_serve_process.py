@@ -173,3 +173,41 @@ def test_a_rejected_request_does_not_write_what_was_typed_into_the_log(served: t
     log = server.stderr() + server.stdout()
     # Bolt logs rejected request bodies at INFO; bot/app.py gives it a logger held at WARNING.
     assert canary not in log
+
+
+@pytest.mark.pg
+def test_one_serve_with_several_workers_runs_one_scheduler_and_hands_it_on_when_that_worker_dies(
+        tmp_path: Path, pg_url: str) -> None:
+    port = _free_port()
+    with FakeSlack() as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "PMCCG_", "DATABASE_URL"))}
+        env.update({"PORT": str(port), "DATABASE_URL": pg_url, "WEB_CONCURRENCY": "3", "PMCCG_TICK_SECONDS": "1",
+                    "PMCCG_LOG_LEVEL": "INFO", "SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "secret",
+                    "SLACK_API_URL": fake.url, "PYTHONUNBUFFERED": "1",
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))})
+        log_dir = tmp_path / "logs"
+        log_dir.mkdir()
+        with open(log_dir / "stdout.log", "wb") as out, open(log_dir / "stderr.log", "wb") as err:
+            proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1"],
+                                    cwd=tmp_path, env=env, stdout=out, stderr=err, start_new_session=True)
+            server = Served(proc, f"http://127.0.0.1:{port}", "secret", "xoxb-test", log_dir)
+            try:
+                _wait_healthy(server)
+
+                def leaders() -> list[int]:
+                    return [int(line.split("pid=")[1].split()[0]) for line in server.stderr().splitlines()
+                            if "scheduler_leader" in line]
+
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and server.stderr().count("Booting worker") < 3:
+                    time.sleep(0.2)
+                time.sleep(3)  # every worker has ticked (or tried to) a few times by now
+                assert len(leaders()) == 1, server.stderr()[-3000:]
+                os.kill(leaders()[0], signal.SIGKILL)
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and len(leaders()) < 2:
+                    time.sleep(0.2)
+                first, second = leaders()
+                assert second != first
+            finally:
+                _stop(proc)

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot import action_points, history, outcomes
+from bot import action_points, history, ledger, outcomes
 from bot.attendance import REPLY_LABELS
 from bot.case_views import route_label
 from bot.cases import case_named
 from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
 from bot.history import record_event
-from bot.notify import Workspace
+from bot.notify import Posted, Workspace
 from bot.outcomes import PROCESS_LABELS, RISK_LABELS
 from bot.permissions import may_read_records
 from bot.render import render_document
@@ -173,6 +173,16 @@ class TimelineEntry:
 
 
 @dataclass(frozen=True)
+class UndeliveredView:
+    """A message about the case that the platform refused for good (never retried; reported at the time)."""
+
+    at: Stamp
+    what: str
+    to: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class CaseFile:
     reference: str
     group_name: str
@@ -201,6 +211,7 @@ class CaseFile:
     actions: tuple[ActionView, ...]
     timeliness: Timeliness
     timeline: tuple[TimelineEntry, ...]
+    undelivered: tuple[UndeliveredView, ...]
     closed: Stamp | None
     closed_by: str | None
     close_reason: str | None
@@ -388,7 +399,9 @@ def _summary(event: CaseEvent, detail: dict[str, Any], seats: dict[str, list[str
         "deputy_invited": lambda: f"{who} invited {person(detail.get('deputy'))} as deputy ({detail.get('seat')})",
         "proceed_may_be_inquorate": lambda: f"{who} chose to go ahead although the call may not be quorate",
         "message_sent": lambda: MESSAGE_LABELS.get(str(detail.get("kind")), f"Message sent ({detail.get('kind')})"),
-        "delivery_failed": lambda: f"Slack refused a {detail.get('kind')} message ({detail.get('error')})",
+        "delivery_failed": lambda: (f"Not delivered: {ledger.kind_words(str(detail.get('kind')))} to "
+                                    f"{person(detail.get('recipient'))}"
+                                    f" ({ledger.error_words(str(detail.get('error') or ''))})"),
         "roll_call_marked": lambda: (f"{person(detail.get('user'))} marked present as "
                                      + {"member": "a member", "guest": "a guest (not counted)"}.get(
                                          str(detail.get("capacity")), f"deputy for {person(detail.get('deputy_for'))}")
@@ -513,7 +526,11 @@ def build_case_file(session: Session, terms: Terms, reference: str, zone: ZoneIn
         quorate=quorate, quorum_reason=case.quorum_reason or "",
         outcome=_outcome_view(session, terms, case, zone), fairness=_fairness(session, case, zone),
         actions=_actions(session, case, zone, today, updates), timeliness=timeliness_of(session, case, zone, today),
-        timeline=tuple(timeline), closed=stamp(case.closed_at, zone) if case.closed_at else None,
+        timeline=tuple(timeline),
+        undelivered=tuple(UndeliveredView(stamp(u.at, zone), ledger.kind_words(u.kind),
+                                          f"room {u.recipient}" if u.is_room else person(u.recipient),
+                                          ledger.error_words(u.error)) for u in ledger.undelivered(session, case_id)),
+        closed=stamp(case.closed_at, zone) if case.closed_at else None,
         closed_by=closed_by, close_reason=case.close_reason, generated=stamp(now, zone))
 
 
@@ -562,11 +579,14 @@ def prepare_export(session: Session, terms: Terms, reference: str, user_id: str,
     return Export(data.reference, case.id or 0, case.room_id, render_case_file(data))
 
 
-def share_export(session: Session, workspace: Workspace, export: Export, user_id: str, now: datetime) -> list[str]:
+def share_export(session: Session, workspace: Workspace, export: Export, user_id: str, now: datetime) -> list[Posted]:
     """Upload the three files into the case's room, then note who exported it in the case history.
 
     Raises PlatformFailure from the upload; the history event is written in the caller's transaction.
     """
     shared = [workspace.upload_file(export.room_id, f.filename, f.content, f.title) for f in export.files]
+    for posted in shared:
+        ledger.add_sent(session, kind=ledger.FILE_KIND, recipient=export.room_id, posted=posted, now=now,
+                        case_id=export.case_id, is_file=True)
     record_event(session, export.case_id, user_id, "case_file_exported", now, files=len(shared))
     return shared

@@ -21,6 +21,7 @@ METHOD_SCOPES: dict[str, str] = {
     "conversations.rename": "groups:write", "conversations.info": "groups:read", "conversations.members": "groups:read",
     "conversations.open": "im:write", "users.info": "users:read", "users.list": "users:read",
     "files.getUploadURLExternal": "files:write", "files.completeUploadExternal": "files:write",
+    "files.delete": "files:write",
 }
 
 KNOWN_BLOCKS = {"header", "section", "context", "divider", "actions", "image", "rich_text", "input", "file", "video",

@@ -58,10 +58,23 @@ class Call:
 
 @dataclass(frozen=True)
 class _Fault:
-    kind: str  # "error" | "ratelimit" | "server"
+    kind: str  # "error" | "ratelimit" | "server" | "delay"
     error: str = ""
     retry_after: int = 0
     status: int = 500
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """A standing refusal: every call to `method` whose params match `match` answers `error`."""
+
+    method: str
+    error: str
+    match: tuple[tuple[str, str], ...]
+
+    def applies(self, method: str, params: dict[str, Any]) -> bool:
+        return method == self.method and all(str(params.get(k, "")) == v for k, v in self.match)
 
 
 def _truthy(value: Any) -> bool:
@@ -170,6 +183,9 @@ class FakeSlack:
         self._lock = threading.RLock()
         self._calls: list[Call] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._delays: dict[str, deque[float]] = {}
+        self._latency: dict[str, float] = {}
+        self._refusals: list[_Refusal] = []
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # One counter per id prefix so ids read naturally (C0000001, V0000001, ...).
@@ -293,6 +309,29 @@ class FakeSlack:
 
     def server_error_next(self, method: str, status: int = 500, times: int = 1) -> None:
         self._queue_fault(method, _Fault("server", status=status), times)
+
+    def refuse(self, method: str, error: str, **match: str) -> None:
+        """Answer `error` to every call of `method` whose params match (e.g. channel="U0LEAVER"), until cleared:
+        a permanent failure for one recipient, such as a leaver's direct message (user_not_found)."""
+        with self._lock:
+            self._refusals.append(_Refusal(method, error, tuple(sorted(match.items()))))
+
+    def clear_refusals(self) -> None:
+        with self._lock:
+            self._refusals.clear()
+
+    def delay_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` only after `seconds` (Slack being slow)."""
+        with self._lock:
+            self._delays.setdefault(method, deque()).extend([seconds] * times)
+
+    def set_latency(self, method: str, seconds: float) -> None:
+        """Answer every call of `method` after `seconds` (0 to stop)."""
+        with self._lock:
+            if seconds:
+                self._latency[method] = seconds
+            else:
+                self._latency.pop(method, None)
 
     def _queue_fault(self, method: str, fault: _Fault, times: int) -> None:
         with self._lock:
@@ -427,6 +466,11 @@ class FakeSlack:
 
     def _handle_api(self, *, method: str, query: str, body: bytes, content_type: str, authorization: str) -> Response:
         at = time.time()
+        with self._lock:
+            queued = self._delays.get(method)
+            wait = queued.popleft() if queued else self._latency.get(method, 0.0)
+        if wait:
+            time.sleep(wait)  # outside the lock: other calls are answered meanwhile
         try:
             params = self._parse_params(query, body, content_type)
         except (ValueError, UnicodeDecodeError):
@@ -468,6 +512,9 @@ class FakeSlack:
             return 200, _err("invalid_form_data"), {}
         if token is None:
             return 200, _err("not_authed"), {}
+        refusal = next((r for r in self._refusals if r.applies(method, params)), None)
+        if refusal is not None:
+            return 200, _err(refusal.error), {}
         handler = getattr(self, "_api_" + method.replace(".", "_"), None)
         result: dict[str, Any] = handler(params) if handler else {"ok": True}
         return 200, result, {}
@@ -635,8 +682,18 @@ class FakeSlack:
     def _api_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         channel_id = self._resolve_channel(params.get("channel"))
         ts = str(params.get("ts") or "")
-        self.messages.pop(ts, None)
+        stored = self.messages.get(ts)
+        if stored is None or stored["channel"] != channel_id:
+            return _err("message_not_found")
+        del self.messages[ts]
         return {"ok": True, "channel": channel_id, "ts": ts}
+
+    def _api_files_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file") or "")
+        if self.files.pop(file_id, None) is None:
+            return _err("file_not_found")
+        self.uploads.pop(file_id, None)
+        return {"ok": True}
 
     def _store_view(self, view: Any, view_id: str | None = None, previous: str | None = None) -> dict[str, Any]:
         submitted = view if isinstance(view, dict) else {}
