@@ -248,7 +248,7 @@ def test_cancelled_or_missing_case_composes_to_drop(sessions: SessionFactory) ->
 def test_upload_file_goes_through_the_fake_slack(fake_slack: FakeSlack) -> None:
     workspace = SlackWorkspace(WebClient(token="xoxb-test", base_url=fake_slack.url))
 
-    file_id = workspace.upload_file("C0ROOM001", "x.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "title")
+    file_id = workspace.upload_file("C0ROOM001", "x.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", "title").ref
 
     assert [c.method for c in fake_slack.calls] == ["files.getUploadURLExternal", "files.completeUploadExternal"]
     assert all(c.ok for c in fake_slack.calls)
