@@ -45,6 +45,9 @@ class Seat:
 class Profession:
     key: str
     label: str
+    # The Quality Board's post of a high-risk outcome names this professional group (else it gives the
+    # reference and the risk only): a profession with a handful of cases a year identifies the person.
+    named_to_quality_board: bool = False
 
 
 @dataclass(frozen=True)
@@ -270,7 +273,15 @@ def _build(root: _Reader) -> Terms:
         key = p.text("key")
         if any(existing.key == key for existing in professions):
             raise p.fail("key", f"profession {key!r} is listed twice")
-        professions.append(Profession(key=key, label=p.text("label")))
+        professions.append(Profession(key=key, label=p.text("label"),
+                                      named_to_quality_board=p.get("named_to_quality_board", bool, False)))
+    unnamed = [(i, p) for i, p in enumerate(professions) if not p.named_to_quality_board]
+    if len(unnamed) == 1 and len(professions) > 1:
+        # A post without a professional group would then be that one profession's.
+        i, alone = unnamed[0]
+        raise root.fail(f"professions[{i}].named_to_quality_board",
+                        f"leaves only {alone.key!r} unnamed, so a post that names no group names it anyway; "
+                        "name it too, or leave another unnamed")
 
     prefix = group.text("reference_prefix")
     if not prefix.replace("-", "").isalnum() or not prefix.isascii():
