@@ -75,10 +75,10 @@ def codes(states: tuple[str | None, ...]) -> tuple[int, ...]:
     return STATES[states]
 
 
-def publish(values: np.ndarray, caps: list[int | None] | None = None) -> np.ndarray:
+def publish(values: np.ndarray, caps: list[int | None] | None = None, t: int = T) -> np.ndarray:
     """What the code under test hides, as codes per cell (0 shown, 1 "<5", 2 "*", 3 "–")."""
     hide = suppression.hide
-    return np.array([codes(hide(row, T, caps=caps)) for row in values.tolist()],
+    return np.array([codes(hide(row, t, caps=caps)) for row in values.tolist()],
                     dtype=np.int64).reshape(values.shape)
 
 
@@ -96,15 +96,15 @@ def add(a: np.ndarray, b: np.ndarray, top: int) -> np.ndarray:
     return out & ((1 << (top + 1)) - 1)
 
 
-def reader_domains(values: np.ndarray, states: np.ndarray, total: int, caps: list[int | None] | None
+def reader_domains(values: np.ndarray, states: np.ndarray, total: int, caps: list[int | None] | None, t: int
                    ) -> tuple[np.ndarray, int, int]:
     """Per cell, the values the reader allows it (a mask); the totals they allow; the largest total."""
-    top = total if total >= T else T - 1
+    top = total if total >= t else t - 1
     rows, cells = values.shape
-    shown_large = (states == 0) & (values >= T)
+    shown_large = (states == 0) & (values >= t)
     domains = np.zeros_like(values)
     for i in range(cells):
-        # "*": not larger than any count of T or more still shown, and smaller than one in an earlier row.
+        # "*": not larger than any count of t or more still shown, and smaller than one in an earlier row.
         limit = np.full(rows, top)
         for j in range(cells):
             if j != i:
@@ -112,10 +112,10 @@ def reader_domains(values: np.ndarray, states: np.ndarray, total: int, caps: lis
         state = states[:, i]
         domains[:, i] = np.select(
             [state == 0, state == 1, state == 2, state == 3],
-            [np.int64(1) << values[:, i], bits(1, T - 1), bits(T, limit), bits(0, top)])
+            [np.int64(1) << values[:, i], bits(1, t - 1), bits(t, limit), bits(0, top)])
         if caps and caps[i] is not None:
             domains[:, i] &= bits(0, caps[i])
-    totals = int(bits(total, total)) if total >= T else int(bits(1, T - 1))
+    totals = int(bits(total, total)) if total >= t else int(bits(1, t - 1))
     return domains, totals, top
 
 
@@ -123,10 +123,10 @@ def popcount(masks: np.ndarray) -> np.ndarray:
     return sum(((masks >> v) & 1 for v in range(LARGEST + 1)), np.zeros_like(masks))
 
 
-def possible(values: np.ndarray, states: np.ndarray, total: int, caps: list[int | None] | None = None
-             ) -> tuple[np.ndarray, np.ndarray]:
+def possible(values: np.ndarray, states: np.ndarray, total: int, caps: list[int | None] | None = None,
+             t: int = T) -> tuple[np.ndarray, np.ndarray]:
     """The values each cell could have for the reader, and the totals, as masks (brute force over sums)."""
-    domains, totals, top = reader_domains(values, states, total, caps)
+    domains, totals, top = reader_domains(values, states, total, caps, t)
     rows, cells = values.shape
     before = [np.ones(rows, dtype=np.int64)]  # the sums the cells before i could make (bit 0: nothing)
     for i in range(cells):
@@ -146,14 +146,14 @@ def possible(values: np.ndarray, states: np.ndarray, total: int, caps: list[int 
 
 
 def assert_nothing_given_back(values: np.ndarray, states: np.ndarray, total: int,
-                              caps: list[int | None] | None = None) -> np.ndarray:
-    found, totals = possible(values, states, total, caps)
+                              caps: list[int | None] | None = None, t: int = T) -> np.ndarray:
+    found, totals = possible(values, states, total, caps, t)
     given_back = (states != 0) & (values > 0) & (popcount(found) < 2)
     if given_back.any():
         row = int(np.argwhere(given_back.any(axis=1))[0][0])
         pytest.fail(f"{values[row].tolist()} (caps {caps}) published as {states[row].tolist()} "
                     "gives back a hidden count")
-    if 0 < total < T:
+    if 0 < total < t:
         assert (popcount(totals) >= 2).all(), "a hidden total is given back"
     return found
 
@@ -222,6 +222,14 @@ def test_no_split_of_up_to_twenty_cases_gives_back_a_hidden_count(cells: int) ->
         assert_nothing_given_back(values, publish(values), total)
         tried += len(values)
     print(f"{cells} rows: {tried} splits in {time.perf_counter() - started:.2f}s")
+
+
+@pytest.mark.parametrize("threshold", [3, 10], ids=lambda t: f"threshold {t}")
+def test_another_threshold_holds_too(threshold: int) -> None:
+    """The terms may set any threshold from 3: every split of up to twenty cases over five rows."""
+    for total in range(1, LARGEST + 1):
+        values = splits(5, total)
+        assert_nothing_given_back(values, publish(values, t=threshold), total, t=threshold)
 
 
 def test_where_the_zero_rows_sit_changes_nothing() -> None:
