@@ -155,11 +155,12 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class QualityBoardReport:
-    """A high-risk outcome for the Quality Board's channel: no rationale, nothing identifying."""
+    """A high-risk outcome for the Quality Board's channel: the reference and the risk, no rationale,
+    and the professional group only where the terms name it (`Profession.named_to_quality_board`)."""
 
     reference: str
     group_short_name: str
-    profession: str
+    profession: str | None  # None: not named
     process_label: str
     risk_label: str
 
@@ -355,8 +356,10 @@ def compose_circulation(due: Due) -> list[Delivery] | Drop:
         rationale_chunks=_chunks(outcome.rationale))
     deliveries += [Delivery(Message("outcome_recommendation", recommended), user=d) for d in directors]
     if board:
+        found = terms.profession(case.profession)
+        named = found.label if found is not None and found.named_to_quality_board else None
         deliveries.append(Delivery(Message("outcome_quality_board", QualityBoardReport(
-            case.reference, terms.short_name, profession, process_label, risk_label)), room=board))
+            case.reference, terms.short_name, named, process_label, risk_label)), room=board))
     return deliveries
 
 

@@ -78,11 +78,15 @@ def parse_entry(user_id: str, roles: Iterable[str], professions: Iterable[str], 
 
 
 def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
-    """Parse a roster CSV; raise RosterImportError listing every bad line (header is line 1)."""
+    """Parse a roster CSV; raise RosterImportError listing every bad line (header is line 1).
+
+    The header is exactly user_id,roles,professions, and no row has more columns than it: a column
+    the bot would not read (a name, say, or a field split by an unquoted comma) is refused, not dropped.
+    """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     expected = ["user_id", "roles", "professions"]
     header = [h.strip() for h in (reader.fieldnames or [])]
-    if header[:3] != expected:
+    if header != expected:
         raise RosterImportError([f"line 1: the header must be {','.join(expected)}, not {','.join(header) or 'empty'}"])
     reader.fieldnames = header  # rows keyed by the stripped names ("user_id, roles, professions")
     entries: list[RosterEntry] = []
@@ -91,8 +95,14 @@ def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
     for row in reader:
         line_no = reader.line_num  # the reader's own count: blank lines are skipped, not renumbered
         user_id = (row.get("user_id") or "").strip()
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+        extra: list[str] | None = row.pop(None, None)  # type: ignore[call-overload]  # the cells past the header
+        if not any((v or "").strip() for v in [*row.values(), *(extra or [])]):
             continue  # a blank line
+        if extra:
+            # Nothing of the extra cells is repeated: one could be a name.
+            problems.append(f"line {line_no}: {len(expected) + len(extra)} columns, but the header has "
+                            f"{len(expected)}; put double quotes around a value that contains a comma")
+            continue
         if user_id in seen:
             problems.append(f"line {line_no}: {user_id} is a duplicate of line {seen[user_id]}")
             continue

@@ -1,13 +1,18 @@
 """Terms of reference as configuration: seats, who may convene, quorum, professions, reminder offsets.
 
 The PMCCG of seed 000 is built in (presets/pmccg.toml); seed 001's Operational Performance Group
-ships as a second preset. A bad file fails at start with the file, the key and the reason.
+ships as a second preset. A bad file fails at start with the file, the key and the reason, and so
+does a key that is not a setting of the terms (a typo would otherwise leave the default in force).
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,9 @@ class Seat:
 class Profession:
     key: str
     label: str
+    # The Quality Board's post of a high-risk outcome names this professional group (else it gives the
+    # reference and the risk only): a profession with a handful of cases a year identifies the person.
+    named_to_quality_board: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,10 +114,18 @@ class Terms:
 
 
 class _Reader:
-    """Typed access to a TOML table, raising TermsError with the dotted key on any problem."""
+    """Typed access to a TOML table, raising TermsError with the dotted key on any problem.
+
+    Every key a reader is asked for is noted, present or not; `unknown()` then lists what the file
+    has that nothing asked for (a typo, or a setting this version does not have), in this table and
+    in every table read from it. So a new setting is known by reading it: read it every time, with
+    its default, not only when another setting calls for it.
+    """
 
     def __init__(self, source: str, data: dict[str, Any], prefix: str = "") -> None:
         self.source, self.data, self.prefix = source, data, prefix
+        self.asked: list[str] = []
+        self.children: list[_Reader] = []
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -118,9 +134,11 @@ class _Reader:
         return TermsError(self.source, self._key(key), reason)
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.asked:
+            self.asked.append(key)
         if key not in self.data:
             if default is ...:
-                raise self.fail(key, "is required")
+                raise self._misspelt(key) or self.fail(key, "is required")
             return default
         value = self.data[key]
         # bool is an int in Python; a number field must not accept true/false.
@@ -149,7 +167,9 @@ class _Reader:
             raise self.fail(key, f"{value!r} is not a role; use one of {', '.join(r.value for r in Role)}") from None
 
     def table(self, key: str) -> _Reader:
-        return _Reader(self.source, self.get(key, dict), f"{self._key(key)}.")
+        reader = _Reader(self.source, self.get(key, dict), f"{self._key(key)}.")
+        self.children.append(reader)
+        return reader
 
     def tables(self, key: str) -> list[_Reader]:
         items = self.get(key, list)
@@ -160,7 +180,54 @@ class _Reader:
             if not isinstance(item, dict):
                 raise self.fail(f"{key}[{i}]", "must be a table")
             readers.append(_Reader(self.source, item, f"{self._key(key)}[{i}]."))
+        self.children.extend(readers)
         return readers
+
+    @property
+    def known(self) -> set[str]:
+        """The keys of this table: those asked for here, and those parsing the built-in terms asks for
+        in a table at the same place (a key read only when another setting calls for it is known too)."""
+        return set(self.asked) | _known_keys().get(_place(self.prefix), set())
+
+    def unknown(self) -> TermsError | None:
+        """The first key in this table, or any table read from it, that is not a setting of the terms."""
+        known = self.known
+        for key in self.data:
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]}?" if close else f"the settings here are {', '.join(sorted(known))}"
+                return self.fail(key, f"is not a setting of the terms; {hint}")
+        return next((found for child in self.children if (found := child.unknown()) is not None), None)
+
+    def _misspelt(self, key: str) -> TermsError | None:
+        """A required `key` is missing: the unknown key in its place, if one looks like a typo of it."""
+        known = self.known
+        close = difflib.get_close_matches(key, [k for k in self.data if k not in known], n=1, cutoff=0.6)
+        return self.fail(close[0], f"is not a setting of the terms; did you mean {key}?") if close else None
+
+    def places(self) -> Iterator[tuple[str, list[str]]]:
+        """(place, keys asked) of this reader and every reader under it."""
+        yield _place(self.prefix), self.asked
+        for child in self.children:
+            yield from child.places()
+
+
+def _place(prefix: str) -> str:
+    """Where a table sits, the same for every entry of an array of tables: "seats[2]." -> "seats[]."."""
+    return re.sub(r"\[\d+\]", "[]", prefix)
+
+
+@cache
+def _known_keys() -> dict[str, set[str]]:
+    """Per place, every key parsing the built-in PMCCG terms asks for: the settings of this version,
+    learnt from the code that reads them, so a setting added later is known without a list to update."""
+    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    root = _Reader("built-in pmccg.toml", tomllib.loads(text))
+    _build(root)  # never asks for the keys it does not know: the preset has every required one
+    known: dict[str, set[str]] = {}
+    for place, keys in root.places():
+        known.setdefault(place, set()).update(keys)
+    return known
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -179,8 +246,17 @@ def _hours(reader: _Reader, key: str) -> tuple[float, ...]:
 
 
 def parse_terms(data: dict[str, Any], source: str) -> Terms:
-    """Build Terms from parsed TOML, raising TermsError at the first key that is wrong."""
+    """Build Terms from parsed TOML, raising TermsError at the first key that is wrong, or at a key
+    that is not a setting of the terms (a typo would otherwise leave its default quietly in force)."""
     root = _Reader(source, data)
+    terms = _build(root)
+    if (unknown := root.unknown()) is not None:
+        raise unknown
+    return terms
+
+
+def _build(root: _Reader) -> Terms:
+    source = root.source
     group, convening, quorum, reminders = (root.table(k) for k in ("group", "convening", "quorum", "reminders"))
 
     seats: list[Seat] = []
@@ -197,7 +273,15 @@ def parse_terms(data: dict[str, Any], source: str) -> Terms:
         key = p.text("key")
         if any(existing.key == key for existing in professions):
             raise p.fail("key", f"profession {key!r} is listed twice")
-        professions.append(Profession(key=key, label=p.text("label")))
+        professions.append(Profession(key=key, label=p.text("label"),
+                                      named_to_quality_board=p.get("named_to_quality_board", bool, False)))
+    unnamed = [(i, p) for i, p in enumerate(professions) if not p.named_to_quality_board]
+    if len(unnamed) == 1 and len(professions) > 1:
+        # A post without a professional group would then be that one profession's.
+        i, alone = unnamed[0]
+        raise root.fail(f"professions[{i}].named_to_quality_board",
+                        f"leaves only {alone.key!r} unnamed, so a post that names no group names it anyway; "
+                        "name it too, or leave another unnamed")
 
     prefix = group.text("reference_prefix")
     if not prefix.replace("-", "").isalnum() or not prefix.isascii():
@@ -267,10 +351,15 @@ def _records(root: _Reader) -> RecordsRule:
     target = table.get("attendance_target", (int, float), 0.75)
     if not 0 < target <= 1:
         raise table.fail("attendance_target", f"must be a share between 0 and 1 (0.75 is 75%), not {target!r}")
+    threshold = table.positive("small_number_threshold", int, 5)
+    if threshold < 3:
+        # "<t" must leave a reader two values (1 and 2 at least), or it is the count itself.
+        raise table.fail("small_number_threshold", f"must be 3 or more, not {threshold}: a hidden count must "
+                         "leave at least two values (1 and 2), or it is shown")
     return RecordsRule(
         allowed_roles=frozenset(table.role("allowed_roles", r) for r in allowed),
         attendance_target=float(target),
-        small_number_threshold=table.positive("small_number_threshold", int, 5),
+        small_number_threshold=threshold,
         retention_days=table.positive("retention_days", int, 2555),
     )
 

@@ -3,23 +3,27 @@ with small numbers hidden so that no count under the threshold can be read or wo
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import col, update
 
 from bot import cli
-from bot.records import annual_report, report_files, suppression
+from bot.records import annual_report, report_files
 from bot.records.annual_report import AnnualReport, Breakdown
 from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
-from storage.db import SessionFactory, make_engine, session_factory, upgrade
+from storage.db import SessionFactory, make_engine, session_factory, transaction, upgrade
+from storage.tables import Case, Outcome
 from tests.factories import LONDON
 from tests.test_attendance_matrix import _dm_files, assert_clean
 from tests.year_of_cases import GOVERN, PLANS, REPORT_AT, YEAR, Built, build_year
@@ -55,28 +59,6 @@ def shown(b: Breakdown) -> dict[str, str]:
     return {r.key: r.count.shown for r in b.rows}
 
 
-# --- suppression ---------------------------------------------------------------------------------------
-
-
-def test_a_small_count_is_hidden_and_so_is_the_next_smallest_when_a_total_would_give_it_back() -> None:
-    counts = suppression.table({"a": 6, "b": 1, "c": 0, "d": 9}, 5)
-    assert {k: c.shown for k, c in counts.items()} == {"a": "*", "b": "<5", "c": "0", "d": "9"}
-    assert counts["a"].value is None and counts["b"].value is None  # the value is gone, not just masked
-    # Two small counts hide each other: nothing more to hide.
-    assert {k: c.shown for k, c in suppression.table({"a": 6, "b": 1, "c": 2}, 5).items()} == \
-        {"a": "6", "b": "<5", "c": "<5"}
-    # A hidden total: the cells would add up to it, so none is shown.
-    assert {k: c.shown for k, c in suppression.table({"a": 6, "b": 0}, 5, total_hidden=True).items()} == \
-        {"a": "*", "b": "0"}
-
-
-def test_a_share_is_no_more_precise_than_its_counts() -> None:
-    assert suppression.share(6, 19, 5) == "32% (6 of 19)"
-    assert suppression.share(11, 12, 5) == "at least 8 of 12"
-    assert suppression.share(2, 12, 5) == "fewer than 5 of 12"
-    assert suppression.share(3, 4, 5) == "not shown (fewer than 5)"
-
-
 # --- the year's figures ----------------------------------------------------------------------------------
 
 
@@ -85,8 +67,9 @@ def test_cases_are_counted_by_the_call_with_the_cancelled_case_apart(report: Ann
 
 
 def test_breakdowns_by_profession_route_process_and_quorum(report: AnnualReport) -> None:
-    # 5 doctor, 5 nursing, 2 paramedic: the 2 is hidden, and (a tie) the doctors' 5 with it.
-    assert shown(report.by_profession) == {"doctor": "*", "nursing": "5", "paramedic": "<5", "pharmacy": "0",
+    # 5 doctor, 5 nursing, 2 paramedic: the 2 is hidden, and (a tie) the doctors' 5 with it; the
+    # smallest goes first, so doctors would be at most the nurses' 5, so exactly 5: nursing goes too.
+    assert shown(report.by_profession) == {"doctor": "*", "nursing": "*", "paramedic": "<5", "pharmacy": "0",
                                            "acp": "0", "call_handling": "0", "operational": "0"}
     # 4 complaints, 5 incidents, 1 whistleblowing, 2 internal reporting.
     assert shown(report.by_route) == {"complaint": "<5", "incident": "5", "whistleblowing": "<5",
@@ -98,14 +81,35 @@ def test_breakdowns_by_profession_route_process_and_quorum(report: AnnualReport)
     assert report.by_profession.total.shown == "12"
 
 
-def test_no_hidden_count_can_be_worked_out_from_a_total(report: AnnualReport) -> None:
+def readings(breakdown: Breakdown, threshold: int) -> list[tuple[int, ...]]:
+    """Every table a reader could take the published one for, from what it shows alone: "<5" is 1 to 4,
+    "*" 5 or more and no more than a count still shown (less than one in an earlier row), and the rows
+    add up to the total (1 to 4 when that is "<5")."""
+    rows = [r.count for r in breakdown.rows]
+    top = breakdown.total.value if breakdown.total.value is not None else threshold - 1
+    totals = {top} if breakdown.total.value is not None else set(range(1, threshold))
+    shown = [(i, c.value) for i, c in enumerate(rows) if c.value is not None and c.value >= threshold]
+    options = []
+    for i, c in enumerate(rows):
+        if c.value is not None:
+            options.append([c.value])
+        elif c.shown == "*":
+            below = min([top] + [v - (j < i) for j, v in shown])
+            options.append(list(range(threshold, below + 1)))
+        else:
+            options.append(list(range(1, threshold)))
+    return [values for values in itertools.product(*options) if sum(values) in totals]
+
+
+def test_no_hidden_count_can_be_worked_out_from_what_the_report_shows(report: AnnualReport) -> None:
     for breakdown in report.breakdowns:
-        hidden = [r for r in breakdown.rows if r.count.is_hidden]
-        assert len(hidden) != 1, breakdown.title
-        if hidden and not breakdown.total.is_hidden:
-            visible = sum(r.count.value or 0 for r in breakdown.rows)
-            # What is left for the hidden cells is shared by at least two of them.
-            assert (breakdown.total.value or 0) - visible > 0 and len(hidden) >= 2
+        if breakdown.withheld:
+            continue
+        possible = readings(breakdown, report.threshold)
+        assert possible, breakdown.title  # the published table is one a reader can arrive at
+        for i, row in enumerate(breakdown.rows):
+            if row.count.is_hidden:
+                assert len({values[i] for values in possible}) >= 2, (breakdown.title, row.label)
 
 
 def test_timeliness_and_action_points_done_on_time(report: AnnualReport) -> None:
@@ -135,10 +139,76 @@ def test_the_documents_hold_no_names_no_free_text_and_no_hidden_value(report: An
     for text in (re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html), md, json.dumps(source)):
         assert_clean(text)
         assert "U0" not in text and "PMCCG-2025-" not in text  # no member and no case either
-    assert "| Nursing | 5 |" in md and "| Paramedic | <5 |" in md
+    assert "| Nursing | * |" in md and "| Paramedic | <5 |" in md
     paramedic = next(r for r in source["by_profession"]["rows"] if r["key"] == "paramedic")
     assert paramedic == {"key": "paramedic", "label": "Paramedic", "value": None, "shown": "<5",
                          "suppressed": "primary"}
+
+
+# --- suppression in the report itself --------------------------------------------------------------
+
+
+def made_up_year(sessions: SessionFactory, calls: list[tuple[str, str | None, bool]]) -> AnnualReport:
+    """Calls held in 2025, straight into the tables: (profession, process or None, circulated)."""
+    with transaction(sessions) as session:
+        for number, (profession, process, circulated) in enumerate(calls, start=1):
+            held_at = datetime(YEAR, 3, 1, 14, tzinfo=UTC) + timedelta(days=number)
+            case = Case(reference=f"T-{YEAR}-{number:03d}", prefix="T", year=YEAR, seq=number, profession=profession,
+                        route="incident", concern="", risks="", call_at=held_at, duration_minutes=60,
+                        call_details="", convener_id="U0MANAGER", room_id=f"C0{number:03d}", room_name=f"t-{number}",
+                        created_at=held_at - timedelta(days=7), convene_key=f"made-up-{number}")
+            session.add(case)
+            session.flush()
+            if process is not None:
+                session.add(Outcome(case_id=case.id or 0, process=process, rationale="", risk_level="low",
+                                    ml_policy_notify="no", legal_advice="no", welfare_offered="yes", quorate=True,
+                                    recorded_by="U0CHAIR01", recorded_at=held_at + timedelta(hours=2),
+                                    circulated_at=held_at + timedelta(hours=3) if circulated else None))
+    with sessions() as session:
+        return annual_report.build(session, load_terms(), YEAR, LONDON, REPORT_AT)
+
+
+def test_the_issues_example_doctor_12_nursing_1_paramedic_1_gives_neither_hidden_cell_back(
+        sessions: SessionFactory) -> None:
+    report = made_up_year(sessions, [("doctor", "informal", True)] * 12 + [("nursing", "informal", True),
+                                                                            ("paramedic", "informal", True)])
+    # Before: "12", "<5", "<5" of 14, so both were 1. Now the doctors are hidden too: each small one is 1 to 4.
+    assert shown(report.by_profession) == {"doctor": "*", "nursing": "<5", "paramedic": "<5", "pharmacy": "0",
+                                           "acp": "0", "call_handling": "0", "operational": "0"}
+    md = report_files.annual_files(report)["pmccg-annual-report-2025.md"].decode()
+    assert "| Doctor (GP) | * |" in md and "| **Total (calls held)** | **14** |" in md
+
+
+def test_a_breakdown_no_further_hiding_can_protect_is_withheld_with_a_note(sessions: SessionFactory) -> None:
+    # Four doctors and four nurses: "<5" and "<5" of 8 could only be 4 and 4.
+    report = made_up_year(sessions, [("doctor", "informal", True)] * 4 + [("nursing", "informal", True)] * 4)
+    assert set(shown(report.by_profession).values()) == {"–"} and report.by_profession.chart is None
+    files = report_files.annual_files(report)
+    md, html = files["pmccg-annual-report-2025.md"].decode(), files["pmccg-annual-report-2025.html"].decode()
+    source = json.loads(files["pmccg-annual-report-2025.json"])
+    note = "Not broken down: with so few calls held, any breakdown would let a hidden count be worked out"
+    assert "| Nursing | – |" in md and note in md and note in html
+    assert html.count('src="data:image/png;base64,') == 4  # no chart for the withheld table
+    assert {(r["value"], r["suppressed"]) for r in source["by_profession"]["rows"]} == {(None, "withheld")}
+    assert shown(report.by_process) == {"informal": "8", "formal": "0", "no_further_action": "0", "other": "0",
+                                        "no_outcome": "0"}
+
+
+def test_outcomes_circulated_bound_the_calls_without_an_outcome(sessions: SessionFactory) -> None:
+    # 14 calls: 7 informal, 6 formal, all 13 circulated, 1 without an outcome. "7, *, <5" would do on
+    # its own, but "13 circulated" says at most one call has no outcome: "<5" there is exactly 1.
+    report = made_up_year(sessions, [("doctor", "informal", True)] * 7 + [("nursing", "formal", True)] * 6
+                          + [("nursing", None, False)])
+    figures = {f.key: f.shown for f in report.timeliness}
+    assert figures["circulated_within_limit"] == "100% (13 of 13)"
+    assert set(shown(report.by_process).values()) == {"–"}
+    # With only 12 of them circulated, "no outcome" could be 1 or 2: the table is shown.
+    with transaction(sessions) as session:
+        session.exec(update(Outcome).where(col(Outcome.process) == "formal").values(circulated_at=None)
+                     .execution_options(synchronize_session=False))  # type: ignore[call-overload]
+    with sessions() as session:
+        shown_now = shown(annual_report.build(session, load_terms(), YEAR, LONDON, REPORT_AT).by_process)
+    assert shown_now == {"informal": "7", "formal": "*", "no_further_action": "0", "other": "0", "no_outcome": "<5"}
 
 
 # --- the command line and Slack --------------------------------------------------------------------------

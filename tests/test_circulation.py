@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +23,7 @@ from bot.outcomes import OutcomeForm, outcome_of, record_outcome
 from bot.reminders import Reporting, send_due
 from bot.sandbox.slack_api import Call, FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
+from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, transaction
 from storage.tables import MessageState
 from tests.factories import LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
@@ -195,11 +197,39 @@ def test_only_a_high_risk_outcome_is_reported_to_the_quality_board_without_its_r
     assert len(board) == (1 if reported else 0)
     if reported:
         shown = everything(board[0])
-        for text in (reference, "Nursing", "Formal process", "High"):
+        for text in (reference, "Formal process", "High"):
             assert text in shown
-        for text in (RATIONALE, RISK_NOTES, SUPPORT, ROUNDS.description, "<@"):
+        # The PMCCG's terms name no professional group to the Quality Board.
+        for text in (RATIONALE, RISK_NOTES, SUPPORT, ROUNDS.description, "<@", "Nursing", "Professional group"):
             assert text not in shown
+        assert "their professional group is not named" in shown
     assert_no_names(fake_slack)
+
+
+@pytest.mark.parametrize(("named", "shown_group"), [
+    pytest.param("nursing", True, id="nursing named by the terms: the post names it"),
+    pytest.param("doctor", False, id="only doctors named: a nursing case's post names no group"),
+])
+def test_the_quality_board_post_names_the_professional_group_only_where_the_terms_allow_it(
+        sessions: SessionFactory, engine: Engine, fake_slack: FakeSlack, tmp_path: Path, named: str,
+        shown_group: bool) -> None:
+    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    label = {"nursing": 'label = "Nursing"\n', "doctor": 'label = "Doctor (GP)"\n'}[named]
+    assert label in text
+    (tmp_path / "terms.toml").write_text(text.replace(label, label + "named_to_quality_board = true\n"),
+                                         encoding="utf-8")
+    terms = load_terms(tmp_path / "terms.toml")
+
+    reference = circulate(sessions, engine, terms, fake_slack, risk="high",
+                          reporting=Reporting(quality_board_room="C0QUALITY"))
+
+    (post,) = posts_to(fake_slack, "C0QUALITY")
+    fields = [f["text"] for b in post.params["blocks"] if b["type"] == "section" for f in b.get("fields", [])]
+    assert f"*Case*\n{reference}" in fields and "*Risk level*\nHigh" in fields
+    assert ("*Professional group*\nNursing" in fields) is shown_group
+    assert ("Nursing" in post.params["text"]) is shown_group
+    if not shown_group:
+        assert not any("Professional group" in f for f in fields)
 
 
 def test_a_retry_after_a_failed_direct_message_sends_only_what_was_not_delivered(

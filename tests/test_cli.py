@@ -115,6 +115,18 @@ def test_bad_roster_file_exits_1_listing_every_problem_and_imports_nothing(
     assert run(capsys, "roster", "list")[1] == HEADER + "\n"
 
 
+def test_a_roster_row_with_more_columns_than_the_header_is_refused_with_its_line(
+        capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    bad = write(workdir / "names.csv", f"{HEADER}\nU0CHAIR01,chair,\nU0MANAGER,manager,,Imogen Smith\n")
+
+    code, out, err = run(capsys, "roster", "import", str(bad))
+
+    assert (code, out) == (1, "")
+    assert "  line 3: 4 columns, but the header has 3; put double quotes around a value that contains a comma" in err
+    assert "Imogen" not in err
+    assert run(capsys, "roster", "list")[1] == HEADER + "\n"  # nothing imported
+
+
 def test_bad_roster_file_leaves_the_existing_roster_alone(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
 
@@ -241,6 +253,22 @@ def test_bad_terms_file_stops_serve_before_it_starts(capsys: pytest.CaptureFixtu
     assert f"pmccg: {bad_terms}: quorum.minimum_present: must be greater than zero, not 0" in err
     assert FAKE_BOT_TOKEN not in out + err
     assert FAKE_SIGNING_SECRET not in out + err
+
+
+def test_a_typo_in_the_terms_stops_serve_naming_the_key_and_what_was_meant(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path, no_server: None) -> None:
+    from importlib import resources
+
+    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    path = write(workdir / "our-terms.toml", text.replace("minimum_present = 4", "minimum_presnt = 6"))
+    monkeypatch.setenv("PMCCG_CONFIG", str(path))
+    monkeypatch.setenv("SLACK_BOT_TOKEN", FAKE_BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", FAKE_SIGNING_SECRET)
+
+    code, _, err = run(capsys, "serve")
+
+    assert code == 2
+    assert f"pmccg: {path}: quorum.minimum_presnt: is not a setting of the terms; did you mean minimum_present?" in err
 
 
 def test_missing_terms_file_exits_2_naming_it(capsys: pytest.CaptureFixture[str], workdir: Path,

@@ -123,12 +123,23 @@ BAD_LINES = [
                  [f"line 3: roles: unknown role 'boss'; roles are {ROLE_LIST}",
                   "line 5: user: 'bad' is not a Slack user ID (they look like U012AB3CD)"],
                  id="every bad line is reported, good lines are not"),
+    pytest.param("U0CHAIR01,chair,,Imogen Smith\nU0MANAGER,manager,\n",
+                 ["line 2: 4 columns, but the header has 3; put double quotes around a value that contains a comma"],
+                 id="a row with more columns than the header"),
+    pytest.param("U0CHAIR01,chair,\nU0NURSELD,professional_lead,nursing,paramedic\n",
+                 ["line 3: 4 columns, but the header has 3; put double quotes around a value that contains a comma"],
+                 id="professions split by a comma instead of a semicolon"),
 ]
 
 
 @pytest.mark.parametrize(("body", "expected"), BAD_LINES)
 def test_bad_lines_are_reported_with_their_line_numbers(terms: Terms, body: str, expected: list[str]) -> None:
     assert problems(HEADER + body, terms) == expected
+
+
+def test_the_content_of_extra_columns_is_not_repeated_in_the_error(terms: Terms) -> None:
+    found = problems(HEADER + "U0CHAIR01,chair,,Imogen Smith\n", terms)
+    assert found and all("Imogen" not in p for p in found)
 
 
 def test_one_bad_line_imports_nothing(terms: Terms) -> None:
@@ -147,6 +158,9 @@ def test_one_bad_line_imports_nothing(terms: Terms) -> None:
     pytest.param("U0CHAIR01,chair,\n",
                  "line 1: the header must be user_id,roles,professions, not U0CHAIR01,chair,", id="no header"),
     pytest.param("", "line 1: the header must be user_id,roles,professions, not empty", id="empty file"),
+    pytest.param("user_id,roles,professions,name\nU0CHAIR01,chair,,Imogen\n",
+                 "line 1: the header must be user_id,roles,professions, not user_id,roles,professions,name",
+                 id="a column the bot would not read"),
 ])
 def test_wrong_header_is_refused(terms: Terms, text: str, expected: str) -> None:
     assert problems(text, terms) == [expected]

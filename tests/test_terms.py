@@ -229,6 +229,36 @@ BAD_FILES = [
                  "'auditor' is not a role", id="unknown records role"),
     pytest.param(edited("small_number_threshold = 5", "small_number_threshold = 0"),
                  "records.small_number_threshold", "must be greater than zero, not 0", id="no suppression threshold"),
+    pytest.param(edited("small_number_threshold = 5", "small_number_threshold = 2"),
+                 "records.small_number_threshold",
+                 "must be 3 or more, not 2: a hidden count must leave at least two values", id="'<2' would say 1"),
+    pytest.param(edited('label = "Doctor (GP)"\n', 'label = "Doctor (GP)"\nnamed_to_quality_board = "yes"\n'),
+                 "professions[0].named_to_quality_board", "must be true or false, not 'yes'",
+                 id="naming a profession to the Quality Board, in words"),
+    pytest.param(re.sub(r'(label = "(?!Operational)[^"]*"\n)(\n\[\[professions\]\]|\n\[reminders\])',
+                        r"\1named_to_quality_board = true\n\2", PMCCG_TOML),
+                 "professions[6].named_to_quality_board",
+                 "leaves only 'operational' unnamed, so a post that names no group names it anyway",
+                 id="every profession but one named to the Quality Board"),
+    # A key the terms do not have stops the bot, wherever it is: a typo would leave the default in force.
+    pytest.param(edited("minimum_present = 4", "minimum_presnt = 6"), "quorum.minimum_presnt",
+                 "is not a setting of the terms; did you mean minimum_present?", id="typo of a required key"),
+    pytest.param(edited("max_extra_members = 6", "max_extra_member = 10"), "convening.max_extra_member",
+                 "is not a setting of the terms; did you mean max_extra_members?", id="typo of an optional key"),
+    pytest.param(edited("[quorum]", "[quorom]"), "quorom", "is not a setting of the terms; did you mean quorum?",
+                 id="typo of a required table"),
+    pytest.param(edited("[records]", "[record]"), "record", "is not a setting of the terms; did you mean records?",
+                 id="typo of an optional table"),
+    pytest.param(edited("[group]", 'colour = "blue"\n\n[group]'), "colour",
+                 "is not a setting of the terms; the settings here are convening, group, professions, quorum, "
+                 "records, reminders, seats", id="unknown key at the top level"),
+    pytest.param(edited("default_to_convener = true", "default_to_convenor = true"), "seats[1].default_to_convenor",
+                 "is not a setting of the terms; did you mean default_to_convener?", id="typo in an array of tables"),
+    pytest.param(edited('label = "Paramedic"', 'label = "Paramedic"\nshort = "P"'), "professions[2].short",
+                 "is not a setting of the terms; the settings here are", id="unknown key in an array of tables"),
+    pytest.param(edited("retention_days = 2555", "retention_days = 2555\nretain_days = 30"), "records.retain_days",
+                 "is not a setting of the terms; did you mean retention_days?",
+                 id="a stray next to the key it resembles"),
 ]
 
 
@@ -242,6 +272,14 @@ def test_bad_file_is_refused_naming_file_key_and_reason(tmp_path: Path, text: st
     assert reason in error.reason
     assert str(error).startswith(f"{path}: {key}: ")
     assert reason in str(error)
+
+
+def test_every_key_of_both_presets_and_every_optional_key_is_known(tmp_path: Path) -> None:
+    """The known keys are those the code reads: a file setting every optional key is accepted."""
+    text = edited('label = "Chair"', 'label = "Chair"\ndefault_to_convener = false\nmatch_profession = false')
+    text = edited("[records]", "[records]", text)  # the optional table, present
+    assert load_terms(write(tmp_path, text)).seat("chair") is not None
+    assert load_terms("opg") and load_terms("pmccg")
 
 
 def test_toml_syntax_error_names_the_file_and_the_line(tmp_path: Path) -> None:

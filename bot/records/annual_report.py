@@ -1,9 +1,29 @@
 """The annual summary report (seed 002): the year's activity and outcomes, anonymised, for the Quality Board.
 
 Built only from the record's categories, dates and counts: no free text, no names, no user ids.
-Counts under the terms' small-number threshold are hidden (bot/records/suppression.py), and so is
-any figure computed from fewer cases than that. The cases of a year are those convened in it, on
-the organisation's wall clock. Days from the concern count from the convener's date, else from convening.
+Counts under the terms' small-number threshold are hidden (bot/records/suppression.py), with as many
+more as it takes that none can be worked out from the totals, and so is any figure computed from
+fewer cases than that. The cases of a year are those convened in it, on the organisation's wall
+clock. Days from the concern count from the convener's date, else from convening.
+
+What it publishes, and how the figures constrain each other (each table is suppressed knowing this):
+- Cases: calls held, cancelled, still to come; three separate counts with no total beside them.
+- Profession, route, recommended process (with "no outcome recorded yet"), quorum: each a partition
+  of the calls held, with that total (the same number in every table, in Cases, and in the fairness
+  table). A reader cannot pair up rows of two tables, so the tables constrain each other only
+  through the total.
+- Timeliness: medians of the calls held and of the outcomes circulated, each shown only from
+  threshold values, and the outcomes circulated within the limit as a share, whose denominator (the
+  outcomes circulated) is printed from the threshold up. The outcomes circulated, and each fairness
+  count, are at most the calls with an outcome recorded: together they bound "no outcome recorded
+  yet" from above, and the process table is suppressed under that bound (`_outcomes_at_least`).
+- Action points: a partition of the year's action points with its own total, and the share done on
+  time, shown only when none of the counts it is made of is hidden (so it says nothing they do not).
+- Fairness: per principle, the cases needing further inquiry: counts on their own (a case can count
+  under several), each hidden under the threshold; at most the calls with an outcome, which the
+  process table keeps at two or more wherever it could matter.
+- Charts: a bar per shown count; a hidden count gets its mark and no bar, and the scale comes from
+  the shown counts only.
 """
 
 from __future__ import annotations
@@ -29,6 +49,7 @@ from bot.terms import Terms
 from storage.tables import ActionPoint, ActionStatus, Case, CaseStatus, FairnessAnswer, Outcome
 
 NO_OUTCOME = "no_outcome"
+UNLISTED = "unlisted"  # a profession taken out of the terms since: counted, so the rows add up to the total
 QUORUM_LABELS = {"quorate": "Quorate", "inquorate": "Inquorate", "unknown": "Not recorded"}
 ACTION_LABELS = {"on_time": "Done on time", "late": "Done late", "overdue": "Open, overdue",
                  "not_due": "Open, not yet due", "dropped": "Dropped"}
@@ -51,10 +72,16 @@ class Breakdown:
     rows: tuple[Row, ...]
     total: Count
     chart: str | None  # a PNG data: URI
+    note: str = ""  # why the table is not broken down, when it is withheld
+
+    @property
+    def withheld(self) -> bool:
+        return any(r.count.hidden == suppression.WITHHELD for r in self.rows)
 
     def as_source(self) -> dict[str, Any]:
         return {"title": self.title, "base": self.base, "total": _count_source(self.total),
-                "rows": [{"key": r.key, "label": r.label, **_count_source(r.count)} for r in self.rows]}
+                "rows": [{"key": r.key, "label": r.label, **_count_source(r.count)} for r in self.rows],
+                **({"note": self.note} if self.note else {})}
 
 
 @dataclass(frozen=True)
@@ -112,12 +139,19 @@ def _local(when: datetime, zone: ZoneInfo) -> date:
     return when.astimezone(zone).date()
 
 
+WITHHELD_NOTE = ("Not broken down: with so few {base}, any breakdown would let a hidden count be worked out "
+                 "from the total.")
+
+
 def _breakdown(key: str, title: str, base: str, labels: Mapping[str, str], values: Mapping[str, int], total: Count,
-               threshold: int, *, chart: bool = True) -> Breakdown:
-    counts = suppression.table({k: values.get(k, 0) for k in labels}, threshold, total_hidden=total.is_hidden)
+               threshold: int, *, chart: bool = True, at_most: Mapping[str, int] | None = None) -> Breakdown:
+    """A table of counts adding up to `total`, suppressed so that none it hides can be worked out.
+    Every key of `values` must be in `labels`, or the rows would not add up to the total."""
+    counts = suppression.table({k: values.get(k, 0) for k in labels}, threshold, at_most=at_most)
     rows = tuple(Row(k, labels[k], counts[k]) for k in labels)
-    image = bar_chart([r.label for r in rows], [r.count for r in rows], title) if chart else None
-    return Breakdown(key, title, base, rows, total, image)
+    withheld = any(c.hidden == suppression.WITHHELD for c in counts.values())
+    image = bar_chart([r.label for r in rows], [r.count for r in rows], title) if chart and not withheld else None
+    return Breakdown(key, title, base, rows, total, image, WITHHELD_NOTE.format(base=base) if withheld else "")
 
 
 def _tally(keys: Iterable[str]) -> dict[str, int]:
@@ -159,15 +193,15 @@ def build(session: Session, terms: Terms, year: int, zone: ZoneInfo, now: dateti
     )
 
     professions = {p.key: p.label for p in terms.professions}
+    profession_counts = _tally(c.profession if c.profession in professions else UNLISTED for c in held)
+    if UNLISTED in profession_counts:
+        professions[UNLISTED] = "A profession no longer in the terms"
     by_profession = _breakdown("by_profession", "Cases by professional group", "calls held", professions,
-                               _tally(c.profession for c in held), held_total, threshold)
-    by_route = _breakdown("by_route", "Cases by how the concern was identified", "calls held",
-                          {r.value: ROUTE_LABELS[r] for r in Route}, _tally(c.route for c in held), held_total,
+                               profession_counts, held_total, threshold)
+    routes = {r.value: ROUTE_LABELS[r] for r in Route}
+    by_route = _breakdown("by_route", "Cases by how the concern was identified", "calls held", routes,
+                          _tally(c.route if c.route in routes else Route.OTHER.value for c in held), held_total,
                           threshold)
-    process_labels = {p.value: PROCESS_LABELS[p] for p in Process} | {NO_OUTCOME: "No outcome recorded yet"}
-    by_process = _breakdown("by_process", "Recommended process", "calls held", process_labels,
-                            _tally(outcomes[c.id].process if c.id in outcomes else NO_OUTCOME for c in held),
-                            held_total, threshold)
 
     def quorate(case: Case) -> str:
         found = outcomes[case.id].quorate if case.id in outcomes else case.quorate
@@ -180,6 +214,16 @@ def build(session: Session, terms: Terms, year: int, zone: ZoneInfo, now: dateti
     to_call = [(_local(c.call_at, zone) - _local(c.created_at, zone)).days for c in held]
     circulated = [(_local(o.circulated_at, zone) - _local(c.call_at, zone)).days
                   for c in held if (o := outcomes.get(c.id)) is not None and o.circulated_at is not None]
+
+    fairness = _fairness(session, [c.id for c in held if c.id in outcomes], held_total, threshold)
+    process_labels = {p.value: PROCESS_LABELS[p] for p in Process} | {NO_OUTCOME: "No outcome recorded yet"}
+    # Other figures tell the reader "no outcome recorded yet" is at most so many (with the total hidden,
+    # they say no more than that some call has an outcome, which its own row already says).
+    bound = None if held_total.value is None else {
+        NO_OUTCOME: held_total.value - _outcomes_at_least(len(circulated), fairness, threshold)}
+    by_process = _breakdown("by_process", "Recommended process", "calls held", process_labels,
+                            _tally(outcomes[c.id].process if c.id in outcomes else NO_OUTCOME for c in held),
+                            held_total, threshold, at_most=bound)
     limit = terms.reminders.circulation_escalate_days
     timeliness = (
         Figure("concern_to_call", "Median days from the concern being raised to the call",
@@ -218,12 +262,19 @@ def build(session: Session, terms: Terms, year: int, zone: ZoneInfo, now: dateti
     on_time = Figure("actions_on_time", "Action points done on time", on_time_text,
                      "Of those done or past their due date; a due date moved with a reason counts as the date due.")
 
-    fairness = _fairness(session, [c.id for c in held if c.id in outcomes], held_total, threshold)
     return AnnualReport(
         year=year, group_name=terms.name, group_short_name=terms.short_name, decision_maker=terms.decision_maker,
         zone=zone.key, threshold=threshold, generated_on=today, cases=case_counts, by_profession=by_profession,
         by_route=by_route, by_process=by_process, quorum=quorum, timeliness=timeliness, actions=actions,
         actions_on_time=on_time, fairness=fairness)
+
+
+def _outcomes_at_least(circulated: int, fairness: Breakdown, threshold: int) -> int:
+    """How many calls held at least have an outcome recorded, as a reader can tell from the outcomes
+    circulated (the share's denominator, printed from the threshold up; a median or share "not shown"
+    says at least one) and from the fairness counts (each case counted has an outcome)."""
+    counted = [r.count.value if r.count.value is not None else 1 for r in fairness.rows]
+    return max([suppression.at_least(circulated, threshold), *counted])
 
 
 def _fairness(session: Session, case_ids: list[int | None], held_total: Count, threshold: int) -> Breakdown:
