@@ -49,9 +49,13 @@ def before(call_at: datetime, hours: float, zone: ZoneInfo) -> datetime:
     """`hours` before the call on the organisation's wall clock, as UTC."""
     local = call_at.astimezone(zone).replace(tzinfo=None) - timedelta(hours=hours)
     aware = local.replace(tzinfo=zone)
-    # A wall time skipped by the clocks going forward is moved on by the gap (02:30 -> 03:30).
+    # A wall time skipped by the clocks going forward is moved on by the gap (02:30 -> 03:30)...
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         aware = (local + timedelta(hours=1)).replace(tzinfo=zone)
+        # ...unless that is no longer before the call ("30 minutes before" 02:10 BST on the spring
+        # night would be 02:40 BST): then it is that many real hours before.
+        if hours > 0 and aware.astimezone(UTC) >= call_at:
+            return call_at.astimezone(UTC) - timedelta(hours=hours)
     return aware.astimezone(UTC)
 
 
