@@ -32,6 +32,7 @@ class Kind(StrEnum):
 
 
 ROOM = "room"  # recipient of messages posted in the case channel
+GAP = timedelta(minutes=15)  # the least time between two messages chasing the same person
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,13 @@ def before(call_at: datetime, hours: float, zone: ZoneInfo) -> datetime:
     """`hours` before the call on the organisation's wall clock, as UTC."""
     local = call_at.astimezone(zone).replace(tzinfo=None) - timedelta(hours=hours)
     aware = local.replace(tzinfo=zone)
-    # A wall time skipped by the clocks going forward is moved on by the gap (02:30 -> 03:30).
+    # A wall time skipped by the clocks going forward is moved on by the gap (02:30 -> 03:30)...
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         aware = (local + timedelta(hours=1)).replace(tzinfo=zone)
+        # ...unless that is no longer before the call ("30 minutes before" 02:10 BST on the spring
+        # night would be 02:40 BST): then it is that many real hours before.
+        if hours > 0 and aware.astimezone(UTC) >= call_at:
+            return call_at.astimezone(UTC) - timedelta(hours=hours)
     return aware.astimezone(UTC)
 
 
@@ -60,11 +65,45 @@ def days_after(when: datetime, days: int, zone: ZoneInfo) -> datetime:
     return before(when, -24 * days, zone)
 
 
+def chase_times(call_at: datetime, terms: Terms, zone: ZoneInfo, now: datetime) -> list[tuple[str, datetime]]:
+    """When a member who has not answered is chased, as (key label, due time), earliest first.
+
+    Decided by the notice actually given, not by the short-notice tick box:
+    - the usual offsets still ahead, and the short-notice offsets too once the first usual offset
+      has passed (a call convened 26 hours ahead is chased at 24, 4, 2 and half an hour before);
+    - each member was messaged at `now` (the invitation, or the rescheduled notice), and nobody is
+      chased within GAP of their previous message: an offset that close is skipped;
+    - if no offset is left (convened 30 minutes ahead), one chase halfway to the call, as the
+      pre-call check falls back, but not before GAP after `now`;
+    - never at or after the start of the call.
+    """
+    offsets = terms.reminders
+    hours = set(offsets.reply_chase_hours)
+    first = max(offsets.reply_chase_hours, default=None)
+    if first is None or before(call_at, first, zone) <= now:
+        hours |= set(offsets.short_notice_reply_chase_hours)
+    if not hours:
+        return []  # the terms ask for no chases at all
+    candidates = sorted((before(call_at, h, zone), h) for h in hours)
+    chosen: list[tuple[str, datetime]] = []
+    previous = now
+    for due, h in candidates:
+        if due <= now or due >= call_at or due < previous + GAP:
+            continue
+        chosen.append((f"{h:g}", due))
+        previous = due
+    if not chosen:
+        due = max(now + (call_at - now) / 2, now + GAP)
+        if due < call_at:
+            chosen.append(("halfway", due))
+    return chosen
+
+
 def plan(case: Case, invitees: Sequence[Invitee], terms: Terms, zone: ZoneInfo, now: datetime) -> list[Planned]:
     """Every message the case is owed from `now` on, for its current schedule version."""
     assert case.id is not None
     offsets = terms.reminders
-    short = case.short_notice
+    short = case.short_notice  # the tick box: the pre-call check and agenda come at their short offsets
     version = case.schedule_version
     prefix = f"case:{case.id}:v{version}"
     call_at = case.call_at
@@ -72,17 +111,14 @@ def plan(case: Case, invitees: Sequence[Invitee], terms: Terms, zone: ZoneInfo, 
     lead = call_at - now
     planned: list[Planned] = []
 
-    chase_hours = offsets.short_notice_reply_chase_hours if short else offsets.reply_chase_hours
-    for hours in chase_hours:
-        due = before(call_at, hours, zone)
-        if due <= now:
-            continue
+    chases = chase_times(call_at, terms, zone, now)
+    for label, due in chases:
         for row in invitees:
             if row.reply != Reply.NO_REPLY:
                 continue
             planned.append(Planned(Kind.REPLY_CHASE, row.user_id, due, call_at,
-                                   f"{prefix}:reply_chase:{row.user_id}:{hours:g}",
-                                   f"{prefix}:reply_chase:{row.user_id}", {"hours_before": hours}))
+                                   f"{prefix}:reply_chase:{row.user_id}:{label}",
+                                   f"{prefix}:reply_chase:{row.user_id}", {"chase": label}))
 
     def not_before_now(hours: float) -> datetime:
         due = before(call_at, hours, zone)

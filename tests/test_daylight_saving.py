@@ -27,6 +27,8 @@ from tests.scheduling import convene_at, dms, workspace_for
                  id="48h before a GMT call is the same wall-clock time on the BST side"),
     pytest.param(datetime(2026, 3, 29, 8, 30, tzinfo=UTC), 8, datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
                  id="an offset landing in the skipped hour moves on by the gap"),
+    pytest.param(datetime(2026, 3, 29, 1, 10, tzinfo=UTC), 0.5, datetime(2026, 3, 29, 0, 40, tzinfo=UTC),
+                 id="an offset shorter than the skipped hour counts real time, so it stays before the call"),
     pytest.param(datetime(2026, 7, 1, 13, 0, tzinfo=UTC), 24, datetime(2026, 6, 30, 13, 0, tzinfo=UTC),
                  id="no clock change: plain hours"),
 ])
