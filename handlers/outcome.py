@@ -493,7 +493,7 @@ def register(app: App) -> None:
         try:
             with named_lock(services.engine, f"outcome:{reference}"), transaction(services.sessions) as session:
                 recorded = outcomes.record_outcome(session, services.terms, form, services.clock(), services.zone,
-                                                   names, services.directory.bots)
+                                                   names, services.directory)
         except InvalidInput as exc:
             ack(response_action="errors", errors=at_rows(exc.fields, rows))
             return
@@ -553,7 +553,7 @@ def register(app: App) -> None:
                 case = _open_case(session, services, reference, user_id)
                 _require_outcome(session, case)
                 errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
-                                                 services.directory.bots)
+                                                 services.directory)
                 if errors:
                     raise InvalidInput(errors)
                 item = action_points.add(session, case, action, user_id, now, source="channel")

@@ -85,14 +85,16 @@ SIGNING_SECRET = "test-signing-secret"
 
 @pytest.fixture
 def directory(fake_slack: FakeSlack) -> FakeSlack:
-    """The fake workspace's people: the roster's fictional names, an outsider and the staff member."""
-    from tests.factories import OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
+    """The fake workspace's people: the roster's fictional names, an outsider, the staff member, an app and
+    someone whose account is deactivated."""
+    from tests.factories import BOT_USER, DEACTIVATED, OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
 
     for uid, (name, _, _) in PEOPLE.items():
         fake_slack.add_user(uid, name, display_name=name.split()[0].lower())
     fake_slack.add_user(OUTSIDER, OUTSIDER_NAME)
     fake_slack.add_user(*STAFF_MEMBER)
-    fake_slack.add_user("U0BOTUSER", "pmccg", is_bot=True)
+    fake_slack.add_user(BOT_USER, "pmccg", is_bot=True)
+    fake_slack.add_user(*DEACTIVATED, deleted=True)
     return fake_slack
 
 

@@ -28,7 +28,7 @@ from bot.terms import Terms
 from handlers.outcome import outcome_view
 from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, Case, CaseStatus, FairnessAnswer, Outcome, ScheduledMessage
-from tests.factories import LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
+from tests.factories import HERE, LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
 from tests.scheduling import convene_at
 
 STAFF_NAME = STAFF_MEMBER[1]
@@ -492,7 +492,7 @@ def test_record_outcome_refuses_bad_input_at_the_field_and_writes_nothing(
         field: str, message: str) -> None:
     reference = _case(sessions, engine, terms, fake_slack)
     with pytest.raises(InvalidInput) as caught, transaction(sessions) as session:
-        outcomes.record_outcome(session, terms, _form(reference, **overrides), RECORDED_AT, LONDON, all_names(), BOTS)
+        outcomes.record_outcome(session, terms, _form(reference, **overrides), RECORDED_AT, LONDON, all_names(), HERE)
     assert field in caught.value.fields and message in caught.value.fields[field]
     assert _nothing_written(sessions)
 
@@ -511,7 +511,7 @@ def test_record_outcome_refuses_the_wrong_person_or_case(sessions: SessionFactor
         case.status = status
         session.add(case)
     with pytest.raises(NotAllowed, match=message), transaction(sessions) as session:
-        outcomes.record_outcome(session, terms, _form(reference, actor=actor), RECORDED_AT, LONDON, all_names(), BOTS)
+        outcomes.record_outcome(session, terms, _form(reference, actor=actor), RECORDED_AT, LONDON, all_names(), HERE)
     assert _nothing_written(sessions)
 
 
@@ -524,7 +524,7 @@ def test_with_a_roll_call_recorded_the_quorum_need_not_be_stated(sessions: Sessi
         session.add(case)
     with transaction(sessions) as session:
         recorded = outcomes.record_outcome(session, terms, _form(reference, quorate_stated=None, quorum_statement=""),
-                                           RECORDED_AT, LONDON, all_names(), BOTS)
+                                           RECORDED_AT, LONDON, all_names(), HERE)
     with sessions() as session:
         outcome = session.exec(select(Outcome)).one()
         assert outcome.quorate is False and outcome.quorum_statement is None

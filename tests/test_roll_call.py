@@ -28,7 +28,7 @@ from handlers import ids
 from handlers.slack_workspace import SlackWorkspace, rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseStatus, Invitee, MessageState, Reply, RollCallMark, ScheduledMessage
-from tests.factories import LONDON, convene_state, load_roster, seat_choices
+from tests.factories import HERE, LONDON, convene_state, load_roster, seat_choices
 
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT
 NOW = CALL - timedelta(days=3)
@@ -106,7 +106,8 @@ def _case(sessions: SessionFactory, terms: Terms, *, seq: int = 1, deputies: dic
 
 def _mark(sessions: SessionFactory, terms: Terms, reference: str, user: str, by: str | None = None) -> RollCallView:
     with transaction(sessions) as session:
-        return roll_call.mark_present(session, terms, reference, user, by or user, NOW + timedelta(days=3), LONDON)
+        return roll_call.mark_present(session, terms, reference, user, by or user, NOW + timedelta(days=3), LONDON,
+                                      people=HERE)
 
 
 def _record(sessions: SessionFactory, terms: Terms, reference: str, actor: str) -> RollCallView:
@@ -201,16 +202,36 @@ def test_a_deputy_from_outside_the_roster_is_recorded_but_not_counted(sessions: 
 
 
 @pytest.mark.usefixtures("roster_loaded")
-def test_the_chair_or_deputy_chair_marks_someone_who_joined_by_phone(sessions: SessionFactory, terms: Terms) -> None:
+def test_the_chair_or_governance_marks_someone_who_joined_by_phone(sessions: SessionFactory, terms: Terms) -> None:
     ref = _case(sessions, terms)
     view = _mark(sessions, terms, ref, "U0NURSELD", by="U0CHAIR01")
     row = view.row("U0NURSELD")
     assert row is not None and (row.capacity, row.marked_by) == ("member", "U0CHAIR01")
-    # The deputy chair holds the role on the roster without being invited to this case.
-    view = _mark(sessions, terms, ref, "U0SERVICE", by="U0DEPUTY1")
+    # Governance holds the chair's powers on every case.
+    view = _mark(sessions, terms, ref, "U0SERVICE", by="U0GOVERN1")
     assert view.row("U0SERVICE") is not None
     logged = _events(sessions, ref, "roll_call_marked")
-    assert [(e["actor"], e["user"]) for e in logged] == [("U0CHAIR01", "U0NURSELD"), ("U0DEPUTY1", "U0SERVICE")]
+    assert [(e["actor"], e["user"]) for e in logged] == [("U0CHAIR01", "U0NURSELD"), ("U0GOVERN1", "U0SERVICE")]
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_only_the_chair_seats_named_deputy_gains_the_chairs_powers_on_that_case(sessions: SessionFactory,
+                                                                               terms: Terms) -> None:
+    named = _case(sessions, terms, deputies={"U0CHAIR01": "U0DEPUTY1"})
+    other = _case(sessions, terms, seq=2)
+    # On the case where the chair named them, the deputy chair marks a phone joiner and records the result.
+    assert _mark(sessions, terms, named, "U0NURSELD", by="U0DEPUTY1").row("U0NURSELD") is not None
+    assert _record(sessions, terms, named, "U0DEPUTY1").changed
+    # A deputy chair on the roster who is not on the case has none of the chair's powers there.
+    with pytest.raises(NotAllowed, match="Only the chair of PMCCG-2026-002 \\(or the deputy they named\\)"):
+        _mark(sessions, terms, other, "U0NURSELD", by="U0DEPUTY1")
+    with pytest.raises(NotAllowed):
+        _record(sessions, terms, other, "U0DEPUTY1")
+    # Nor does a deputy named for another seat.
+    third = _case(sessions, terms, seq=3, deputies={"U0PEOPLE1": "U0DEPUTY1"})
+    with pytest.raises(NotAllowed):
+        _mark(sessions, terms, third, "U0NURSELD", by="U0DEPUTY1")
+    assert _load(sessions, other).quorate is None and _load(sessions, third).quorate is None
 
 
 @pytest.mark.usefixtures("roster_loaded")
@@ -219,8 +240,9 @@ def test_someone_else_cannot_mark_another_person_and_a_stranger_cannot_mark_them
     ref = _case(sessions, terms)
     with pytest.raises(NotAllowed) as refused:
         _mark(sessions, terms, ref, "U0NURSELD", by="U0MANAGER")
-    assert "Only the chair or the deputy chair can mark someone else present" in refused.value.message
-    assert refused.value.contacts == ("U0CHAIR01",)
+    assert "Only the chair of PMCCG-2026-001 (or the deputy they named) or governance can mark someone else " \
+        "present" in refused.value.message
+    assert refused.value.contacts == ("U0CHAIR01", "U0GOVERN1")
     with pytest.raises(NotAllowed) as stranger:
         _mark(sessions, terms, ref, "U0OUTSIDE")
     assert "ask the chair to mark you present" in stranger.value.message
@@ -322,14 +344,14 @@ def test_an_inquorate_call_is_recorded_flagged_with_the_failing_condition(
 
 
 @pytest.mark.usefixtures("roster_loaded")
-def test_only_the_chair_deputy_chair_or_governance_may_record_the_result(sessions: SessionFactory,
-                                                                         terms: Terms) -> None:
+def test_only_the_chair_or_governance_may_record_the_result(sessions: SessionFactory, terms: Terms) -> None:
     ref = _case(sessions, terms)
-    with pytest.raises(NotAllowed, match="Only the chair, the deputy chair or the governance representative") as no:
-        _record(sessions, terms, ref, "U0MANAGER")
-    assert set(no.value.contacts) == {"U0CHAIR01", "U0GOVERN1"}
+    for outsider in ("U0MANAGER", "U0DEPUTY1"):  # a member; a roster deputy chair not on the case
+        with pytest.raises(NotAllowed, match="Only the chair of PMCCG-2026-001 .* or governance can record") as no:
+            _record(sessions, terms, ref, outsider)
+        assert set(no.value.contacts) == {"U0CHAIR01", "U0GOVERN1"}
     assert _load(sessions, ref).quorate is None
-    assert _record(sessions, terms, ref, "U0DEPUTY1").changed  # deputy chair by roster role
+    assert _record(sessions, terms, ref, "U0GOVERN1").changed
     assert _load(sessions, ref).quorate is False
 
 
@@ -349,7 +371,8 @@ def test_the_roll_call_is_posted_at_the_start_of_the_call_and_updated_in_place(
     buttons = [e for b in body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [(b["action_id"], b["text"]["text"], b["value"]) for b in buttons] == [
         (ids.ROLL_CALL_PRESENT, "I'm on the call", ref), (ids.ROLL_CALL_MARK_OTHER, "Mark someone present", ref),
-        (ids.ROLL_CALL_RECORD, "Record the quorum result", ref)]
+        (ids.ROLL_CALL_RECORD, "Record the quorum result", ref), (ids.ROLL_CALL_CORRECT, "Correct the roll-call", ref)]
+    assert "Marking present closes <!date^" in json.dumps(body)  # the call's end plus the grace period
     assert "Nobody is marked present yet." in json.dumps(body)
 
     _mark(sessions, terms, ref, "U0OUTSIDE", by="U0CHAIR01")
@@ -423,7 +446,7 @@ def test_the_template_action_ids_are_the_ids_the_listeners_use() -> None:
                         recorded_reason=None, recorded_detail=None, recorded_by=None, open=True)
     actions = [e["action_id"] for b in rendered(Message("roll_call", view))["blocks"] if b["type"] == "actions"
                for e in b["elements"]]
-    assert actions == [ids.ROLL_CALL_PRESENT, ids.ROLL_CALL_MARK_OTHER, ids.ROLL_CALL_RECORD]
+    assert actions == [ids.ROLL_CALL_PRESENT, ids.ROLL_CALL_MARK_OTHER, ids.ROLL_CALL_RECORD, ids.ROLL_CALL_CORRECT]
     closed = rendered(Message("roll_call", RollCallView(**{**view.__dict__, "open": False})))
     assert not any(b["type"] == "actions" for b in closed["blocks"])
 
@@ -528,7 +551,7 @@ def test_the_chair_marks_a_phone_joiner_through_the_modal(bot: Any) -> None:
     # Someone not the chair submitting the form (a stale modal) gets the error at the field.
     response = bot.submit("U0MANAGER", ids.ROLL_CALL_MARK_VIEW, values, private_metadata=ref)
     errors = response.json()["errors"]
-    assert errors[ids.ROLL_CALL_PERSON].startswith("Only the chair or the deputy chair")
+    assert errors[ids.ROLL_CALL_PERSON].startswith("Only the chair of")
 
 
 def test_a_member_who_is_not_the_chair_is_refused_privately(bot: Any) -> None:
@@ -540,9 +563,11 @@ def test_a_member_who_is_not_the_chair_is_refused_privately(bot: Any) -> None:
     replies = bot.slack.wait_for("response", count=3)
     assert all(r.params["response_type"] == "ephemeral" and r.params["replace_original"] is False for r in replies)
     texts = {r.params["text"] for r in replies}
-    assert any(t.startswith("Only the chair or the deputy chair can mark someone else present") for t in texts)
+    assert any(t.startswith(f"Only the chair of {ref} (or the deputy they named) or governance can mark someone "
+                            "else present") for t in texts)
     assert any("ask the chair to mark you present" in t for t in texts)
-    assert any(t.startswith("Only the chair, the deputy chair or the governance representative") for t in texts)
+    assert any(t.startswith(f"Only the chair of {ref} (or the deputy they named) or governance can record")
+               for t in texts)
     assert bot.slack.calls_to("views.open") == [] and _roll_call_updates(bot, case) == []
     with bot.services.sessions() as session:
         assert session.exec(select(Case)).one().quorate is None

@@ -8,14 +8,19 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
+from slack_sdk import WebClient
+
 from bot import roster
 from bot.errors import NotAllowed
+from bot.people import People
+from bot.sandbox.slack_api import FakeSlack
 from bot.roles import Role
 from bot.roster import RosterEntry, RosterImportError, parse_csv
 from bot.terms import Terms, load_terms
 from storage.db import SessionFactory
+from handlers.directory import Directory
 from storage.tables import RosterMember
-from tests.factories import PEOPLE, roster_csv
+from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, PEOPLE, roster_csv
 
 HEADER = "user_id,roles,professions\n"
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -23,10 +28,16 @@ ROLE_LIST = ", ".join(r.value for r in Role)
 PROFESSION_LIST = "acp, call_handling, doctor, nursing, operational, paramedic, pharmacy"
 
 
-def problems(text: str, terms: Terms) -> list[str]:
+def problems(text: str, terms: Terms, people: People = HERE) -> list[str]:
     with pytest.raises(RosterImportError) as caught:
-        parse_csv(text, terms)
+        roster.read_csv(text, terms, people)
     return caught.value.problems
+
+
+@pytest.fixture
+def slack_people(directory: FakeSlack) -> Directory:
+    """The Slack implementation of People, asking the fake workspace (users.list, users.info)."""
+    return Directory(WebClient(token="xoxb-test-token", base_url=directory.url))
 
 
 def entry(user_id: str, roles: str, professions: str = "") -> RosterEntry:
@@ -102,8 +113,14 @@ BAD_LINES = [
     pytest.param("C0CHANNEL,chair,\n",
                  ["line 2: user: 'C0CHANNEL' is not a Slack user ID (they look like U012AB3CD)"],
                  id="channel ID, not a user ID"),
-    pytest.param(",chair,\n", ["line 2: user: '' is not a Slack user ID (they look like U012AB3CD)"],
-                 id="missing user ID"),
+    pytest.param(",chair,\n", ["line 2: user: a user ID is needed"], id="missing user ID"),
+    pytest.param("U0X> <!channel>,chair,\n", ["line 2: user: 'U0X> <!channel>' is not a user ID"],
+                 id="markup where the ID should be"),
+    pytest.param(f"{DEACTIVATED[0]},chair,\n", [f"line 2: user: '{DEACTIVATED[0]}' has a deactivated account"],
+                 id="a deactivated account"),
+    pytest.param(f"{BOT_USER},chair,\n", [f"line 2: user: '{BOT_USER}' is an app, not a person"], id="an app"),
+    pytest.param("U0NOBODY1,chair,\n", ["line 2: user: 'U0NOBODY1' is not a member of this workspace"],
+                 id="nobody of this workspace"),
     pytest.param("U0CHAIR01,chair,\nU0MANAGER,manager,\nU0CHAIR01,governance,\n",
                  ["line 4: U0CHAIR01 is a duplicate of line 2"], id="duplicate user names both lines"),
     pytest.param("U0MANAGER,manager,nursing\n",
@@ -127,13 +144,22 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize(("body", "expected"), BAD_LINES)
-def test_bad_lines_are_reported_with_their_line_numbers(terms: Terms, body: str, expected: list[str]) -> None:
-    assert problems(HEADER + body, terms) == expected
+def test_bad_lines_are_reported_with_their_line_numbers(terms: Terms, slack_people: Directory, body: str,
+                                                        expected: list[str]) -> None:
+    # Through the Slack implementation of People: Slack's id form, then the fake workspace's users.
+    assert problems(HEADER + body, terms, slack_people) == expected
+
+
+def test_the_file_alone_checks_no_one_with_the_workspace(terms: Terms) -> None:
+    # parse_csv is the file's own check (the sandbox's fictional roster); importing uses read_csv.
+    assert parse_csv(HEADER + "U0NOBODY1,chair,\n", terms) == [entry("U0NOBODY1", "chair")]
+    assert problems(HEADER + "U0NOBODY1,chair,\n", terms) == [
+        "line 2: user: 'U0NOBODY1' is not a member of this workspace"]
 
 
 def test_one_bad_line_imports_nothing(terms: Terms) -> None:
     with pytest.raises(RosterImportError) as caught:
-        parse_csv(roster_csv() + "U0EXTRA01,treasurer,\n", terms)
+        roster.read_csv(roster_csv() + f"{OUTSIDER},treasurer,\n", terms, HERE)
 
     assert str(caught.value) == f"line {len(PEOPLE) + 2}: roles: unknown role 'treasurer'; roles are {ROLE_LIST}"
 
