@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlmodel import Session, col, delete, select
 
 from bot.errors import InvalidInput, NotAllowed
-from bot.people import People, line_problem, require_people
+from bot.people import ONE, People, Standing, line_problem, require_people
 from bot.quorum import Attendee
 from bot.roles import Role
 from bot.terms import Terms
@@ -244,8 +244,10 @@ def edit(sessions: SessionFactory, terms: Terms, actor: str, user_id: str, roles
     roles, professions = list(roles), list(professions)
     with transaction(sessions) as session:
         require_governance(session, actor)
-        if not user_id or not OPAQUE_ID.match(user_id):
+        if not user_id:
             raise InvalidInput({"user": "Choose a person."})
+        if not OPAQUE_ID.match(user_id):
+            raise InvalidInput({"user": ONE[Standing.MALFORMED]})
         if not roles:
             removed = remove_member(session, user_id, actor, now)
             return RosterEdit(user_id, None, removed)

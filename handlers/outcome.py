@@ -1,6 +1,6 @@
 """Recording the outcome in Slack: the outcome modal, revisiting fairness, adding an action point later.
 
-The chair (or their deputy), a deputy chair or governance records the group's advisory outcome
+The case's chair (or the deputy they named) or governance records the group's advisory outcome
 (bot/outcomes.py). Permission is checked before a modal opens (a refusal is answered privately);
 a submission is validated and written in one short transaction before the acknowledgement, so a
 bad field is shown at the field and nothing is half-written. The circulation is a scheduled

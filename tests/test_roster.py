@@ -4,21 +4,21 @@ backends; who holds a role; only governance may manage it in chat."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from sqlmodel import select
-
 from slack_sdk import WebClient
+from sqlmodel import select
 
 from bot import roster
 from bot.errors import NotAllowed
 from bot.people import People
-from bot.sandbox.slack_api import FakeSlack
 from bot.roles import Role
 from bot.roster import RosterEntry, RosterImportError, parse_csv
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
-from storage.db import SessionFactory
 from handlers.directory import Directory
+from storage.db import SessionFactory
 from storage.tables import RosterMember
 from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, PEOPLE, roster_csv
 
@@ -307,3 +307,87 @@ def test_others_may_not_manage_the_roster(loaded: SessionFactory, user_id: str) 
 
     assert refused.value.message == ("Only the governance team can view or change the roster. "
                                      "Ask your governance representative.")
+
+
+# --- the roster history (issue 12, rule 10): append-only, on SQLite and PostgreSQL ----------------------
+
+
+def _history(sessions: SessionFactory) -> list[tuple[str, str, str, str, str, str, str]]:
+    with sessions() as session:
+        return [(c.actor_id, c.source, c.user_id, c.roles_added, c.roles_removed, c.professions_added,
+                 c.professions_removed) for c in reversed(roster.history(session))]
+
+
+def test_every_roster_change_is_kept_with_who_when_and_which_roles(loaded: SessionFactory) -> None:
+    later = datetime(2025, 3, 5, 10, 0, tzinfo=UTC)
+    imported = _history(loaded)
+    assert len(imported) == len(PEOPLE)
+    assert ("test", "import", "U0GPLEAD1", "professional_lead", "", "doctor;paramedic", "") in imported
+
+    with loaded() as session:
+        # Granted, then removed: both stay in the history.
+        roster.set_member(session, entry("U0MEMBER1", "member;deputy_chair"), "U0GOVERN1", later)
+        session.commit()
+        roster.set_member(session, entry("U0MEMBER1", "member"), "U0GOVERN1", later)
+        roster.set_member(session, entry("U0GPLEAD1", "professional_lead", "doctor;nursing"), "U0GOVERN1", later)
+        roster.set_member(session, entry("U0CHAIR01", "chair"), "U0GOVERN1", later)  # no change: no row
+        roster.remove_member(session, "U0MEDDIR1", "U0GOVERN1", later)
+        session.commit()
+
+    assert _history(loaded)[len(PEOPLE):] == [
+        ("U0GOVERN1", "chat", "U0MEMBER1", "deputy_chair", "", "", ""),
+        ("U0GOVERN1", "chat", "U0MEMBER1", "", "deputy_chair", "", ""),
+        ("U0GOVERN1", "chat", "U0GPLEAD1", "", "", "nursing", "paramedic"),
+        ("U0GOVERN1", "chat", "U0MEDDIR1", "", "medical_director", "", ""),
+    ]
+    with loaded() as session:
+        assert roster.history(session, 1)[0].at == later and roster.history(session, 1)[0].user_id == "U0MEDDIR1"
+
+
+def test_an_import_records_who_was_added_changed_and_removed(loaded: SessionFactory) -> None:
+    with loaded() as session:
+        roster.replace_roster(session, [entry("U0CHAIR01", "chair;governance"), entry("U0NEWCHAIR", "chair")],
+                              "cli", NOW)
+        session.commit()
+    changes = _history(loaded)[len(PEOPLE):]
+    assert ("cli", "import", "U0CHAIR01", "governance", "", "", "") in changes
+    assert ("cli", "import", "U0NEWCHAIR", "chair", "", "", "") in changes
+    assert ("cli", "import", "U0NURSELD", "", "professional_lead", "", "nursing") in changes
+    assert len(changes) == len(PEOPLE) + 1  # one changed, one added, ten removed
+
+
+def test_a_refused_edit_leaves_no_trace(loaded: SessionFactory, terms: Terms) -> None:
+    from bot.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        roster.edit(loaded, terms, "U0GOVERN1", DEACTIVATED[0], ["chair"], [], NOW, HERE)
+    with pytest.raises(NotAllowed):
+        roster.edit(loaded, terms, "U0CHAIR01", OUTSIDER, ["chair"], [], NOW, HERE)
+    assert len(_history(loaded)) == len(PEOPLE)
+
+
+# --- /pmccg roster: governance reads the recent changes ---------------------------------------------------
+
+
+def test_governance_sees_the_recent_roster_changes_in_slack(bot: Any) -> None:
+    edit = {"user": {"user": {"type": "users_select", "selected_user": "U0MEMBER1"}},
+            "roles": {"roles": {"type": "multi_static_select",
+                                "selected_options": [{"value": "member"}, {"value": "deputy_chair"}]}},
+            "professions": {"professions": {"type": "multi_static_select", "selected_options": []}}}
+    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+    edit["roles"]["roles"]["selected_options"] = [{"value": "member"}]
+    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+
+    bot.command("U0GOVERN1", "roster")
+    (reply,) = bot.slack.wait_for("response")
+    text = "\n".join(b["text"]["text"] for b in reply.params["blocks"] if b["type"] == "section")
+    changes = text.split("*Recent changes*", 1)[1].splitlines()
+    # Most recent first: the removal, then the grant, each with who made it and how.
+    assert changes[1].endswith("<@U0GOVERN1> (/pmccg roster): <@U0MEMBER1> −Deputy chair")
+    assert changes[2].endswith("<@U0GOVERN1> (/pmccg roster): <@U0MEMBER1> +Deputy chair")
+    assert changes[1].startswith("• <!date^")
+    assert "test (CSV import): <@" in text  # the import the roster came from
+
+    bot.command("U0CHAIR01", "roster")
+    refused = bot.slack.wait_for("response", count=2)[-1]
+    assert "Only the governance team" in refused.params["text"] and "Recent changes" not in refused.params["text"]
