@@ -71,17 +71,19 @@ def person_errors(people: People, chosen: Mapping[str, str | Sequence[str] | Non
     field holds; empty fields are left to the caller ("Choose the chair."). Asks the workspace
     once for every id of every field. Writes nothing.
     """
-    fields: dict[str, tuple[str, ...]] = {}
+    fields: dict[str, tuple[object, ...]] = {}
     for field, value in chosen.items():
         ids = (value,) if isinstance(value, str) else tuple(value or ())
         fields[field] = tuple(i for i in ids if i)
-    wanted = {i for ids in fields.values() for i in ids}
-    if not wanted:
+    # Whatever an edited client put in place of an id (a number, a list) is no id at all.
+    wanted = {i for ids in fields.values() for i in ids if isinstance(i, str)}
+    if not any(fields.values()):
         return {}
-    found = people.standing(wanted)
+    found = people.standing(wanted) if wanted else {}
     errors: dict[str, str] = {}
     for field, ids in fields.items():
-        bad = {found.get(i, Standing.UNCONFIRMED) for i in ids} - {Standing.OK}
+        bad = {found.get(i, Standing.UNCONFIRMED) if isinstance(i, str) else Standing.MALFORMED
+               for i in ids} - {Standing.OK}
         if bad:
             worst = next(s for s in _ORDER if s in bad)
             errors[field] = (ONE if isinstance(chosen[field], str) else MANY)[worst]

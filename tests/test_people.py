@@ -88,3 +88,8 @@ def test_field_errors_are_plain_english_one_per_field() -> None:
         "seat_service_lead": "That person is not a member of this workspace.",
         "extra_members": "Choose people, not apps.",  # the worse of the two problems in the list
     }
+
+
+def test_what_an_edited_client_puts_in_place_of_an_id_is_refused_not_looked_up() -> None:
+    errors = person_errors(HERE, {"deputy": ["U0CHAIR01", 42, {"id": "U0CHAIR01"}]})  # type: ignore[list-item]
+    assert errors == {"deputy": "One of the people chosen is not a person in this workspace."}
