@@ -212,13 +212,17 @@ def _check_marking_open(terms: Terms, case: Case, now: datetime, zone: ZoneInfo,
                      "it, with the reason.", contacts)
 
 
-def check_can_mark_others(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """Raise unless `user_id` chairs this case (the chair seat or the deputy they named) or is governance."""
+def check_can_mark_others(session: Session, terms: Terms, case: Case, user_id: str, now: datetime,
+                          zone: ZoneInfo) -> None:
+    """Raise unless `user_id` chairs this case (the chair seat or the deputy they named) or is governance,
+    and marking is still open (after that the roll-call is corrected, with a reason)."""
     _check_open(case)
+    contacts = chair_contacts(session, terms, case)
     if not has_chair_powers(session, terms, case, user_id):
         raise NotAllowed(f"Only the chair of {case.reference} (or the deputy they named) or governance can mark "
                          f"someone else present. If you are on the call, press \"I'm on the call\" for yourself.",
-                         chair_contacts(session, terms, case))
+                         contacts)
+    _check_marking_open(terms, case, now, zone, contacts, own=False)
 
 
 def check_can_record(session: Session, terms: Terms, case: Case, user_id: str) -> None:

@@ -124,7 +124,8 @@ def register(app: App) -> None:
         try:
             with services.sessions() as session:
                 case = cases.find_case(session, reference)
-                roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"])
+                roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"], services.clock(),
+                                                services.zone)
         except (NotAllowed, NotFound) as exc:
             respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
             return

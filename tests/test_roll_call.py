@@ -772,6 +772,11 @@ def test_a_member_marking_themself_present_three_weeks_after_the_call_changes_no
     texts = [r.params["text"] for r in replies[1:]]
     assert any(t.startswith(f"\"I'm on the call\" for {ref} closed at ") for t in texts)
     assert any("who attended is taken from its roll-call" in t for t in texts)
+    # The chair, too, now corrects the roll-call with a reason rather than marking someone present.
+    bot.click("U0CHAIR01", ids.ROLL_CALL_MARK_OTHER, ref, channel=room, message_ts=case.roll_call_ref)
+    closed = bot.slack.wait_for("response", count=4)[-1]
+    assert "Use \"Correct the roll-call\" to change it, with the reason." in closed.params["text"]
+    assert bot.slack.calls_to("views.open") == []
     assert len(_roll_call_updates(bot, case)) == 1
     with bot.services.sessions() as session:
         assert [m.user_id for m in session.exec(select(RollCallMark))] == ["U0CHAIR01"]
