@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
+from bot.people import People, person_errors
 from bot.terms import Terms
 from storage.tables import ActionPoint, ActionStatus, ActionUpdate, Case, CaseStatus
 
@@ -49,9 +50,12 @@ def rag(item: ActionPoint, today: date, window_days: int) -> Rag:
     return Rag.GREEN
 
 
-def check_new(action: NewAction, today: date, directory_names: Sequence[str], field: str = "action",
-              bots: frozenset[str] = frozenset()) -> dict[str, str]:
-    """Problems with one new action point, keyed by `field` + _description/_owner/_due."""
+def check_new(action: NewAction, today: date, directory_names: Sequence[str], field: str,
+              people: People) -> dict[str, str]:
+    """Problems with one new action point, keyed by `field` + _description/_owner/_due.
+
+    The owner must be an active person of the workspace (`people`, issue 12 rule 4). Writes nothing.
+    """
     errors: dict[str, str] = {}
     text = action.description.strip()
     if not text:
@@ -62,8 +66,8 @@ def check_new(action: NewAction, today: date, directory_names: Sequence[str], fi
         errors[f"{field}_description"] = describe_hits(hits)
     if not action.owner_id:
         errors[f"{field}_owner"] = "Choose who owns this action."
-    elif action.owner_id in bots:
-        errors[f"{field}_owner"] = "Choose a person, not an app."
+    else:
+        errors.update(person_errors(people, {f"{field}_owner": action.owner_id}))
     if action.due_on is None:
         errors[f"{field}_due"] = "Choose a due date."
     elif action.due_on < today:

@@ -1,4 +1,4 @@
-"""`pmccg` command line: serve (HTTP), socket (Socket Mode), db upgrade, roster import/list."""
+"""`pmccg` command line: serve (HTTP), socket (Socket Mode), db upgrade, roster import/list/history."""
 
 from __future__ import annotations
 
@@ -146,9 +146,21 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _directory(settings: Settings) -> Any:
+    """The workspace's directory (handlers/directory.py), loaded in full so each person is one lookup away."""
+    from bot.app import make_client
+    from handlers.directory import Directory
+
+    settings.require("SLACK_BOT_TOKEN")
+    directory = Directory(make_client(settings), lookup_seconds=10.0)
+    directory.refresh_in_background()
+    directory.names(wait_seconds=60.0)  # users.list answers for everyone at once; users.info fills any gap
+    return directory
+
+
 def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
     from bot import roster
-    from storage.db import session_factory, transaction, upgrade
+    from storage.db import session_factory, upgrade
 
     terms = load_terms(settings.config_path)
     path = Path(args.file)
@@ -158,17 +170,17 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{path}: cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: is not UTF-8 text. Save it as 'CSV UTF-8' and import it again.") from exc
+    # Everyone on the roster must be an active person of the workspace: ask Slack, as `serve` would.
+    directory = _directory(settings)
+    engine = _engine(settings)
+    upgrade(engine)
     try:
-        entries = roster.parse_csv(text, terms)
+        count = roster.import_csv(session_factory(engine), text, terms, directory, "cli", clock.now())
     except roster.RosterImportError as exc:
         print(f"{path}: nothing was imported:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
-    engine = _engine(settings)
-    upgrade(engine)
-    with transaction(session_factory(engine)) as session:
-        count = roster.replace_roster(session, entries, "cli", clock.now())
     print(f"Imported {count} people into the roster.")
     return 0
 
@@ -184,6 +196,25 @@ def cmd_roster_list(args: argparse.Namespace, settings: Settings) -> int:
     print("user_id,roles,professions")
     for e in entries:
         print(f"{e.user_id},{';'.join(sorted(e.roles))},{';'.join(sorted(e.professions))}")
+    return 0
+
+
+HISTORY_HEADER = "at,by,source,user_id,roles_added,roles_removed,professions_added,professions_removed"
+
+
+def cmd_roster_history(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import roster
+    from storage.db import session_factory, upgrade
+
+    engine = _engine(settings)
+    upgrade(engine)
+    with session_factory(engine)() as session:
+        changes = list(reversed(roster.history(session)))
+    print(HISTORY_HEADER)
+    for c in changes:
+        at = c.at.astimezone(settings.zone).isoformat(timespec="seconds")
+        print(",".join([at, c.actor_id, c.source, c.user_id, c.roles_added, c.roles_removed, c.professions_added,
+                        c.professions_removed]))
     return 0
 
 
@@ -297,12 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                                                required=True, metavar="TASK")
     imp = rost.add_parser("import", help="replace the roster from a CSV (user_id,roles,professions)",
                           description="Replace the roster from a CSV with the header user_id,roles,professions. "
-                          "roles and professions are ';'-separated. All or nothing: any bad line imports nothing.")
+                          "roles and professions are ';'-separated. All or nothing: any bad line imports nothing. "
+                          "Each person is checked with Slack (an active person of the workspace, not an app), so "
+                          "it needs SLACK_BOT_TOKEN (and SLACK_API_URL for GovSlack), like serve.")
     imp.add_argument("file", help="the CSV file")
     imp.set_defaults(run=cmd_roster_import)
     rost.add_parser("list", help="print the roster as CSV",
                     description="Print the roster as CSV, in the format `pmccg roster import` reads."
                     ).set_defaults(run=cmd_roster_list)
+    rost.add_parser("history", help="print every roster change as CSV (who, when, which roles)",
+                    description="Print the roster history, oldest first, as CSV: when (in PMCCG_TIMEZONE), who "
+                    "made the change (a Slack user id, or cli), how (import or chat), whose roles and professions "
+                    "were added or removed. It is append-only: a role granted and later removed shows twice."
+                    ).set_defaults(run=cmd_roster_history)
     export = sub.add_parser("export", help="write a case's case file (HTML, Markdown, JSON)",
                             description="Write the case file of REFERENCE (e.g. PMCCG-2026-007) as "
                             "case-file-REFERENCE.html (to print and file) with its .md and .json sources.")

@@ -1,10 +1,11 @@
 """Closing a case: only when no action point is open, or with a recorded reason.
 
-Only the chair (the chair seat's holder or the deputy they named, or a chair or deputy chair on the
-roster) or governance closes a case. A reason is also required when no outcome was ever recorded,
-so a case never ends silently without its recommendation. `close` writes the case, its scheduled
-messages and a "closed" history event in the caller's transaction; `announce_closed` posts the
-closing summary, closes the header and (when configured) archives the channel after the commit.
+Only the chair (the chair seat's holder or the deputy they named for it) or governance closes a case;
+a chair or deputy chair on the roster who is not on the case does not. A reason is also required
+when no outcome was ever recorded, so a case never ends silently without its recommendation.
+`close` writes the case, its scheduled messages and a "closed" history event in the caller's
+transaction; `announce_closed` posts the closing summary, closes the header and (when
+configured) archives the channel after the commit.
 Owners' action digests are not per case: they skip closed cases themselves (bot/action_reminders.py).
 """
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import action_points, case_header, ledger, outcomes, planning, roster
+from bot import action_points, case_header, ledger, outcomes, permissions, planning
 from bot.case_views import local_time_text
 from bot.cases import case_named
 from bot.errors import InvalidInput, NotAllowed
@@ -28,7 +29,6 @@ from bot.notify import Message, Workspace, attempt
 from bot.outcomes import PROCESS_LABELS, Process
 from bot.reminders import Reporting
 from bot.rescheduling import Announced
-from bot.roles import Role
 from bot.terms import Terms
 from storage.db import SessionFactory
 from storage.tables import ActionStatus, Case, CaseStatus
@@ -36,7 +36,6 @@ from storage.tables import ActionStatus, Case, CaseStatus
 log = logging.getLogger(__name__)
 
 REASON_LIMIT = 1000
-CLOSER_ROLES = frozenset({Role.CHAIR, Role.DEPUTY_CHAIR, Role.GOVERNANCE})
 
 
 @dataclass(frozen=True)
@@ -89,14 +88,9 @@ class ClosingSummary:
 
 
 def may_close(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """Raise NotAllowed, naming who can, unless `user_id` chairs the case or is governance."""
-    chairs = outcomes.chair_ids(session, terms, case)
-    who = roster.entry(session, user_id)
-    if user_id in chairs or (who is not None and who.roles & CLOSER_ROLES):
-        return
-    contacts = dict.fromkeys([*sorted(chairs), *(e.user_id for e in roster.holders(session, Role.GOVERNANCE))])
-    raise NotAllowed(f"Only the chair of {case.reference} or governance can close it. Please ask one of them.",
-                     contacts=tuple(contacts))
+    """Raise NotAllowed, naming who can, unless `user_id` chairs the case (or deputises for its chair) or is
+    governance (bot/permissions.py)."""
+    permissions.require_chair_powers(session, terms, case, user_id, "close it")
 
 
 def require_open(case: Case) -> None:

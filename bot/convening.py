@@ -21,6 +21,7 @@ from bot.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message, Posted, Workspace
+from bot.people import People, person_errors
 from bot.roles import ROLE_LABELS, Role
 from bot.roster import RosterEntry
 from bot.routes import Route
@@ -198,11 +199,13 @@ def validate(
     directory_names: Sequence[str],
     now: datetime,
     zone: ZoneInfo,
-    bots: frozenset[str] = frozenset(),
+    *,
+    people: People,
 ) -> ConveneRequest:
     """Check every field and return a request; raise InvalidInput keyed by form field.
 
-    `roster_entries` must hold the roster entries of everyone chosen for a seat.
+    `roster_entries` must hold the roster entries of everyone chosen for a seat. Everyone chosen
+    (seats and extra members) must be an active person of the workspace (`people`, rule 4).
     Writes nothing.
     """
     errors: dict[str, str] = {}
@@ -235,14 +238,16 @@ def validate(
 
     seats: list[SeatChoice] = []
     seat_of: dict[str, Seat] = {}
+    not_people = person_errors(people, {**{seat_field(s): form.seats.get(s.key) for s in terms.seats},
+                                        "extra_members": tuple(form.extra_members)})
     for seat in terms.seats:
         name = seat_field(seat)
         user = form.seats.get(seat.key)
         if not user:
             errors[name] = f"Choose the {seat.label.lower()}."
             continue
-        if user in bots:
-            errors[name] = "Choose a person, not an app."
+        if name in not_people:
+            errors[name] = not_people[name]
             continue
         if terms.one_seat_per_person and user in seat_of:
             errors[name] = (f"Already chosen as {seat_of[user].label.lower()}. The terms of reference need a "
@@ -265,9 +270,9 @@ def validate(
     for user in form.extra_members:
         if user in seat_of or user in extras:
             continue  # already invited: listing them twice changes nothing
-        if user in bots:
-            errors["extra_members"] = "Choose people, not apps."
         extras.append(user)
+    if "extra_members" in not_people:
+        errors["extra_members"] = not_people["extra_members"]
     if len(extras) > terms.max_extra_members:
         errors["extra_members"] = f"Invite at most {terms.max_extra_members} extra members."
 

@@ -16,14 +16,14 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot import action_points, roster
+from bot import action_points, permissions
 from bot.action_points import NewAction
 from bot.cases import case_named
 from bot.errors import InvalidInput, NotAllowed
 from bot.fairness import PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
-from bot.roles import Role
+from bot.people import People
 from bot.terms import Terms
 from storage.tables import (
     ActionPoint,
@@ -31,7 +31,6 @@ from storage.tables import (
     Case,
     CaseStatus,
     FairnessAnswer,
-    Invitee,
     Outcome,
     ScheduledMessage,
 )
@@ -92,25 +91,13 @@ class Recorded:
 
 
 def chair_ids(session: Session, terms: Terms, case: Case) -> set[str]:
-    """Who chairs this case: the chair seat's holder, and anyone standing in as their deputy."""
-    rows = session.exec(select(Invitee).where(Invitee.case_id == case.id))
-    found: set[str] = set()
-    for row in rows:
-        if row.seat in terms.chair_seats:
-            found.add(row.user_id)
-            if row.deputy_id:
-                found.add(row.deputy_id)
-    return found
+    """Who chairs this case: the chair seat's holder, and the deputy they named (bot/permissions.py)."""
+    return permissions.chairs_of(session, terms, case)
 
 
 def may_record(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """The chair (or their deputy), a deputy chair or governance records the outcome."""
-    who = roster.entry(session, user_id)
-    roles = who.roles if who else frozenset()
-    if user_id in chair_ids(session, terms, case) or roles & {Role.DEPUTY_CHAIR, Role.GOVERNANCE}:
-        return
-    raise NotAllowed(f"Only the chair of {case.reference}, a deputy chair or governance can record its outcome.",
-                     contacts=tuple(sorted(chair_ids(session, terms, case))))
+    """The case's chair (or the deputy they named) or governance records the outcome."""
+    permissions.require_chair_powers(session, terms, case, user_id, "record its outcome")
 
 
 def _text(errors: dict[str, str], field: str, value: str, names: Sequence[str], *, required: str | None) -> str:
@@ -133,8 +120,10 @@ def _choice(errors: dict[str, str], field: str, value: str | None, allowed: type
 
 
 def record_outcome(session: Session, terms: Terms, form: OutcomeForm, now: datetime, zone: ZoneInfo,
-                   directory_names: Sequence[str] = (), bots: frozenset[str] = frozenset()) -> Recorded:
+                   directory_names: Sequence[str], people: People) -> Recorded:
     """Validate and record the outcome, fairness answers and action points; owe the circulation now.
+
+    Every action point's owner must be an active person of the workspace (`people`).
 
     Raises NotFound, NotAllowed (wrong person, case not open, outcome already recorded) or
     InvalidInput keyed by form field (nothing is written then).
@@ -170,7 +159,7 @@ def record_outcome(session: Session, terms: Terms, form: OutcomeForm, now: datet
         answers[principle.key] = (chosen, _text(errors, f"fairness_{principle.key}_note", note, directory_names,
                                                 required=None))
     for index, action in enumerate(form.actions, start=1):
-        errors.update(action_points.check_new(action, today, directory_names, f"action_{index}", bots))
+        errors.update(action_points.check_new(action, today, directory_names, f"action_{index}", people))
     if errors:
         raise InvalidInput(errors)
 

@@ -1,50 +1,56 @@
 """Roll-call at the call: who is present, in what capacity, and whether the call was quorate.
 
 The roll-call message is posted in the case channel when the call starts. Each member marks
-themself present ("I'm on the call"); the chair or deputy chair may mark someone else who joined
-by phone. Capacity is derived, never typed: an invitee is a "member", a deputy named on the
-attendance board is a "deputy" for that member, anyone else the chair marks is a "guest" (counted
-only when on the roster). The actual quorum comes from bot/quorum.py alone; the chair, deputy
-chair or governance records it on the case, or the bot does at the end of the call.
+themself present ("I'm on the call"); the case's chair (the chair seat's holder or the deputy they
+named) or governance may mark someone else who joined by phone. Capacity is derived, never typed:
+an invitee is a "member", a deputy named on the attendance board is a "deputy" for that member,
+anyone else the chair marks is a "guest" (counted only when on the roster). The actual quorum
+comes from bot/quorum.py alone; the chair or governance records it on the case, or the bot does
+at the end of the call.
+
+After the call (issue 12, rule 6) marking closes when the call ends plus the terms' grace period
+(`roll_call_grace_minutes`); from then on only the chair or governance corrects the roll-call, one
+person at a time, present or not, with a reason. The reason is kept in `roll_call_corrections`
+(which retention purges), the correction in the case history, and a recorded result is revised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select, update
+from sqlmodel import Session, col, delete, select, update
 
 from bot import roster
 from bot.case_views import local_time_text
 from bot.cases import find_case
-from bot.errors import NotAllowed
+from bot.errors import InvalidInput, NotAllowed
 from bot.history import record_event
-from bot.notify import Message, Posted, Workspace
+from bot.naming import describe_hits, find_person_names
+from bot.notify import Message, Posted, Workspace, attempt
+from bot.people import People, require_people
+from bot.permissions import chair_contacts, has_chair_powers, require_chair_powers
 from bot.quorum import Attendee, QuorumResult, assess_quorum
 from bot.reminders import Delivery, Drop, Due
-from bot.roles import Role
 from bot.roster import RosterEntry
 from bot.terms import Terms
-from storage.db import SessionFactory
+from storage.db import SessionFactory, transaction
 from storage.locks import named_lock
-from storage.tables import Case, CaseEvent, CaseStatus, Invitee, RollCallMark
+from storage.tables import Case, CaseEvent, CaseStatus, Invitee, RollCallCorrection, RollCallMark
 
 MEMBER, DEPUTY, GUEST = "member", "deputy", "guest"
 BOT_ACTOR = "bot"
 MARKED_EVENT = "roll_call_marked"
 RECORDED_EVENT = "quorum_recorded"
-
-# Who may mark someone else present, and who may record the result (besides their seats).
-CHAIR_ROLES = frozenset({Role.CHAIR, Role.DEPUTY_CHAIR})
-RECORD_ROLES = CHAIR_ROLES | {Role.GOVERNANCE}
+CORRECTED_EVENT = "roll_call_corrected"
 REASON_LIMIT = 400  # Case.quorum_reason's column length
+CORRECTION_REASON_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class RollCallView:
     recorded_detail: str | None
     recorded_by: str | None  # a user id, or "bot" when recorded automatically at the end of the call
     open: bool
+    # When "I'm on the call" closes (the call's end plus the terms' grace period), and how it reads.
+    marking_closes_at: datetime | None = None
+    marking_closes_local: str = ""
     # Whether the call that returned this view changed anything (a new mark, a new or revised result).
     changed: bool = False
 
@@ -159,6 +168,7 @@ def build_view(session: Session, terms: Terms, case: Case, zone: ZoneInfo, *, ch
             counted=_assess(terms, case, [person]).counted == 1))
     result = result or _assess(terms, case, [_attendee(entries, m.user_id, m.deputy_for) for m in marks])
     recorded = case.quorate is not None
+    closes = marking_closes_at(terms, case)
     return RollCallView(
         case_id=case_id, room_id=case.room_id, reference=case.reference, group_short_name=terms.short_name,
         call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone), present=tuple(rows),
@@ -166,7 +176,8 @@ def build_view(session: Session, terms: Terms, case: Case, zone: ZoneInfo, *, ch
         recorded_quorate=case.quorate, recorded_reason=case.quorum_reason if recorded else None,
         recorded_detail=_detail(case.quorum_reason or "") if recorded else None,
         recorded_by=(recorded_by or _recorded_by(session, case_id)) if recorded else None,
-        open=case.status == CaseStatus.CONVENED, changed=changed)
+        open=case.status == CaseStatus.CONVENED, marking_closes_at=closes,
+        marking_closes_local=local_time_text(closes, zone), changed=changed)
 
 
 def roll_call(session: Session, terms: Terms, case: Case, zone: ZoneInfo) -> RollCallView:
@@ -177,23 +188,9 @@ def roll_call(session: Session, terms: Terms, case: Case, zone: ZoneInfo) -> Rol
 # --- who may do what ------------------------------------------------------------------------------
 
 
-def _seat_keys(terms: Terms, roles: frozenset[Role]) -> set[str]:
-    return {s.key for s in terms.seats if s.roster_role in roles}
-
-
-def _holds(session: Session, terms: Terms, invitees: Sequence[Invitee], user_id: str,
-           roles: frozenset[Role]) -> bool:
-    """Whether `user_id` sits in one of `roles`' seats on this case, or holds one of them on the roster."""
-    keys = _seat_keys(terms, roles)
-    if any(i.user_id == user_id and i.seat in keys for i in invitees):
-        return True
-    entry = roster.entry(session, user_id)
-    return entry is not None and bool(entry.roles & roles)
-
-
-def _contacts(terms: Terms, invitees: Sequence[Invitee], roles: frozenset[Role]) -> tuple[str, ...]:
-    keys = _seat_keys(terms, roles)
-    return tuple(dict.fromkeys(i.user_id for i in invitees if i.seat in keys))
+def marking_closes_at(terms: Terms, case: Case) -> datetime:
+    """When marking present closes: the end of the call plus the terms' grace period."""
+    return case.call_at + timedelta(minutes=case.duration_minutes + terms.roll_call_grace_minutes)
 
 
 def _check_open(case: Case) -> None:
@@ -201,24 +198,38 @@ def _check_open(case: Case) -> None:
         raise NotAllowed(f"{case.reference} is {case.status}: the roll-call is closed.")
 
 
-def check_can_mark_others(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """Raise unless `user_id` is the chair or deputy chair (by seat on the case or on the roster)."""
+def _check_marking_open(terms: Terms, case: Case, now: datetime, zone: ZoneInfo, contacts: tuple[str, ...],
+                        *, own: bool) -> None:
+    closes = marking_closes_at(terms, case)
+    if now < closes:
+        return
+    when = local_time_text(closes, zone)
+    if own:
+        raise NotAllowed(f"\"I'm on the call\" for {case.reference} closed at {when}, "
+                         f"{terms.roll_call_grace_minutes} minutes after the call ended. If the roll-call is wrong, "
+                         "ask the chair to correct it.", contacts)
+    raise NotAllowed(f"The roll-call for {case.reference} closed at {when}. Use \"Correct the roll-call\" to change "
+                     "it, with the reason.", contacts)
+
+
+def check_can_mark_others(session: Session, terms: Terms, case: Case, user_id: str, now: datetime,
+                          zone: ZoneInfo) -> None:
+    """Raise unless `user_id` chairs this case (the chair seat or the deputy they named) or is governance,
+    and marking is still open (after that the roll-call is corrected, with a reason)."""
     _check_open(case)
-    invitees = _invitees(session, case.id or 0)
-    if not _holds(session, terms, invitees, user_id, CHAIR_ROLES):
-        raise NotAllowed(f"Only the chair or the deputy chair can mark someone else present on {case.reference}. "
-                         f"If you are on the call, press \"I'm on the call\" for yourself.",
-                         _contacts(terms, invitees, CHAIR_ROLES))
+    contacts = chair_contacts(session, terms, case)
+    if not has_chair_powers(session, terms, case, user_id):
+        raise NotAllowed(f"Only the chair of {case.reference} (or the deputy they named) or governance can mark "
+                         f"someone else present. If you are on the call, press \"I'm on the call\" for yourself.",
+                         contacts)
+    _check_marking_open(terms, case, now, zone, contacts, own=False)
 
 
 def check_can_record(session: Session, terms: Terms, case: Case, user_id: str) -> None:
-    """Raise unless `user_id` is the chair, deputy chair or governance (by seat or on the roster)."""
+    """Raise unless `user_id` chairs this case (the chair seat or the deputy they named) or is governance."""
     if case.status == CaseStatus.CANCELLED:
         raise NotAllowed(f"{case.reference} was cancelled: there is no call to record.")
-    invitees = _invitees(session, case.id or 0)
-    if not _holds(session, terms, invitees, user_id, RECORD_ROLES):
-        raise NotAllowed(f"Only the chair, the deputy chair or the governance representative can record the "
-                         f"quorum result for {case.reference}.", _contacts(terms, invitees, RECORD_ROLES))
+    require_chair_powers(session, terms, case, user_id, "record its quorum result")
 
 
 # --- marking present ------------------------------------------------------------------------------
@@ -243,27 +254,32 @@ def _insert_mark(session: Session, values: dict[str, Any]) -> bool:
 
 
 def mark_present(session: Session, terms: Terms, reference: str, user_id: str, marked_by: str, now: datetime,
-                 zone: ZoneInfo) -> RollCallView:
+                 zone: ZoneInfo, *, people: People | None = None) -> RollCallView:
     """Mark `user_id` present on the call, marked by `marked_by` (themself, or the chair for a phone joiner).
 
-    Writes the mark and a history event in the caller's transaction. Marking twice changes nothing.
-    Raises NotFound (no such case) or NotAllowed (case not open; someone other than the chair or
-    deputy chair marking another person; someone not invited marking themself).
+    Marking someone else needs `people`: they must be an active person of the workspace. Writes the
+    mark and a history event in the caller's transaction. Marking twice changes nothing. Raises
+    NotFound (no such case), NotAllowed (case not open; marking closed; someone without the chair's
+    powers marking another person; someone not invited marking themself) or InvalidInput ("person").
     """
     case = find_case(session, reference)
     _check_open(case)
     invitees = _invitees(session, case.id or 0)
-    chair = _holds(session, terms, invitees, marked_by, CHAIR_ROLES)
+    chair = has_chair_powers(session, terms, case, marked_by)
+    contacts = chair_contacts(session, terms, case)
     if marked_by != user_id and not chair:
-        raise NotAllowed(f"Only the chair or the deputy chair can mark someone else present on {reference}. "
-                         f"If you are on the call, press \"I'm on the call\" for yourself.",
-                         _contacts(terms, invitees, CHAIR_ROLES))
+        raise NotAllowed(f"Only the chair of {reference} (or the deputy they named) or governance can mark someone "
+                         f"else present. If you are on the call, press \"I'm on the call\" for yourself.", contacts)
     found = _capacity(invitees, user_id)
-    if found is None and not chair:
-        # Only reachable when marking oneself: a stranger cannot join the record on their own say-so.
+    if found is None and marked_by == user_id:
+        # A stranger cannot join the record on their own say-so (not even governance, who is not invited).
         raise NotAllowed(f"Only the members invited to {reference}, or a deputy they named, can mark themselves "
-                         f"present. If you joined the call, ask the chair to mark you present.",
-                         _contacts(terms, invitees, CHAIR_ROLES))
+                         f"present. If you joined the call, ask the chair to mark you present.", contacts)
+    _check_marking_open(terms, case, now, zone, contacts, own=marked_by == user_id)
+    if marked_by != user_id:
+        if people is None:
+            raise ValueError("marking someone else present needs the workspace's people to check them")
+        require_people(people, {"person": user_id})
     capacity, deputy_for = found or (GUEST, None)
     changed = _insert_mark(session, dict(case_id=case.id, user_id=user_id, capacity=capacity,
                                          deputy_for=deputy_for, marked_by=marked_by, at=now))
@@ -272,6 +288,127 @@ def mark_present(session: Session, terms: Terms, reference: str, user_id: str, m
                      deputy_for=deputy_for)
     session.flush()
     return build_view(session, terms, case, zone, changed=changed)
+
+
+# --- correcting the roll-call --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CorrectionForm:
+    """What the chair entered to correct the roll-call: whose attendance, present or not, and why."""
+
+    reference: str
+    actor: str
+    person: str | None
+    present: bool | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """templates/slack/roll_call_corrected: the correction as announced in the case channel (no reason)."""
+
+    view: RollCallView
+    actor_id: str
+    user_id: str
+    present: bool
+    revised: bool  # the recorded quorum result changed with it
+
+
+def check_can_correct(session: Session, terms: Terms, reference: str, actor: str, now: datetime) -> Case:
+    """Raise NotFound or NotAllowed unless `actor` may correct this roll-call now; writes nothing.
+
+    The chair of the case (the chair seat's holder or the deputy they named) or governance, once
+    the call has started, while the case is open.
+    """
+    case = find_case(session, reference)
+    _check_open(case)
+    require_chair_powers(session, terms, case, actor, "correct its roll-call")
+    if now < case.call_at:
+        raise NotAllowed(f"The call for {case.reference} has not started: there is no roll-call to correct yet.")
+    return case
+
+
+def correct(session: Session, terms: Terms, form: CorrectionForm, now: datetime, zone: ZoneInfo, *,
+            people: People, directory_names: Sequence[str] = ()) -> Corrected:
+    """Correct one person's attendance on the roll-call, with a reason (issue 12, rule 6).
+
+    Marks them present (capacity derived as for any mark; they must be an active person of the
+    workspace) or removes their mark. Writes the mark, the correction with its reason, a
+    "roll_call_corrected" history event and, when a result was recorded, the revised result, all in
+    the caller's transaction. Raises NotFound, NotAllowed or InvalidInput keyed "person", "present"
+    or "reason" (nothing written).
+    """
+    case = check_can_correct(session, terms, form.reference, form.actor, now)
+    errors: dict[str, str] = {}
+    person = form.person or ""
+    if not person:
+        errors["person"] = "Choose whose attendance to correct."
+    if form.present is None:
+        errors["present"] = "Say whether they were on the call."
+    reason = form.reason.strip()
+    if not reason:
+        errors["reason"] = "Give the reason for the correction: it is kept in the case's record."
+    elif len(reason) > CORRECTION_REASON_LIMIT:
+        errors["reason"] = f"Keep this under {CORRECTION_REASON_LIMIT} characters."
+    elif hits := find_person_names(reason, directory_names):
+        errors["reason"] = describe_hits(hits)
+    marks = {m.user_id: m for m in _marks(session, case.id or 0)}
+    if person and form.present is True:
+        if person in marks:
+            errors["person"] = "They are already marked present."
+        else:
+            try:
+                require_people(people, {"person": person})
+            except InvalidInput as exc:
+                errors.update(exc.fields)
+    elif person and form.present is False and person not in marks:
+        errors["person"] = "They are not marked present."
+    if errors:
+        raise InvalidInput(errors)
+    present = bool(form.present)
+    if present:
+        capacity, deputy_for = _capacity(_invitees(session, case.id or 0), person) or (GUEST, None)
+        if not _insert_mark(session, dict(case_id=case.id, user_id=person, capacity=capacity, deputy_for=deputy_for,
+                                          marked_by=form.actor, at=now)):
+            raise InvalidInput({"person": "They are already marked present."})
+    else:
+        previous = marks[person]
+        capacity, deputy_for = previous.capacity, previous.deputy_for
+        session.exec(delete(RollCallMark).where(col(RollCallMark.id) == previous.id))  # type: ignore[call-overload]
+    correction = RollCallCorrection(case_id=case.id or 0, user_id=person, present=present, reason=reason,
+                                    corrected_by=form.actor, at=now)
+    session.add(correction)
+    session.flush()
+    record_event(session, case.id or 0, form.actor, CORRECTED_EVENT, now, user=person, present=present,
+                 capacity=capacity, deputy_for=deputy_for, correction=correction.id)
+    revised = False
+    if case.quorate is not None:
+        current = build_view(session, terms, case, zone)
+        revised = _store(session, case, current.quorate, current.quorum_reason, _present_detail(current), form.actor,
+                         now)
+    session.flush()
+    view = build_view(session, terms, case, zone, changed=True, recorded_by=form.actor if revised else None)
+    return Corrected(view, form.actor, person, present, revised)
+
+
+def announce_correction(sessions: SessionFactory, engine: Engine, terms: Terms, workspace: Workspace,
+                        zone: ZoneInfo, corrected: Corrected) -> list[str]:
+    """After the commit: say in the case channel that the roll-call was corrected, and redraw it."""
+    failed: list[str] = []
+    reference = corrected.view.reference
+    attempt("announcing the correction", failed, reference,
+            lambda: workspace.post(corrected.view.room_id, Message("roll_call_corrected", corrected)))
+    attempt("updating the roll-call", failed, reference,
+            lambda: refresh_roll_call(sessions, engine, terms, corrected.view.case_id, workspace, zone))
+    return failed
+
+
+def correct_roll_call(sessions: SessionFactory, terms: Terms, form: CorrectionForm, now: datetime, zone: ZoneInfo,
+                      *, people: People, directory_names: Sequence[str] = ()) -> Corrected:
+    """`correct` in a transaction of its own: committed, or nothing written."""
+    with transaction(sessions) as session:
+        return correct(session, terms, form, now, zone, people=people, directory_names=directory_names)
 
 
 # --- recording the result -------------------------------------------------------------------------
@@ -309,7 +446,8 @@ def record_result(session: Session, terms: Terms, reference: str, actor: str, no
                   zone: ZoneInfo) -> RollCallView:
     """Record the actual quorum on the case: whether the call was quorate, and why not.
 
-    Only the chair, deputy chair or governance may. An inquorate call is recorded too, flagged.
+    Only the case's chair (or the deputy they named) or governance may. An inquorate call is recorded
+    too, flagged.
     Recording again keeps the first result unless the roll-call changed since (then the result is
     revised, with an event). Writes in the caller's transaction.
     """

@@ -1,7 +1,9 @@
-"""The roster: which Slack user holds which roles, and for professional leads which professions.
+"""The roster: which user holds which roles, and for professional leads which professions.
 
 Imported from CSV (`user_id,roles,professions`) all or nothing, with line-numbered errors, and
-viewed or changed by governance in chat. It stores user ids only, never names.
+viewed or changed by governance in chat. It stores user ids only, never names. Everyone put on it
+is an active person of the workspace (bot/people.py; issue 12, rule 4), and every change is kept
+append-only in `roster_changes`: who changed whose roles and professions, when, and how (rule 10).
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, delete, select
+from sqlmodel import Session, col, delete, select
 
 from bot.errors import InvalidInput, NotAllowed
+from bot.people import ONE, People, Standing, line_problem, require_people
 from bot.quorum import Attendee
 from bot.roles import Role
 from bot.terms import Terms
-from storage.tables import RosterMember
+from storage.db import SessionFactory, transaction
+from storage.tables import RosterChange, RosterMember
 
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
+# A user id is opaque here (its platform's directory checks its form); it must fit the column and be
+# one token, so it cannot carry markup into a message.
+OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
+IMPORT, CHAT = "import", "chat"
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,10 @@ def _entry(row: RosterMember) -> RosterEntry:
 def parse_entry(user_id: str, roles: Iterable[str], professions: Iterable[str], terms: Terms) -> RosterEntry:
     """Validate one roster line; raise InvalidInput keyed "user", "roles" or "professions"."""
     problems: dict[str, str] = {}
-    if not USER_ID.match(user_id):
-        problems["user"] = f"{user_id!r} is not a Slack user ID (they look like U012AB3CD)"
+    if not user_id:
+        problems["user"] = "a user ID is needed"
+    elif not OPAQUE_ID.match(user_id):
+        problems["user"] = f"{user_id!r} is not a user ID"
     parsed_roles: set[Role] = set()
     for raw in roles:
         try:
@@ -77,20 +86,24 @@ def parse_entry(user_id: str, roles: Iterable[str], professions: Iterable[str], 
     return RosterEntry(user_id, frozenset(parsed_roles), frozenset(parsed_professions))
 
 
-def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
-    """Parse a roster CSV; raise RosterImportError listing every bad line (header is line 1).
+@dataclass(frozen=True)
+class _Parsed:
+    entries: list[tuple[int, RosterEntry]]
+    problems: list[tuple[int, str]]
+    ids: list[tuple[int, str]]  # every user id worth asking the directory about, with its line
 
-    The header is exactly user_id,roles,professions, and no row has more columns than it: a column
-    the bot would not read (a name, say, or a field split by an unquoted comma) is refused, not dropped.
-    """
+
+def _parse(text: str, terms: Terms) -> _Parsed:
+    """The file's rows and problems. The header is exactly user_id,roles,professions, and no row has more
+    columns than it: a column the bot would not read (a name, say, or a field split by an unquoted comma)
+    is refused, not dropped."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     expected = ["user_id", "roles", "professions"]
     header = [h.strip() for h in (reader.fieldnames or [])]
     if header != expected:
         raise RosterImportError([f"line 1: the header must be {','.join(expected)}, not {','.join(header) or 'empty'}"])
     reader.fieldnames = header  # rows keyed by the stripped names ("user_id, roles, professions")
-    entries: list[RosterEntry] = []
-    problems: list[str] = []
+    parsed = _Parsed([], [], [])
     seen: dict[str, int] = {}
     for row in reader:
         line_no = reader.line_num  # the reader's own count: blank lines are skipped, not renumbered
@@ -100,49 +113,167 @@ def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
             continue  # a blank line
         if extra:
             # Nothing of the extra cells is repeated: one could be a name.
-            problems.append(f"line {line_no}: {len(expected) + len(extra)} columns, but the header has "
-                            f"{len(expected)}; put double quotes around a value that contains a comma")
+            parsed.problems.append((line_no, f"line {line_no}: {len(expected) + len(extra)} columns, but the header "
+                                             f"has {len(expected)}; put double quotes around a value that contains "
+                                             "a comma"))
             continue
         if user_id in seen:
-            problems.append(f"line {line_no}: {user_id} is a duplicate of line {seen[user_id]}")
+            parsed.problems.append((line_no, f"line {line_no}: {user_id} is a duplicate of line {seen[user_id]}"))
             continue
         seen[user_id] = line_no
         try:
-            entries.append(parse_entry(user_id, _split(row.get("roles") or ""), _split(row.get("professions") or ""),
-                                       terms))
+            parsed.entries.append((line_no, parse_entry(user_id, _split(row.get("roles") or ""),
+                                                        _split(row.get("professions") or ""), terms)))
+            parsed.ids.append((line_no, user_id))
         except InvalidInput as exc:
-            problems.extend(f"line {line_no}: {field}: {reason}" for field, reason in exc.fields.items())
-    if problems:
-        raise RosterImportError(problems)
-    if not entries:
+            parsed.problems.extend((line_no, f"line {line_no}: {field}: {reason}")
+                                   for field, reason in exc.fields.items())
+            if "user" not in exc.fields:
+                parsed.ids.append((line_no, user_id))
+    return parsed
+
+
+def parse_csv(text: str, terms: Terms) -> list[RosterEntry]:
+    """Parse a roster CSV; raise RosterImportError listing every bad line (header is line 1).
+
+    Checks the file alone; `read_csv` also asks the workspace about every person in it.
+    """
+    parsed = _parse(text, terms)
+    if parsed.problems:
+        raise RosterImportError([p for _, p in parsed.problems])
+    if not parsed.entries:
         raise RosterImportError(["the file lists nobody"])
-    return entries
+    return [e for _, e in parsed.entries]
 
 
-def replace_roster(session: Session, entries: list[RosterEntry], actor: str, now: datetime) -> int:
-    """Make the roster exactly `entries` (the caller's transaction commits); return the count."""
+def read_csv(text: str, terms: Terms, people: People) -> list[RosterEntry]:
+    """Parse a roster CSV and check that every person in it is an active person of the workspace.
+
+    Raises RosterImportError listing every bad line, in line order (a person the workspace refuses
+    is reported at their line, like any other fault); writes nothing.
+    """
+    parsed = _parse(text, terms)
+    standings = people.standing({u for _, u in parsed.ids})
+    ranked = [(line, 1, text) for line, text in parsed.problems]
+    for line, user_id in parsed.ids:
+        problem = line_problem(people, user_id, standings[user_id])
+        if problem:
+            ranked.append((line, 0, f"line {line}: user: {problem}"))
+    if ranked:
+        raise RosterImportError([text for _, _, text in sorted(ranked, key=lambda r: (r[0], r[1]))])
+    if not parsed.entries:
+        raise RosterImportError(["the file lists nobody"])
+    return [e for _, e in parsed.entries]
+
+
+def _joined(values: Iterable[str]) -> str:
+    return ";".join(sorted(values))
+
+
+def _record_change(session: Session, before: RosterEntry | None, after: RosterEntry | None, actor: str,
+                   now: datetime, source: str) -> bool:
+    """Append one history row for a person whose roles or professions changed; return whether they did."""
+    user_id = (after or before).user_id  # type: ignore[union-attr]
+    old_roles, new_roles = (before.roles if before else frozenset()), (after.roles if after else frozenset())
+    old_profs = before.professions if before else frozenset()
+    new_profs = after.professions if after else frozenset()
+    if (old_roles, old_profs) == (new_roles, new_profs):
+        return False
+    session.add(RosterChange(at=now, actor_id=actor, source=source, user_id=user_id,
+                             roles_added=_joined(new_roles - old_roles), roles_removed=_joined(old_roles - new_roles),
+                             professions_added=_joined(new_profs - old_profs),
+                             professions_removed=_joined(old_profs - new_profs)))
+    return True
+
+
+def replace_roster(session: Session, entries: list[RosterEntry], actor: str, now: datetime,
+                   source: str = IMPORT) -> int:
+    """Make the roster exactly `entries` (the caller's transaction commits); return the count.
+
+    Appends a history row for everyone whose roles changed, was added or was removed.
+    """
+    before = {e.user_id: e for e in all_entries(session)}
+    after = {e.user_id: e for e in entries}
+    for user_id in sorted(before.keys() | after.keys()):
+        _record_change(session, before.get(user_id), after.get(user_id), actor, now, source)
     session.exec(delete(RosterMember))
     for e in entries:
-        session.add(RosterMember(user_id=e.user_id, roles=";".join(sorted(e.roles)),
-                                 professions=";".join(sorted(e.professions)), updated_at=now, updated_by=actor))
+        session.add(RosterMember(user_id=e.user_id, roles=_joined(e.roles), professions=_joined(e.professions),
+                                 updated_at=now, updated_by=actor))
     return len(entries)
 
 
-def set_member(session: Session, entry: RosterEntry, actor: str, now: datetime) -> None:
-    """Add or change one person's roles; the caller checks `actor` may change the roster."""
-    row = session.get(RosterMember, entry.user_id) or RosterMember(user_id=entry.user_id, roles="",
-                                                                     updated_at=now, updated_by=actor)
-    row.roles, row.professions = ";".join(sorted(entry.roles)), ";".join(sorted(entry.professions))
+def import_csv(sessions: SessionFactory, text: str, terms: Terms, people: People, actor: str, now: datetime) -> int:
+    """Replace the roster from a CSV, all or nothing: every line checked, every person confirmed by the
+    workspace, the change kept in the roster history. Raises RosterImportError (nothing imported)."""
+    entries = read_csv(text, terms, people)
+    with transaction(sessions) as session:
+        return replace_roster(session, entries, actor, now, IMPORT)
+
+
+def set_member(session: Session, entry: RosterEntry, actor: str, now: datetime, source: str = CHAT) -> None:
+    """Add or change one person's roles, with a history row; the caller checks `actor` may change the roster."""
+    row = session.get(RosterMember, entry.user_id)
+    _record_change(session, _entry(row) if row else None, entry, actor, now, source)
+    row = row or RosterMember(user_id=entry.user_id, roles="", updated_at=now, updated_by=actor)
+    row.roles, row.professions = _joined(entry.roles), _joined(entry.professions)
     row.updated_at, row.updated_by = now, actor
     session.add(row)
 
 
-def remove_member(session: Session, user_id: str) -> bool:
+def remove_member(session: Session, user_id: str, actor: str = "", now: datetime | None = None,
+                  source: str = CHAT) -> bool:
+    """Take one person off the roster, with a history row when `now` is given; return whether they were on it."""
     row = session.get(RosterMember, user_id)
     if row is None:
         return False
+    if now is not None:
+        _record_change(session, _entry(row), None, actor, now, source)
     session.delete(row)
     return True
+
+
+@dataclass(frozen=True)
+class RosterEdit:
+    """The result of one /pmccg roster edit: the person, and their entry now (None: removed or absent)."""
+
+    user_id: str
+    entry: RosterEntry | None
+    was_on_roster: bool
+
+
+def edit(sessions: SessionFactory, terms: Terms, actor: str, user_id: str, roles: Iterable[str],
+         professions: Iterable[str], now: datetime, people: People) -> RosterEdit:
+    """Governance adds, changes or (with no roles) removes one person, in a transaction of its own.
+
+    The person added or changed must be an active person of the workspace; removing anyone is
+    allowed (a deactivated account is exactly who should come off). The change is kept in the
+    roster history. Raises NotAllowed (not governance) or InvalidInput keyed "user", "roles" or
+    "professions" (nothing written).
+    """
+    roles, professions = list(roles), list(professions)
+    with transaction(sessions) as session:
+        require_governance(session, actor)
+        if not user_id:
+            raise InvalidInput({"user": "Choose a person."})
+        if not OPAQUE_ID.match(user_id):
+            raise InvalidInput({"user": ONE[Standing.MALFORMED]})
+        if not roles:
+            removed = remove_member(session, user_id, actor, now)
+            return RosterEdit(user_id, None, removed)
+        found = parse_entry(user_id, roles, professions, terms)
+        require_people(people, {"user": user_id})
+        was_on = session.get(RosterMember, user_id) is not None
+        set_member(session, found, actor, now)
+        return RosterEdit(user_id, found, was_on)
+
+
+def history(session: Session, limit: int | None = None) -> list[RosterChange]:
+    """The roster history, most recent first (all of it unless `limit`)."""
+    query = select(RosterChange).order_by(col(RosterChange.at).desc(), col(RosterChange.id).desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
 
 
 def all_entries(session: Session) -> list[RosterEntry]:

@@ -100,6 +100,8 @@ class Terms:
     reminders: ReminderOffsets
     records: RecordsRule
     source: str
+    # "I'm on the call" stays open this long after the call ends; then only the chair corrects it.
+    roll_call_grace_minutes: int = 30
 
     def profession(self, key: str) -> Profession | None:
         return next((p for p in self.professions if p.key == key), None)
@@ -297,6 +299,9 @@ def _build(root: _Reader) -> Terms:
         professional_lead_required=quorum.get("professional_lead_required", bool),
         deputies_count=quorum.get("deputies_count", bool),
     )
+    grace = quorum.get("roll_call_grace_minutes", int, 30)
+    if not 0 <= grace <= 24 * 60:
+        raise quorum.fail("roll_call_grace_minutes", f"must be between 0 and 1440 minutes, not {grace}")
     if rule.chair_required and not rule.chair_roles:
         raise quorum.fail("chair_roles", "must name at least one role when chair_required is true")
     for key in ("min_notice_minutes", "short_notice_min_notice_minutes", "max_extra_members"):
@@ -339,6 +344,7 @@ def _build(root: _Reader) -> Terms:
         reminders=offsets,
         records=records,
         source=source,
+        roll_call_grace_minutes=grace,
     )
 
 

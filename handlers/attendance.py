@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import attendance, cases
-from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot import attendance
+from bot.errors import InvalidInput, NotAllowed, NotFound
 from handlers import ids
 from handlers.context import Services
 from handlers.modals import field_value, input_block, modal, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
-from storage.db import transaction
 from storage.tables import Reply
-
-log = logging.getLogger(__name__)
 
 CONFIRMATIONS = {
     Reply.ATTENDING: "You are down as attending {ref}.",
@@ -32,23 +28,18 @@ def deputy_view(reference: str) -> dict[str, Any]:
     return modal(ids.DEPUTY_VIEW, "Send a deputy", [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"Who will attend *{reference}* in your place?"}},
         input_block(ids.DEPUTY_FIELD, "Deputy", element,
-                    hint="For the chair, choose the appointed deputy chair so the call can be quorate."),
+                    hint="Someone on the roster; for the chair, the deputy chair. They are added to the case "
+                         "channel."),
     ], submit="Save", private_metadata=reference)
 
 
 def _answer(services: Services, client: WebClient, reference: str, user_id: str, reply: Reply,
             deputy_id: str | None = None) -> str:
-    """Record the answer and refresh the board; return the confirmation to show privately."""
-    with transaction(services.sessions) as session:
-        result = attendance.record_reply(session, services.terms, reference, user_id, reply, services.clock(),
-                                         services.zone, deputy_id=deputy_id)
-    if result.changed:
-        try:
-            attendance.refresh_board(services.sessions, services.engine, services.terms, result.case_id,
-                                     SlackWorkspace(client), services.zone)
-        except PlatformFailure as exc:
-            log.warning("board_update_failed", extra={"event": "board_update_failed", "case_ref": reference,
-                                                      "error": exc.error})
+    """Record the answer, then invite and announce a new deputy and refresh the board; return the confirmation."""
+    result = attendance.answer(services.sessions, services.terms, reference, user_id, reply, services.clock(),
+                               services.zone, people=services.directory, deputy_id=deputy_id)
+    attendance.announce_reply(services.sessions, services.engine, services.terms, SlackWorkspace(client),
+                              services.zone, result)
     return CONFIRMATIONS[reply].format(ref=reference) if result.changed else \
         f"No change: that was already your answer for {reference}."
 
@@ -76,10 +67,8 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         try:
             with services.sessions() as session:
-                case = cases.find_case(session, reference)
-                attendance.check_can_answer(session, case, body["user"]["id"])
-                if not attendance.seats_of(session, case, body["user"]["id"]):
-                    raise NotAllowed("You are attending as a deputy; only the member can name a different deputy.")
+                attendance.check_can_name_deputy(session, services.terms, reference, body["user"]["id"],
+                                                 services.clock())
         except (NotAllowed, NotFound) as exc:
             text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
             respond(text=text, response_type="ephemeral", replace_original=False)
@@ -91,9 +80,6 @@ def register(app: App) -> None:
         view = body["view"]
         reference = view.get("private_metadata", "")
         deputy = field_value(view["state"]["values"], ids.DEPUTY_FIELD)
-        if deputy and deputy in services.directory.bots:
-            ack(response_action="errors", errors={ids.DEPUTY_FIELD: "Choose a person, not an app."})
-            return
         try:
             text = _answer(services, client, reference, body["user"]["id"], Reply.DEPUTY, deputy_id=deputy)
         except InvalidInput as exc:

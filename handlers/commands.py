@@ -50,7 +50,7 @@ def _help(command: dict[str, Any], client: WebClient, respond: Respond, services
 SUBCOMMANDS: dict[str, Subcommand] = {
     "convene": Subcommand("convene", "convene a group for a new case (opens a form)", _convene),
     "roster": Subcommand("roster", "view or change who holds which role (governance)", _roster),
-    "outcome": Subcommand("outcome REFERENCE", "record the outcome of a case (chair, deputy chair, governance)",
+    "outcome": Subcommand("outcome REFERENCE", "record the outcome of a case (its chair or their deputy, governance)",
                           command_outcome),
     "fairness": Subcommand("fairness REFERENCE", "revisit a case's fairness answers", command_fairness),
     "action": Subcommand("action REFERENCE", "add an action point to a case whose outcome is recorded",

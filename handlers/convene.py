@@ -165,7 +165,7 @@ def register(app: App) -> None:
                 chosen = [u for u in form.seats.values() if u]
                 entries = roster.entries_for(session, chosen)
             request = convening.validate(form, terms, entries, services.directory.names(wait_seconds=1.5), now,
-                                         services.zone, bots=services.directory.bots)
+                                         services.zone, people=services.directory)
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return

@@ -33,6 +33,11 @@ ROLL_CALL_MARK_OTHER = "roll_call_mark_other"
 ROLL_CALL_RECORD = "roll_call_record"
 ROLL_CALL_MARK_VIEW = "roll_call_mark"
 ROLL_CALL_PERSON = "person"
+# Correcting the roll-call after it closes (chair, their deputy, governance): button, modal, its fields.
+ROLL_CALL_CORRECT = "roll_call_correct"
+ROLL_CALL_CORRECT_VIEW = "roll_call_correct_view"
+ROLL_CALL_PRESENT_FIELD = "present"
+ROLL_CALL_REASON_FIELD = "reason"
 
 # Rescheduling or cancelling a case (handlers/case_admin.py); field block ids are the domain's field names.
 RESCHEDULE_VIEW = "case_reschedule_view"

@@ -1,6 +1,6 @@
 """Recording the outcome in Slack: the outcome modal, revisiting fairness, adding an action point later.
 
-The chair (or their deputy), a deputy chair or governance records the group's advisory outcome
+The case's chair (or the deputy they named) or governance records the group's advisory outcome
 (bot/outcomes.py). Permission is checked before a modal opens (a refusal is answered privately);
 a submission is validated and written in one short transaction before the acknowledgement, so a
 bad field is shown at the field and nothing is half-written. The circulation is a scheduled
@@ -493,7 +493,7 @@ def register(app: App) -> None:
         try:
             with named_lock(services.engine, f"outcome:{reference}"), transaction(services.sessions) as session:
                 recorded = outcomes.record_outcome(session, services.terms, form, services.clock(), services.zone,
-                                                   names, services.directory.bots)
+                                                   names, services.directory)
         except InvalidInput as exc:
             ack(response_action="errors", errors=at_rows(exc.fields, rows))
             return
@@ -553,7 +553,7 @@ def register(app: App) -> None:
                 case = _open_case(session, services, reference, user_id)
                 _require_outcome(session, case)
                 errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
-                                                 services.directory.bots)
+                                                 services.directory)
                 if errors:
                     raise InvalidInput(errors)
                 item = action_points.add(session, case, action, user_id, now, source="channel")

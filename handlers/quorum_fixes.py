@@ -8,10 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import attendance, cases, roster
+from bot import attendance
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.notify import Message
-from bot.roles import Role
 from handlers import ids
 from handlers.context import Services
 from handlers.modals import field_value, input_block, modal, option, plain
@@ -32,7 +31,8 @@ def invite_deputy_view(reference: str, seats: list[tuple[str, str]], proposed: s
         seat_el["initial_option"] = option(*seats[0])
     return modal(ids.INVITE_DEPUTY_VIEW, "Invite a deputy", [
         input_block(SEAT_FIELD, "Standing in for", seat_el),
-        input_block(ids.DEPUTY_FIELD, "Deputy", user, hint="They are added to the case channel and told."),
+        input_block(ids.DEPUTY_FIELD, "Deputy", user,
+                    hint="Someone on the roster in a role that fits the seat. They are added to the case channel."),
     ], submit="Invite", private_metadata=reference)
 
 
@@ -48,32 +48,26 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         try:
             with services.sessions() as session:
-                case = cases.find_case(session, reference)
-                attendance.may_fix_quorum(session, services.terms, case, body["user"]["id"])
-                seats = [(i.seat, i.seat_label) for i in attendance.open_seats(session, case)]
-                # Propose the deputy chair for an empty chair, else a lead for the case's profession.
-                chair_open = any(s in services.terms.chair_seats for s, _ in seats)
-                role = Role.DEPUTY_CHAIR if chair_open else Role.PROFESSIONAL_LEAD
-                found = roster.holders(session, role, None if chair_open else case.profession)
+                choices = attendance.fill_choices(session, services.terms, reference, body["user"]["id"],
+                                                  services.clock())
         except (NotAllowed, NotFound) as exc:
             _private(respond, exc)
             return
-        if not seats:
+        if not choices.seats:
             respond(text="Every seat is already expected to be filled.", response_type="ephemeral",
                     replace_original=False)
             return
         client.views_open(trigger_id=body["trigger_id"],
-                          view=invite_deputy_view(reference, seats, found[0].user_id if found else None))
+                          view=invite_deputy_view(choices.reference, list(choices.seats), choices.proposed))
 
     @app.view(ids.INVITE_DEPUTY_VIEW)
     def save_invite(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
         reference = body["view"].get("private_metadata", "")
         values = body["view"]["state"]["values"]
         try:
-            with transaction(services.sessions) as session:
-                invited = attendance.invite_deputy(session, services.terms, reference, body["user"]["id"],
-                                                   field_value(values, SEAT_FIELD) or "",
-                                                   field_value(values, ids.DEPUTY_FIELD), services.clock())
+            added = attendance.fill_seat(services.sessions, services.terms, reference, body["user"]["id"],
+                                         field_value(values, SEAT_FIELD) or "", field_value(values, ids.DEPUTY_FIELD),
+                                         services.clock(), people=services.directory)
         except InvalidInput as exc:
             ack(response_action="errors", errors={SEAT_FIELD if k == "seat" else ids.DEPUTY_FIELD: v
                                                   for k, v in exc.fields.items()})
@@ -83,14 +77,13 @@ def register(app: App) -> None:
             return
         ack()
         workspace = SlackWorkspace(client)
+        attendance.announce_addition(workspace, added)
         try:
-            workspace.invite(invited.room_id, [invited.deputy_id])
-            workspace.post(invited.room_id, Message("deputy_invited", invited))
-            attendance.refresh_board(services.sessions, services.engine, services.terms, invited.case_id, workspace,
+            attendance.refresh_board(services.sessions, services.engine, services.terms, added.case_id, workspace,
                                      services.zone)
         except PlatformFailure as exc:
-            log.warning("deputy_invite_incomplete", extra={"event": "deputy_invite_incomplete",
-                                                           "case_ref": reference, "error": exc.error})
+            log.warning("board_update_failed", extra={"event": "board_update_failed", "case_ref": added.reference,
+                                                      "error": exc.error})
 
     @app.action(ids.QUORUM_PROCEED)
     def proceed(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:

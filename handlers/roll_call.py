@@ -1,4 +1,5 @@
-"""Roll-call buttons at the call ("I'm on the call", "Mark someone present", "Record the quorum result")."""
+"""Roll-call buttons at the call ("I'm on the call", "Mark someone present", "Record the quorum result")
+and, after it, "Correct the roll-call" (the chair or governance, with a reason)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import cases, roll_call
-from bot.errors import NotAllowed, NotFound, PlatformFailure
+from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.notify import Message
 from bot.roll_call import RollCallView
 from handlers import ids
 from handlers.context import Services
-from handlers.modals import field_value, input_block, modal, plain
+from handlers.modals import field_value, input_block, modal, option, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import transaction
@@ -30,6 +31,22 @@ def mark_view(reference: str) -> dict[str, Any]:
         input_block(ids.ROLL_CALL_PERSON, "Person", element,
                     hint="For someone who joined by phone and cannot press the button themselves."),
     ], submit="Mark present", private_metadata=reference)
+
+
+PRESENT, ABSENT = "present", "absent"
+
+
+def correct_view(reference: str) -> dict[str, Any]:
+    presence = {"type": "radio_buttons", "options": [option(PRESENT, "Was on the call"),
+                                                     option(ABSENT, "Was not on the call")]}
+    reason = {"type": "plain_text_input", "multiline": True, "max_length": roll_call.CORRECTION_REASON_LIMIT}
+    return modal(ids.ROLL_CALL_CORRECT_VIEW, "Correct the roll-call", [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"Correct who was on the call for *{reference}*."}},
+        input_block(ids.ROLL_CALL_PERSON, "Person", {"type": "users_select", "placeholder": plain("Choose a person")}),
+        input_block(ids.ROLL_CALL_PRESENT_FIELD, "Attendance", presence),
+        input_block(ids.ROLL_CALL_REASON_FIELD, "Reason for the correction", reason,
+                    hint="Kept in the case's record. No names of the staff member."),
+    ], submit="Correct", private_metadata=reference)
 
 
 def _capacity_text(view: RollCallView, user_id: str) -> str:
@@ -107,7 +124,8 @@ def register(app: App) -> None:
         try:
             with services.sessions() as session:
                 case = cases.find_case(session, reference)
-                roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"])
+                roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"], services.clock(),
+                                                services.zone)
         except (NotAllowed, NotFound) as exc:
             respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
             return
@@ -121,13 +139,13 @@ def register(app: App) -> None:
         if not person:
             ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: "Choose who joined the call."})
             return
-        if person in services.directory.bots:
-            ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: "Choose a person, not an app."})
-            return
         try:
             with transaction(services.sessions) as session:
                 view = roll_call.mark_present(session, services.terms, reference, person, chair, services.clock(),
-                                              services.zone)
+                                              services.zone, people=services.directory)
+        except InvalidInput as exc:
+            ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: exc.fields.get("person", exc.message)})
+            return
         except (NotAllowed, NotFound) as exc:
             ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: exc.message[:150]})
             return
@@ -152,3 +170,43 @@ def register(app: App) -> None:
         except (NotAllowed, NotFound) as exc:
             text = _refusal(exc)
         respond(text=text, response_type="ephemeral", replace_original=False)
+
+    @app.action(ids.ROLL_CALL_CORRECT)
+    def choose_correction(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
+                          services: Services) -> None:
+        ack()
+        reference = str(body["actions"][0].get("value", ""))
+        try:
+            with services.sessions() as session:
+                case = roll_call.check_can_correct(session, services.terms, reference, body["user"]["id"],
+                                                   services.clock())
+                reference = case.reference
+        except (NotAllowed, NotFound) as exc:
+            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=correct_view(reference))
+        services.directory.refresh_in_background()  # the names refused in the reason
+
+    @app.view(ids.ROLL_CALL_CORRECT_VIEW)
+    def save_correction(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        values = body["view"]["state"]["values"]
+        presence = field_value(values, ids.ROLL_CALL_PRESENT_FIELD)
+        form = roll_call.CorrectionForm(
+            reference=body["view"].get("private_metadata", ""), actor=body["user"]["id"],
+            person=field_value(values, ids.ROLL_CALL_PERSON),
+            present={PRESENT: True, ABSENT: False}.get(presence) if isinstance(presence, str) else None,
+            reason=field_value(values, ids.ROLL_CALL_REASON_FIELD) or "")
+        services.directory.refresh_in_background()
+        try:
+            corrected = roll_call.correct_roll_call(services.sessions, services.terms, form, services.clock(),
+                                                    services.zone, people=services.directory,
+                                                    directory_names=services.directory.names(wait_seconds=1.0))
+        except InvalidInput as exc:
+            ack(response_action="errors", errors=exc.fields)
+            return
+        except (NotAllowed, NotFound) as exc:
+            ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: exc.message[:150]})
+            return
+        ack()
+        roll_call.announce_correction(services.sessions, services.engine, services.terms, SlackWorkspace(client),
+                                      services.zone, corrected)

@@ -1,4 +1,4 @@
-"""/pmccg roster: governance views the roster and adds, changes or removes a person."""
+"""/pmccg roster: governance views the roster and its recent changes, and adds, changes or removes a person."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ from slack_sdk import WebClient
 
 from bot import roster
 from bot.errors import InvalidInput, NotAllowed
+from bot.render import slack_date
 from bot.roles import ROLE_LABELS, Role
 from bot.terms import Terms
 from handlers import ids
 from handlers.context import Services
+from handlers.directory import SLACK_USER_ID
 from handlers.modals import field_value, input_block, modal, option, plain
-from storage.db import transaction
+from storage.tables import RosterChange
+
+RECENT_CHANGES = 10
+SOURCES = {roster.IMPORT: "CSV import", roster.CHAT: "/pmccg roster"}
 
 
 def roster_text(entries: list[roster.RosterEntry], terms: Terms) -> str:
@@ -29,8 +34,35 @@ def roster_text(entries: list[roster.RosterEntry], terms: Terms) -> str:
     return "\n".join(lines)
 
 
-def roster_blocks(entries: list[roster.RosterEntry], terms: Terms) -> list[dict[str, Any]]:
-    text = roster_text(entries, terms)
+def _labels(raw: str, labels: dict[str, str]) -> str:
+    return ", ".join(labels.get(v, v) for v in raw.split(";") if v)
+
+
+def change_line(change: RosterChange, terms: Terms) -> str:
+    """One roster change, as governance reads it: when, who, whose roles and professions moved which way."""
+    roles = {r.value: ROLE_LABELS[r] for r in Role}
+    professions = {p.key: p.label for p in terms.professions}
+    parts = [f"+{_labels(change.roles_added, roles)}" if change.roles_added else "",
+             f"−{_labels(change.roles_removed, roles)}" if change.roles_removed else "",
+             f"leads +{_labels(change.professions_added, professions)}" if change.professions_added else "",
+             f"leads −{_labels(change.professions_removed, professions)}" if change.professions_removed else ""]
+    # The command line and the sandbox change the roster too: their actor is a word, not a person.
+    by = f"<@{change.actor_id}>" if SLACK_USER_ID.match(change.actor_id) else change.actor_id
+    when = slack_date(change.at, f"{change.at:%Y-%m-%d %H:%M} UTC", "{date_short} {time}")
+    return (f"• {when} {by} ({SOURCES.get(change.source, change.source)}): <@{change.user_id}> "
+            + "; ".join(p for p in parts if p))
+
+
+def history_text(changes: list[RosterChange], terms: Terms) -> str:
+    if not changes:
+        return "*Recent changes*\nNo changes recorded yet."
+    lines = [f"*Recent changes* (the last {len(changes)}; `pmccg roster history` prints them all)"]
+    return "\n".join(lines + [change_line(c, terms) for c in changes])
+
+
+def roster_blocks(entries: list[roster.RosterEntry], terms: Terms,
+                  changes_text: str | None = None) -> list[dict[str, Any]]:
+    text = roster_text(entries, terms) + (f"\n\n{changes_text}" if changes_text else "")
     # A section holds 3,000 characters: split long rosters on line boundaries, never mid-line.
     chunks: list[str] = []
     for line in text.split("\n"):
@@ -63,8 +95,10 @@ def show_roster(services: Services, user_id: str) -> dict[str, Any]:
     with services.sessions() as session:
         roster.require_governance(session, user_id)
         entries = roster.all_entries(session)
+        changes = roster.history(session, RECENT_CHANGES)
+    recent = history_text(changes, services.terms)
     return {"response_type": "ephemeral", "text": roster_text(entries, services.terms),
-            "blocks": roster_blocks(entries, services.terms)}
+            "blocks": roster_blocks(entries, services.terms, recent)}
 
 
 def register(app: App) -> None:
@@ -82,19 +116,15 @@ def register(app: App) -> None:
         user = field_value(values, ids.ROSTER_USER) or ""
         roles = field_value(values, ids.ROSTER_ROLES) or []
         professions = field_value(values, ids.ROSTER_PROFESSIONS) or []
-        if user in services.directory.bots:
-            ack(response_action="errors", errors={ids.ROSTER_USER: "Choose a person, not an app."})
-            return
         try:
-            with transaction(services.sessions) as session:
-                roster.require_governance(session, actor)
-                if not roles:
-                    removed = roster.remove_member(session, user)
-                    note = f"<@{user}> is removed from the roster." if removed else f"<@{user}> was not on the roster."
-                else:
-                    entry = roster.parse_entry(user, roles, professions, services.terms)
-                    roster.set_member(session, entry, actor, services.clock())
-                    note = f"<@{user}> is on the roster as {', '.join(ROLE_LABELS[r] for r in sorted(entry.roles))}."
+            done = roster.edit(services.sessions, services.terms, actor, user, roles, professions, services.clock(),
+                               services.directory)
+            if done.entry is not None:
+                note = (f"<@{user}> is on the roster as "
+                        f"{', '.join(ROLE_LABELS[r] for r in sorted(done.entry.roles))}.")
+            else:
+                note = f"<@{user}> is removed from the roster." if done.was_on_roster else \
+                    f"<@{user}> was not on the roster."
         except InvalidInput as exc:
             ack(response_action="errors", errors={
                 {"user": ids.ROSTER_USER, "roles": ids.ROSTER_ROLES}.get(k, ids.ROSTER_PROFESSIONS): v

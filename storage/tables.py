@@ -296,3 +296,42 @@ class DeliveryRecord(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Ids only (e.g. the action points a reminder listed), never free text.
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+
+
+class RollCallCorrection(SQLModel, table=True):
+    """A correction of the roll-call by the chair (or their deputy) or governance, with its reason.
+
+    Append-only. The reason is typed text, kept here (not in the case history) so retention purges it.
+    """
+
+    __tablename__ = "roll_call_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="cases.id", index=True)
+    user_id: str = Field(max_length=32)
+    present: bool
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    corrected_by: str = Field(max_length=32)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RosterChange(SQLModel, table=True):
+    """Append-only roster history: who changed whose roles (and professions led), when, and how.
+
+    One row per person whose roles changed in one change (a CSV import, a /pmccg roster edit).
+    Never updated or deleted, so a role granted and then removed leaves both rows.
+    """
+
+    __tablename__ = "roster_changes"
+    __table_args__ = (Index("ix_roster_changes_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor_id: str = Field(max_length=32)
+    source: str = Field(max_length=20)  # "import" (CSV), "chat" (/pmccg roster)
+    user_id: str = Field(max_length=32, index=True)
+    # ';'-separated Role values and profession keys, as in the roster CSV.
+    roles_added: str = Field(default="", max_length=400)
+    roles_removed: str = Field(default="", max_length=400)
+    professions_added: str = Field(default="", max_length=400)
+    professions_removed: str = Field(default="", max_length=400)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,20 +86,37 @@ SIGNING_SECRET = "test-signing-secret"
 
 @pytest.fixture
 def directory(fake_slack: FakeSlack) -> FakeSlack:
-    """The fake workspace's people: the roster's fictional names, an outsider and the staff member."""
-    from tests.factories import OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
+    """The fake workspace's people: the roster's fictional names, an outsider, the staff member, an app and
+    someone whose account is deactivated."""
+    from tests.factories import BOT_USER, DEACTIVATED, OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
 
     for uid, (name, _, _) in PEOPLE.items():
         fake_slack.add_user(uid, name, display_name=name.split()[0].lower())
     fake_slack.add_user(OUTSIDER, OUTSIDER_NAME)
     fake_slack.add_user(*STAFF_MEMBER)
-    fake_slack.add_user("U0BOTUSER", "pmccg", is_bot=True)
+    fake_slack.add_user(BOT_USER, "pmccg", is_bot=True)
+    fake_slack.add_user(*DEACTIVATED, deleted=True)
     return fake_slack
 
 
-@pytest.fixture
-def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
-    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
+class MovingClock:
+    """A clock the test moves: what the running bot reads as "now" (starts at the real time)."""
+
+    def __init__(self) -> None:
+        from bot.clock import now
+
+        self.at = now()
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def move_to(self, at: datetime) -> None:
+        self.at = at
+
+
+def _running_bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack,
+                 clock: Any = None) -> Any:
+    from bot import clock as real_clock
     from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
@@ -109,9 +127,25 @@ def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeS
                               "SLACK_API_URL": directory.url, "DATABASE_URL": str(engine.url)}, dotenv=False)
     with sessions() as session:
         load_roster(session, terms)
-    built = create_app(settings, terms=terms, engine=engine)
+    built = create_app(settings, terms=terms, engine=engine, now=clock or real_clock.now)
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
     running.services = built.services  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
+    running.clock = clock  # type: ignore[attr-defined]
+    return running
+
+
+@pytest.fixture
+def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
+    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
+    running = _running_bot(engine, sessions, terms, directory)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def clocked_bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack) -> Iterator[Any]:
+    """The `bot`, reading "now" from `bot.clock` (a MovingClock), so a test can be three weeks after a call."""
+    running = _running_bot(engine, sessions, terms, directory, MovingClock())
     yield running
     running.stop()

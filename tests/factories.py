@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from bot import roster
 from bot.convening import ConveneForm
+from bot.people import FixedPeople
 from bot.terms import Terms
 
 LONDON = ZoneInfo("Europe/London")
@@ -33,6 +34,12 @@ OUTSIDER = "U0OUTSIDE"
 OUTSIDER_NAME = "Wilfred Ambleside"
 # The staff member under discussion: never typed into the bot, but a directory member.
 STAFF_MEMBER = ("U0STAFF01", "Cordelia Marchbanks")
+# Someone who has left: their Slack account is deactivated, they are on no roster.
+DEACTIVATED = ("U0LEFT001", "Ambrose Hollingworth")
+BOT_USER = "U0BOTUSER"
+# The same workspace for domain tests that run without the fake Slack (bot/people.py's People).
+HERE = FixedPeople(active=frozenset([*PEOPLE, OUTSIDER, STAFF_MEMBER[0]]), deactivated=frozenset({DEACTIVATED[0]}),
+                   bots=frozenset({BOT_USER}))
 
 
 def roster_csv() -> str:

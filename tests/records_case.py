@@ -21,7 +21,7 @@ from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, Reply
-from tests.factories import LONDON, load_roster
+from tests.factories import HERE, LONDON, load_roster
 from tests.scheduling import convene_at, tick
 
 CONVENED = datetime(2026, 10, 19, 8, 0, tzinfo=UTC)  # Monday 09:00 BST
@@ -66,7 +66,8 @@ def build_story(sessions: SessionFactory, engine: Engine, terms: Terms, fake: Fa
         for n, (user, reply, deputy) in enumerate(REPLIES):
             clock.move_to(reply_time(n))
             with transaction(sessions) as session:
-                attendance.record_reply(session, terms, ref, user, reply, clock_now(), LONDON, deputy_id=deputy)
+                attendance.record_reply(session, terms, ref, user, reply, clock_now(), LONDON, deputy_id=deputy,
+                                        people=HERE)
         for when in (CALL - timedelta(hours=24), CALL - timedelta(hours=1), CALL):
             clock.move_to(when)
             tick(sessions, engine, terms, fake, clock_now())
@@ -89,7 +90,7 @@ def build_story(sessions: SessionFactory, engine: Engine, terms: Terms, fake: Fa
                 legal_advice="no", welfare_offered="yes", line_manager_support="Fortnightly supervision.",
                 fairness=fairness, actions=(NewAction("Agree a supported improvement plan", "U0MANAGER", DUE_1),
                                             NewAction("Audit the registers for October", "U0NURSELD", DUE_2))),
-                clock_now(), LONDON)
+                clock_now(), LONDON, (), HERE)
         clock.move_to(OUTCOME_AT + timedelta(minutes=1))
         tick(sessions, engine, terms, fake, clock_now())
         ids = dict(zip((1, 2, 3), (*recorded.action_ids, *recorded.inquiry_ids), strict=True))

@@ -18,7 +18,7 @@ from bot.terms import Terms
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory
 from storage.tables import Case, ScheduledMessage
-from tests.factories import LONDON, form
+from tests.factories import HERE, LONDON, form
 
 
 def workspace_for(fake: FakeSlack) -> SlackWorkspace:
@@ -34,7 +34,7 @@ def convene_at(sessions: SessionFactory, engine: Engine, terms: Terms, fake: Fak
              **overrides)
     with sessions() as session:
         entries = roster.entries_for(session, [u for u in f.seats.values() if u])
-    request = convening.validate(f, terms, entries, (), now, LONDON)
+    request = convening.validate(f, terms, entries, (), now, LONDON, people=HERE)
     return convening.convene(sessions, engine, request, terms, workspace_for(fake), now, LONDON)
 
 

@@ -10,6 +10,7 @@ from bot import action_points
 from bot.action_points import NewAction, Rag
 from bot.terms import load_terms
 from storage.tables import ActionPoint, ActionStatus
+from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER
 
 TERMS = load_terms()
 
@@ -57,15 +58,21 @@ def test_the_next_reminder_day_is_the_earliest_of_weekly_day_before_and_overdue(
 
 
 @pytest.mark.parametrize(("action", "field", "message"), [
-    pytest.param(NewAction("", "U0OWNER", date(2026, 12, 1)), "a_description", "Describe the action.",
+    pytest.param(NewAction("", OUTSIDER, date(2026, 12, 1)), "a_description", "Describe the action.",
                  id="no description"),
-    pytest.param(NewAction("Ask Dr Thistlewood to review", "U0OWNER", date(2026, 12, 1)), "a_description",
+    pytest.param(NewAction("Ask Dr Thistlewood to review", OUTSIDER, date(2026, 12, 1)), "a_description",
                  "looks like a name", id="a name in the description"),
     pytest.param(NewAction("Review rota", "", date(2026, 12, 1)), "a_owner", "Choose who owns", id="no owner"),
-    pytest.param(NewAction("Review rota", "U0OWNER", date(2026, 10, 1)), "a_due", "has passed", id="due date past"),
-    pytest.param(NewAction("Review rota", "U0OWNER", None), "a_due", "Choose a due date", id="no due date"),
+    pytest.param(NewAction("Review rota", OUTSIDER, date(2026, 10, 1)), "a_due", "has passed", id="due date past"),
+    pytest.param(NewAction("Review rota", OUTSIDER, None), "a_due", "Choose a due date", id="no due date"),
+    pytest.param(NewAction("Review rota", DEACTIVATED[0], date(2026, 12, 1)), "a_owner",
+                 "That person's account is deactivated.", id="owner deactivated"),
+    pytest.param(NewAction("Review rota", BOT_USER, date(2026, 12, 1)), "a_owner", "Choose a person, not an app.",
+                 id="owner an app"),
+    pytest.param(NewAction("Review rota", "U0NOBODY1", date(2026, 12, 1)), "a_owner",
+                 "That person is not a member of this workspace.", id="owner unknown to the workspace"),
 ])
 def test_a_new_action_point_is_refused_at_the_field_that_is_wrong(action: NewAction, field: str,
                                                                    message: str) -> None:
-    errors = action_points.check_new(action, date(2026, 11, 2), (), field="a")
+    errors = action_points.check_new(action, date(2026, 11, 2), (), "a", HERE)
     assert message in errors[field]

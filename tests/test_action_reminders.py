@@ -33,7 +33,7 @@ from bot.terms import Terms
 from handlers import ids
 from storage.db import SessionFactory, session_factory, transaction
 from storage.tables import ActionPoint, ActionUpdate, MessageState
-from tests.factories import LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
+from tests.factories import HERE, LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
 from tests.scheduling import case, convene_at, dms, rows, tick, workspace_for
 
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT; the call lasts an hour
@@ -69,7 +69,7 @@ def record(sessions: SessionFactory, terms: Terms, reference: str, at: datetime,
                        fairness={p.key: ("yes", "") for p in PRINCIPLES}, actions=tuple(actions),
                        quorate_stated=True, quorum_statement="The chair confirmed each member at the start.")
     with transaction(sessions) as session:
-        return record_outcome(session, terms, form, at, LONDON, all_names()).action_ids
+        return record_outcome(session, terms, form, at, LONDON, all_names(), HERE).action_ids
 
 
 def circulated(sessions: SessionFactory, engine: Engine, terms: Terms, fake: FakeSlack,

@@ -26,7 +26,7 @@ from bot.scheduler import Ticker
 from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, transaction
 from storage.tables import MessageState
-from tests.factories import LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
+from tests.factories import HERE, LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
 from tests.scheduling import case, convene_at, dms, rows, tick, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT
@@ -74,7 +74,7 @@ def record(sessions: SessionFactory, terms: Terms, reference: str, at: datetime,
                        line_manager_support=SUPPORT, fairness=fairness, actions=(ROUNDS, REVIEW, REFERRAL),
                        quorate_stated=True, quorum_statement=QUORUM)
     with transaction(sessions) as session:
-        record_outcome(session, terms, form, at, LONDON, all_names())
+        record_outcome(session, terms, form, at, LONDON, all_names(), HERE)
 
 
 def circulate(sessions: SessionFactory, engine: Engine, terms: Terms, fake: FakeSlack, *, risk: str = "moderate",

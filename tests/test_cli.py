@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from tests.factories import PEOPLE, roster_csv
+from bot.sandbox.slack_api import FakeSlack
+from tests.factories import DEACTIVATED, PEOPLE, roster_csv
 
 HEADER = "user_id,roles,professions"
 FAKE_BOT_TOKEN = "xoxb-not-a-real-secret-123"
@@ -32,6 +33,14 @@ def workdir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def slack_workspace(monkeypatch: pytest.MonkeyPatch, directory: FakeSlack) -> FakeSlack:
+    """`pmccg roster import` asks Slack about each person: point it at the fake workspace."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", FAKE_BOT_TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", directory.url)
+    return directory
 
 
 @pytest.fixture
@@ -65,6 +74,7 @@ def expected_listing() -> str:
 # --- roster import / list -------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_roster_import_then_list_prints_the_roster_back(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     good = write(workdir / "good.csv", roster_csv())
 
@@ -76,6 +86,7 @@ def test_roster_import_then_list_prints_the_roster_back(capsys: pytest.CaptureFi
     assert out == expected_listing()
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_roster_list_output_can_be_imported_again(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
     _, listing, _ = run(capsys, "roster", "list")
@@ -101,6 +112,7 @@ BAD_CSV_PROBLEMS = [
 ]
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_bad_roster_file_exits_1_listing_every_problem_and_imports_nothing(
         capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     bad = write(workdir / "bad.csv", BAD_CSV)
@@ -127,6 +139,7 @@ def test_a_roster_row_with_more_columns_than_the_header_is_refused_with_its_line
     assert run(capsys, "roster", "list")[1] == HEADER + "\n"  # nothing imported
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_bad_roster_file_leaves_the_existing_roster_alone(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
 
@@ -134,6 +147,56 @@ def test_bad_roster_file_leaves_the_existing_roster_alone(capsys: pytest.Capture
 
     assert code == 1
     assert run(capsys, "roster", "list")[1] == expected_listing()
+
+
+@pytest.mark.usefixtures("slack_workspace")
+def test_a_deactivated_account_is_refused_at_its_line_and_nothing_is_imported(
+        capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    text = roster_csv() + f"{DEACTIVATED[0]},member,\nU0NOBODY1,member,\n"
+    bad = write(workdir / "left.csv", text)
+
+    code, out, err = run(capsys, "roster", "import", str(bad))
+
+    assert code == 1 and "Imported" not in out
+    assert [line for line in err.splitlines() if line.startswith("  line ")] == [
+        f"  line {len(PEOPLE) + 2}: user: '{DEACTIVATED[0]}' has a deactivated account",
+        f"  line {len(PEOPLE) + 3}: user: 'U0NOBODY1' is not a member of this workspace"]
+    assert run(capsys, "roster", "list")[1] == HEADER + "\n"
+
+
+def test_roster_import_needs_the_bot_token_to_check_people_with_slack(capsys: pytest.CaptureFixture[str],
+                                                                      workdir: Path) -> None:
+    code, out, err = run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
+
+    assert code == 2 and "Imported" not in out
+    assert "SLACK_BOT_TOKEN is not set" in err
+    assert run(capsys, "roster", "list")[1] == HEADER + "\n"
+
+
+@pytest.mark.usefixtures("slack_workspace")
+def test_roster_history_prints_every_change_with_who_and_when(capsys: pytest.CaptureFixture[str],
+                                                              workdir: Path) -> None:
+    run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
+    # The deputy chair becomes chair and governance; the member leaves.
+    changed = roster_csv().replace("U0DEPUTY1,deputy_chair,", "U0DEPUTY1,chair;governance,")
+    changed = "\n".join(line for line in changed.splitlines() if not line.startswith("U0MEMBER1")) + "\n"
+    run(capsys, "roster", "import", str(write(workdir / "changed.csv", changed)))
+    run(capsys, "roster", "import", str(write(workdir / "again.csv", roster_csv())))  # and back
+
+    code, out, _ = run(capsys, "roster", "history")
+
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "at,by,source,user_id,roles_added,roles_removed,professions_added,professions_removed"
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == len(PEOPLE) + 2 + 2  # everyone added, then two changes, then both undone
+    assert all(r[1:3] == ["cli", "import"] and r[0].endswith(("+00:00", "+01:00")) for r in rows)
+    deputy = [r[3:] for r in rows if r[3] == "U0DEPUTY1"]
+    assert deputy == [["U0DEPUTY1", "deputy_chair", "", "", ""],
+                      ["U0DEPUTY1", "chair;governance", "deputy_chair", "", ""],
+                      ["U0DEPUTY1", "deputy_chair", "chair;governance", "", ""]]
+    assert [r[3:6] for r in rows if r[3] == "U0MEMBER1"] == [["U0MEMBER1", "member", ""], ["U0MEMBER1", "", "member"],
+                                                           ["U0MEMBER1", "member", ""]]
 
 
 def test_roster_import_of_a_missing_file_exits_2_naming_it(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
@@ -155,6 +218,7 @@ def test_roster_import_of_a_file_not_in_utf8_exits_2_naming_it(capsys: pytest.Ca
     assert str(path) in err
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_roster_import_follows_the_configured_terms(capsys: pytest.CaptureFixture[str], workdir: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PMCCG_CONFIG", "opg")
@@ -303,6 +367,7 @@ def test_db_upgrade_creates_the_database_and_says_it_is_up_to_date(capsys: pytes
     assert (workdir / "x.db").exists()
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_db_upgrade_twice_is_harmless(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))
 
@@ -321,8 +386,8 @@ def test_db_upgrade_twice_is_harmless(capsys: pytest.CaptureFixture[str], workdi
                  id="serve"),
     pytest.param(["socket"], ["WebSocket", "SLACK_APP_TOKEN"], id="socket"),
     pytest.param(["db"], ["upgrade", "apply the migrations to DATABASE_URL"], id="db"),
-    pytest.param(["roster"], ["import", "replace the roster from a CSV", "list", "print the roster as CSV"],
-                 id="roster"),
+    pytest.param(["roster"], ["import", "replace the roster from a CSV", "list", "print the roster as CSV",
+                              "history", "every roster change"], id="roster"),
     pytest.param(["roster", "import"], ["user_id,roles,professions", "All or nothing", "file"],
                  id="roster import"),
 ])

@@ -16,7 +16,7 @@ from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
 from bot.terms import Terms
 from storage.db import SessionFactory
-from tests.factories import LONDON, form, load_roster
+from tests.factories import HERE, LONDON, form, load_roster
 from tests.scheduling import convene_at, dms, workspace_for
 
 
@@ -40,7 +40,7 @@ def test_offsets_are_counted_on_the_organisations_wall_clock(call: datetime, hou
 def test_a_call_at_0130_on_the_night_the_clocks_go_back_is_stored_unambiguously(terms: Terms) -> None:
     now = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
     request = convening.validate(form(now, call_date=date(2026, 10, 25), call_time=time(1, 30)), terms,
-                                 _entries(), (), now, LONDON)
+                                 _entries(), (), now, LONDON, people=HERE)
     assert request.call_at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)  # the first 01:30, in BST
     assert local_time_text(request.call_at, LONDON) == "Sunday 25 October 2026 at 01:30 BST"
 
@@ -49,7 +49,7 @@ def test_a_time_that_does_not_exist_is_refused_at_the_field(terms: Terms) -> Non
     now = datetime(2027, 3, 20, 9, 0, tzinfo=UTC)
     with pytest.raises(InvalidInput) as refused:
         convening.validate(form(now, call_date=date(2027, 3, 28), call_time=time(1, 30)), terms, _entries(), (),
-                           now, LONDON)
+                           now, LONDON, people=HERE)
     assert "does not exist" in refused.value.fields["call_time"]
     assert "clocks go forward" in refused.value.fields["call_time"]
 

@@ -33,7 +33,7 @@ from handlers.slack_workspace import rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, CaseStatus, Invitee, MessageState, Outcome, Reply, ScheduledMessage
 from tests.conftest import SIGNING_SECRET
-from tests.factories import LONDON, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER, convene_state, load_roster
+from tests.factories import HERE, LONDON, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER, convene_state, load_roster
 from tests.scheduling import convene_at, tick, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT
@@ -104,7 +104,7 @@ def record(sessions: SessionFactory, terms: Terms, reference: str, at: datetime,
            actions: tuple[NewAction, ...] = (), fairness: str = "yes") -> outcomes.Recorded:
     with transaction(sessions) as session:
         return outcomes.record_outcome(session, terms, outcome_form(reference, actions, fairness=fairness), at,
-                                       LONDON)
+                                       LONDON, (), HERE)
 
 
 def load_case(sessions: SessionFactory, reference: str) -> Case:
@@ -340,7 +340,7 @@ def test_a_closed_header_has_no_buttons(sessions: SessionFactory, engine: Engine
 
 @pytest.mark.parametrize(("actor", "allowed"), [
     pytest.param("U0CHAIR01", True, id="the chair on the case"),
-    pytest.param("U0DEPUTY1", True, id="a deputy chair on the roster"),
+    pytest.param("U0DEPUTY1", False, id="a deputy chair on the roster who is not on the case: refused"),
     pytest.param("U0GOVERN1", True, id="governance"),
     pytest.param("U0MANAGER", False, id="the convener who is not the chair: refused"),
     pytest.param("U0NURSELD", False, id="a member: refused"),
@@ -358,6 +358,18 @@ def test_only_the_chair_or_governance_may_close(sessions: SessionFactory, engine
                 closing.close(session, terms, convened.reference, actor, "", CALL_END, LONDON)
             assert "U0CHAIR01" in refused.value.contacts and "U0GOVERN1" in refused.value.contacts
     assert load_case(sessions, convened.reference).status == (CaseStatus.CLOSED if allowed else CaseStatus.CONVENED)
+
+
+def test_the_deputy_the_chair_named_may_close_that_case(sessions: SessionFactory, engine: Engine, terms: Terms,
+                                                        fake_slack: FakeSlack, roster_loaded: None) -> None:
+    convened = convene_at(sessions, engine, terms, fake_slack, NOW, CALL)
+    with transaction(sessions) as session:
+        attendance.record_reply(session, terms, convened.reference, "U0CHAIR01", Reply.DEPUTY, NOW, LONDON,
+                                "U0DEPUTY1", people=HERE)
+    record(sessions, terms, convened.reference, CALL_END)
+    with transaction(sessions) as session:
+        closing.close(session, terms, convened.reference, "U0DEPUTY1", "", CALL_END, LONDON)
+    assert load_case(sessions, convened.reference).status == CaseStatus.CLOSED
 
 
 @pytest.mark.parametrize(("reason", "message"), [

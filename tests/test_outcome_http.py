@@ -28,7 +28,7 @@ from bot.terms import Terms
 from handlers.outcome import outcome_view
 from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, Case, CaseStatus, FairnessAnswer, Outcome, ScheduledMessage
-from tests.factories import LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
+from tests.factories import DEACTIVATED, HERE, LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
 from tests.scheduling import convene_at
 
 STAFF_NAME = STAFF_MEMBER[1]
@@ -407,6 +407,24 @@ def test_an_action_point_with_a_past_due_date_is_refused_at_the_field(bot: Any) 
                     "errors": {"action_due": "The due date has passed. Choose today or later."}}
 
 
+@pytest.mark.parametrize(("owner", "message"), [
+    pytest.param("U0X> <!channel> <https://evil.example|Re-authenticate>",
+                 "That is not a person in this workspace. Choose someone from the list.", id="markup as the owner"),
+    pytest.param(DEACTIVATED[0], "That person's account is deactivated.", id="a deactivated owner"),
+    pytest.param("U0BOTUSER", "Choose a person, not an app.", id="an app as the owner"),
+])
+def test_an_edited_client_cannot_give_an_action_point_to_someone_who_is_not_a_person_here(
+        bot: Any, owner: str, message: str) -> None:
+    case = _convened(bot)
+    _submit_outcome(bot, case)
+    values = {"action_description": {"action_description": _element("plain_text_input", "Book a debrief")},
+              "action_owner": {"action_owner": _element("users_select", owner)},
+              "action_due": {"action_due": _element("datepicker", _due(7).isoformat())}}
+    body = bot.submit("U0CHAIR01", "action_add", values, private_metadata=case.reference).json()
+    assert body == {"response_action": "errors", "errors": {"action_owner": message}}
+    assert _written(bot)[2] == 1  # only the outcome's own action point
+
+
 def test_an_action_point_cannot_be_added_before_the_outcome_is_recorded(bot: Any) -> None:
     case = _convened(bot)
     bot.command("U0CHAIR01", f"action {case.reference}")
@@ -421,7 +439,6 @@ CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)
 CONVENED_AT = CALL - timedelta(days=3)
 RECORDED_AT = CALL + timedelta(hours=2)
 TODAY = RECORDED_AT.astimezone(LONDON).date()
-BOTS = frozenset({"U0BOTUSER"})
 
 
 def _form(reference: str, **overrides: Any) -> OutcomeForm:
@@ -482,6 +499,10 @@ ACTION = NewAction("Arrange supervised medication rounds", "U0SERVICE", TODAY + 
                  id="an action point without an owner"),
     pytest.param({"actions": (replace(ACTION, owner_id="U0BOTUSER"),)}, "action_1_owner", "not an app",
                  id="an action point owned by an app"),
+    pytest.param({"actions": (replace(ACTION, owner_id=DEACTIVATED[0]),)}, "action_1_owner",
+                 "That person's account is deactivated.", id="an action point owned by someone who has left"),
+    pytest.param({"actions": (replace(ACTION, owner_id="U0NOBODY1"),)}, "action_1_owner",
+                 "not a member of this workspace", id="an action point owned by nobody of this workspace"),
     pytest.param({"actions": (replace(ACTION, due_on=TODAY - timedelta(days=1)),)}, "action_1_due", "has passed",
                  id="an action point due yesterday"),
     pytest.param({"actions": (ACTION, replace(ACTION, description=f"Ask {STAFF_NAME} for a statement"))},
@@ -492,7 +513,7 @@ def test_record_outcome_refuses_bad_input_at_the_field_and_writes_nothing(
         field: str, message: str) -> None:
     reference = _case(sessions, engine, terms, fake_slack)
     with pytest.raises(InvalidInput) as caught, transaction(sessions) as session:
-        outcomes.record_outcome(session, terms, _form(reference, **overrides), RECORDED_AT, LONDON, all_names(), BOTS)
+        outcomes.record_outcome(session, terms, _form(reference, **overrides), RECORDED_AT, LONDON, all_names(), HERE)
     assert field in caught.value.fields and message in caught.value.fields[field]
     assert _nothing_written(sessions)
 
@@ -500,6 +521,7 @@ def test_record_outcome_refuses_bad_input_at_the_field_and_writes_nothing(
 @pytest.mark.parametrize(("actor", "status", "message"), [
     pytest.param("U0MANAGER", CaseStatus.CONVENED, "Only the chair of", id="the line manager may not record it"),
     pytest.param("U0MEMBER1", CaseStatus.CONVENED, "Only the chair of", id="a member may not record it"),
+    pytest.param("U0DEPUTY1", CaseStatus.CONVENED, "Only the chair of", id="a roster deputy chair not on the case"),
     pytest.param("U0CHAIR01", CaseStatus.CANCELLED, "is cancelled", id="not on a cancelled case"),
 ])
 def test_record_outcome_refuses_the_wrong_person_or_case(sessions: SessionFactory, engine: Engine, terms: Terms,
@@ -511,7 +533,7 @@ def test_record_outcome_refuses_the_wrong_person_or_case(sessions: SessionFactor
         case.status = status
         session.add(case)
     with pytest.raises(NotAllowed, match=message), transaction(sessions) as session:
-        outcomes.record_outcome(session, terms, _form(reference, actor=actor), RECORDED_AT, LONDON, all_names(), BOTS)
+        outcomes.record_outcome(session, terms, _form(reference, actor=actor), RECORDED_AT, LONDON, all_names(), HERE)
     assert _nothing_written(sessions)
 
 
@@ -524,7 +546,7 @@ def test_with_a_roll_call_recorded_the_quorum_need_not_be_stated(sessions: Sessi
         session.add(case)
     with transaction(sessions) as session:
         recorded = outcomes.record_outcome(session, terms, _form(reference, quorate_stated=None, quorum_statement=""),
-                                           RECORDED_AT, LONDON, all_names(), BOTS)
+                                           RECORDED_AT, LONDON, all_names(), HERE)
     with sessions() as session:
         outcome = session.exec(select(Outcome)).one()
         assert outcome.quorate is False and outcome.quorum_statement is None

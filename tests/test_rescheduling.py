@@ -25,7 +25,7 @@ from bot.terms import Terms
 from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, Invitee, MessageState, Reply, ScheduledMessage
-from tests.factories import LONDON, STAFF_MEMBER, convene_state, form, load_roster
+from tests.factories import HERE, LONDON, STAFF_MEMBER, convene_state, form, load_roster
 
 MEMBERS = {"U0CHAIR01", "U0MANAGER", "U0SERVICE", "U0PEOPLE1", "U0GOVERN1", "U0CLINDIR", "U0NURSELD"}
 
@@ -332,7 +332,7 @@ def _convene(sessions: SessionFactory, engine: Engine, terms: Terms, fake: FakeS
     with sessions() as session:
         load_roster(session, terms)
         entries = roster.entries_for(session, form(T0).seats.values())
-    request = convening.validate(form(T0), terms, entries, (), T0, LONDON)
+    request = convening.validate(form(T0), terms, entries, (), T0, LONDON, people=HERE)
     return convening.convene(sessions, engine, request, terms, _workspace(fake), T0, LONDON).reference
 
 

@@ -17,9 +17,9 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import cases, planning, reminders, roll_call
+from bot import attendance, cases, planning, reminders, roll_call
 from bot.clock import now
-from bot.errors import NotAllowed
+from bot.errors import InvalidInput, NotAllowed
 from bot.history import events
 from bot.notify import Message, Posted
 from bot.roll_call import RollCallView
@@ -27,8 +27,17 @@ from bot.terms import Terms
 from handlers import ids
 from handlers.slack_workspace import SlackWorkspace, rendered
 from storage.db import SessionFactory, transaction
-from storage.tables import Case, CaseStatus, Invitee, MessageState, Reply, RollCallMark, ScheduledMessage
-from tests.factories import LONDON, convene_state, load_roster, seat_choices
+from storage.tables import (
+    Case,
+    CaseStatus,
+    Invitee,
+    MessageState,
+    Reply,
+    RollCallCorrection,
+    RollCallMark,
+    ScheduledMessage,
+)
+from tests.factories import DEACTIVATED, HERE, LONDON, convene_state, load_roster, seat_choices
 
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT
 NOW = CALL - timedelta(days=3)
@@ -112,7 +121,8 @@ def _case(sessions: SessionFactory, terms: Terms, *, seq: int = 1, deputies: dic
 
 def _mark(sessions: SessionFactory, terms: Terms, reference: str, user: str, by: str | None = None) -> RollCallView:
     with transaction(sessions) as session:
-        return roll_call.mark_present(session, terms, reference, user, by or user, NOW + timedelta(days=3), LONDON)
+        return roll_call.mark_present(session, terms, reference, user, by or user, NOW + timedelta(days=3), LONDON,
+                                      people=HERE)
 
 
 def _record(sessions: SessionFactory, terms: Terms, reference: str, actor: str) -> RollCallView:
@@ -207,16 +217,36 @@ def test_a_deputy_from_outside_the_roster_is_recorded_but_not_counted(sessions: 
 
 
 @pytest.mark.usefixtures("roster_loaded")
-def test_the_chair_or_deputy_chair_marks_someone_who_joined_by_phone(sessions: SessionFactory, terms: Terms) -> None:
+def test_the_chair_or_governance_marks_someone_who_joined_by_phone(sessions: SessionFactory, terms: Terms) -> None:
     ref = _case(sessions, terms)
     view = _mark(sessions, terms, ref, "U0NURSELD", by="U0CHAIR01")
     row = view.row("U0NURSELD")
     assert row is not None and (row.capacity, row.marked_by) == ("member", "U0CHAIR01")
-    # The deputy chair holds the role on the roster without being invited to this case.
-    view = _mark(sessions, terms, ref, "U0SERVICE", by="U0DEPUTY1")
+    # Governance holds the chair's powers on every case.
+    view = _mark(sessions, terms, ref, "U0SERVICE", by="U0GOVERN1")
     assert view.row("U0SERVICE") is not None
     logged = _events(sessions, ref, "roll_call_marked")
-    assert [(e["actor"], e["user"]) for e in logged] == [("U0CHAIR01", "U0NURSELD"), ("U0DEPUTY1", "U0SERVICE")]
+    assert [(e["actor"], e["user"]) for e in logged] == [("U0CHAIR01", "U0NURSELD"), ("U0GOVERN1", "U0SERVICE")]
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_only_the_chair_seats_named_deputy_gains_the_chairs_powers_on_that_case(sessions: SessionFactory,
+                                                                               terms: Terms) -> None:
+    named = _case(sessions, terms, deputies={"U0CHAIR01": "U0DEPUTY1"})
+    other = _case(sessions, terms, seq=2)
+    # On the case where the chair named them, the deputy chair marks a phone joiner and records the result.
+    assert _mark(sessions, terms, named, "U0NURSELD", by="U0DEPUTY1").row("U0NURSELD") is not None
+    assert _record(sessions, terms, named, "U0DEPUTY1").changed
+    # A deputy chair on the roster who is not on the case has none of the chair's powers there.
+    with pytest.raises(NotAllowed, match="Only the chair of PMCCG-2026-002 \\(or the deputy they named\\)"):
+        _mark(sessions, terms, other, "U0NURSELD", by="U0DEPUTY1")
+    with pytest.raises(NotAllowed):
+        _record(sessions, terms, other, "U0DEPUTY1")
+    # Nor does a deputy named for another seat.
+    third = _case(sessions, terms, seq=3, deputies={"U0PEOPLE1": "U0DEPUTY1"})
+    with pytest.raises(NotAllowed):
+        _mark(sessions, terms, third, "U0NURSELD", by="U0DEPUTY1")
+    assert _load(sessions, other).quorate is None and _load(sessions, third).quorate is None
 
 
 @pytest.mark.usefixtures("roster_loaded")
@@ -225,8 +255,9 @@ def test_someone_else_cannot_mark_another_person_and_a_stranger_cannot_mark_them
     ref = _case(sessions, terms)
     with pytest.raises(NotAllowed) as refused:
         _mark(sessions, terms, ref, "U0NURSELD", by="U0MANAGER")
-    assert "Only the chair or the deputy chair can mark someone else present" in refused.value.message
-    assert refused.value.contacts == ("U0CHAIR01",)
+    assert "Only the chair of PMCCG-2026-001 (or the deputy they named) or governance can mark someone else " \
+        "present" in refused.value.message
+    assert refused.value.contacts == ("U0CHAIR01", "U0GOVERN1")
     with pytest.raises(NotAllowed) as stranger:
         _mark(sessions, terms, ref, "U0OUTSIDE")
     assert "ask the chair to mark you present" in stranger.value.message
@@ -328,14 +359,14 @@ def test_an_inquorate_call_is_recorded_flagged_with_the_failing_condition(
 
 
 @pytest.mark.usefixtures("roster_loaded")
-def test_only_the_chair_deputy_chair_or_governance_may_record_the_result(sessions: SessionFactory,
-                                                                         terms: Terms) -> None:
+def test_only_the_chair_or_governance_may_record_the_result(sessions: SessionFactory, terms: Terms) -> None:
     ref = _case(sessions, terms)
-    with pytest.raises(NotAllowed, match="Only the chair, the deputy chair or the governance representative") as no:
-        _record(sessions, terms, ref, "U0MANAGER")
-    assert set(no.value.contacts) == {"U0CHAIR01", "U0GOVERN1"}
+    for outsider in ("U0MANAGER", "U0DEPUTY1"):  # a member; a roster deputy chair not on the case
+        with pytest.raises(NotAllowed, match="Only the chair of PMCCG-2026-001 .* or governance can record") as no:
+            _record(sessions, terms, ref, outsider)
+        assert set(no.value.contacts) == {"U0CHAIR01", "U0GOVERN1"}
     assert _load(sessions, ref).quorate is None
-    assert _record(sessions, terms, ref, "U0DEPUTY1").changed  # deputy chair by roster role
+    assert _record(sessions, terms, ref, "U0GOVERN1").changed
     assert _load(sessions, ref).quorate is False
 
 
@@ -355,7 +386,8 @@ def test_the_roll_call_is_posted_at_the_start_of_the_call_and_updated_in_place(
     buttons = [e for b in body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert [(b["action_id"], b["text"]["text"], b["value"]) for b in buttons] == [
         (ids.ROLL_CALL_PRESENT, "I'm on the call", ref), (ids.ROLL_CALL_MARK_OTHER, "Mark someone present", ref),
-        (ids.ROLL_CALL_RECORD, "Record the quorum result", ref)]
+        (ids.ROLL_CALL_RECORD, "Record the quorum result", ref), (ids.ROLL_CALL_CORRECT, "Correct the roll-call", ref)]
+    assert "Marking present closes <!date^" in json.dumps(body)  # the call's end plus the grace period
     assert "Nobody is marked present yet." in json.dumps(body)
 
     _mark(sessions, terms, ref, "U0OUTSIDE", by="U0CHAIR01")
@@ -429,7 +461,7 @@ def test_the_template_action_ids_are_the_ids_the_listeners_use() -> None:
                         recorded_reason=None, recorded_detail=None, recorded_by=None, open=True)
     actions = [e["action_id"] for b in rendered(Message("roll_call", view))["blocks"] if b["type"] == "actions"
                for e in b["elements"]]
-    assert actions == [ids.ROLL_CALL_PRESENT, ids.ROLL_CALL_MARK_OTHER, ids.ROLL_CALL_RECORD]
+    assert actions == [ids.ROLL_CALL_PRESENT, ids.ROLL_CALL_MARK_OTHER, ids.ROLL_CALL_RECORD, ids.ROLL_CALL_CORRECT]
     closed = rendered(Message("roll_call", RollCallView(**{**view.__dict__, "open": False})))
     assert not any(b["type"] == "actions" for b in closed["blocks"])
 
@@ -534,7 +566,7 @@ def test_the_chair_marks_a_phone_joiner_through_the_modal(bot: Any) -> None:
     # Someone not the chair submitting the form (a stale modal) gets the error at the field.
     response = bot.submit("U0MANAGER", ids.ROLL_CALL_MARK_VIEW, values, private_metadata=ref)
     errors = response.json()["errors"]
-    assert errors[ids.ROLL_CALL_PERSON].startswith("Only the chair or the deputy chair")
+    assert errors[ids.ROLL_CALL_PERSON].startswith("Only the chair of")
 
 
 def test_a_member_who_is_not_the_chair_is_refused_privately(bot: Any) -> None:
@@ -546,9 +578,11 @@ def test_a_member_who_is_not_the_chair_is_refused_privately(bot: Any) -> None:
     replies = bot.slack.wait_for("response", count=3)
     assert all(r.params["response_type"] == "ephemeral" and r.params["replace_original"] is False for r in replies)
     texts = {r.params["text"] for r in replies}
-    assert any(t.startswith("Only the chair or the deputy chair can mark someone else present") for t in texts)
+    assert any(t.startswith(f"Only the chair of {ref} (or the deputy they named) or governance can mark someone "
+                            "else present") for t in texts)
     assert any("ask the chair to mark you present" in t for t in texts)
-    assert any(t.startswith("Only the chair, the deputy chair or the governance representative") for t in texts)
+    assert any(t.startswith(f"Only the chair of {ref} (or the deputy they named) or governance can record")
+               for t in texts)
     assert bot.slack.calls_to("views.open") == [] and _roll_call_updates(bot, case) == []
     with bot.services.sessions() as session:
         assert session.exec(select(Case)).one().quorate is None
@@ -569,3 +603,234 @@ def test_governance_records_an_inquorate_call_flagged(bot: Any) -> None:
     with bot.services.sessions() as session:
         stored = session.exec(select(Case)).one()
     assert (stored.quorate, stored.quorum_reason) == (False, f"not quorate: {expected}")
+
+
+# --- after the call (issue 12, rule 6) ------------------------------------------------------------------
+
+GRACE_END = CALL_END + timedelta(minutes=30)
+THREE_WEEKS_ON = CALL_END + timedelta(weeks=3)
+
+
+def _mark_at(sessions: SessionFactory, terms: Terms, reference: str, user: str, at: datetime,
+             by: str | None = None) -> RollCallView:
+    with transaction(sessions) as session:
+        return roll_call.mark_present(session, terms, reference, user, by or user, at, LONDON, people=HERE)
+
+
+def _correct(sessions: SessionFactory, terms: Terms, reference: str, actor: str, person: str | None,
+             present: bool | None, reason: str, at: datetime = THREE_WEEKS_ON) -> roll_call.Corrected:
+    form = roll_call.CorrectionForm(reference, actor, person, present, reason)
+    return roll_call.correct_roll_call(sessions, terms, form, at, LONDON, people=HERE)
+
+
+def _marked(sessions: SessionFactory) -> set[str]:
+    with sessions() as session:
+        return {m.user_id for m in session.exec(select(RollCallMark))}
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_marking_oneself_present_closes_with_the_grace_period_after_the_call(sessions: SessionFactory,
+                                                                             terms: Terms) -> None:
+    assert terms.roll_call_grace_minutes == 30  # the terms' default
+    ref = _case(sessions, terms)
+    assert _mark_at(sessions, terms, ref, "U0CHAIR01", GRACE_END - timedelta(minutes=1)).changed
+    for at in (GRACE_END, THREE_WEEKS_ON):
+        with pytest.raises(NotAllowed) as closed:
+            _mark_at(sessions, terms, ref, "U0NURSELD", at)
+        assert closed.value.message == (
+            f"\"I'm on the call\" for {ref} closed at Thursday 5 November 2026 at 15:30 GMT, 30 minutes after the "
+            "call ended. If the roll-call is wrong, ask the chair to correct it.")
+        assert closed.value.contacts == ("U0CHAIR01", "U0GOVERN1")
+    # Nor may the chair mark someone without a reason once it has closed.
+    with pytest.raises(NotAllowed, match="Use \"Correct the roll-call\""):
+        _mark_at(sessions, terms, ref, "U0NURSELD", GRACE_END, by="U0CHAIR01")
+    assert _marked(sessions) == {"U0CHAIR01"}
+    assert len(_events(sessions, ref, "roll_call_marked")) == 1
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_the_chair_corrects_the_roll_call_with_a_reason_kept_apart_from_the_history(
+        sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
+    ref = _case(sessions, terms)
+    _mark_all(sessions, terms, ref, ["U0CHAIR01", "U0MANAGER", "U0GOVERN1"])
+    _tick(sessions, engine, terms, Recorder(), CALL_END)  # recorded automatically: not quorate, 3 of 4
+    assert _load(sessions, ref).quorate is False
+
+    corrected = _correct(sessions, terms, ref, "U0CHAIR01", "U0NURSELD", True,
+                         "Joined by phone at 14:10; the line dropped before she could press the button.")
+    assert corrected.revised and corrected.view.recorded_quorate is True
+    assert _marked(sessions) == {"U0CHAIR01", "U0MANAGER", "U0GOVERN1", "U0NURSELD"}
+    case = _load(sessions, ref)
+    assert (case.quorate, case.quorum_reason) == (True, "quorate: 4 of 4 present")
+    (event,) = _events(sessions, ref, "roll_call_corrected")
+    assert {k: event[k] for k in ("actor", "user", "present", "capacity")} == {
+        "actor": "U0CHAIR01", "user": "U0NURSELD", "present": True, "capacity": "member"}
+    with sessions() as session:
+        (row,) = session.exec(select(RollCallCorrection)).all()
+        assert (row.id, row.user_id, row.present, row.corrected_by) == (event["correction"], "U0NURSELD", True,
+                                                                       "U0CHAIR01")
+        assert row.reason.startswith("Joined by phone")
+        # The typed reason is not in the history, where retention could not purge it.
+        assert all("phone" not in e.detail for e in events(session, case.id or 0))
+    revised = _events(sessions, ref, "quorum_recorded")[-1]
+    assert revised["actor"] == "U0CHAIR01" and revised["revised"] is True
+
+    # Governance takes a mark off again, with its reason.
+    corrected = _correct(sessions, terms, ref, "U0GOVERN1", "U0MANAGER", False, "Listed in error: on leave.")
+    assert not corrected.present and _marked(sessions) == {"U0CHAIR01", "U0GOVERN1", "U0NURSELD"}
+    assert _load(sessions, ref).quorum_reason == "not quorate: 3 of 4 present; 1 more member needed"
+
+
+@pytest.mark.usefixtures("roster_loaded")
+@pytest.mark.parametrize(("actor", "person", "present", "reason", "field", "message"), [
+    pytest.param("U0CHAIR01", "U0NURSELD", True, "  ", "reason", "Give the reason for the correction",
+                 id="no reason"),
+    pytest.param("U0CHAIR01", "U0NURSELD", None, "Joined by phone.", "present", "Say whether they were on the call",
+                 id="present or not left out"),
+    pytest.param("U0CHAIR01", "U0CHAIR01", True, "Twice.", "person", "already marked present", id="already marked"),
+    pytest.param("U0CHAIR01", "U0NURSELD", False, "Not there.", "person", "not marked present", id="not marked"),
+    pytest.param("U0CHAIR01", DEACTIVATED[0], True, "Joined by phone.", "person", "deactivated",
+                 id="a deactivated account"),
+])
+def test_a_correction_is_refused_at_its_field_and_writes_nothing(sessions: SessionFactory, terms: Terms, actor: str,
+                                                                 person: str, present: bool | None, reason: str,
+                                                                 field: str, message: str) -> None:
+    ref = _case(sessions, terms)
+    _mark(sessions, terms, ref, "U0CHAIR01")
+    with pytest.raises(InvalidInput) as refused:
+        _correct(sessions, terms, ref, actor, person, present, reason)
+    assert message in refused.value.fields[field]
+    assert _marked(sessions) == {"U0CHAIR01"} and _events(sessions, ref, "roll_call_corrected") == []
+    with sessions() as session:
+        assert session.exec(select(RollCallCorrection)).all() == []
+
+
+@pytest.mark.usefixtures("roster_loaded")
+@pytest.mark.parametrize("actor", [
+    pytest.param("U0NURSELD", id="a member"),
+    pytest.param("U0MANAGER", id="the convener"),
+    pytest.param("U0DEPUTY1", id="a roster deputy chair who is not on the case"),
+])
+def test_only_the_chair_or_governance_corrects_the_roll_call(sessions: SessionFactory, terms: Terms,
+                                                             actor: str) -> None:
+    ref = _case(sessions, terms)
+    with pytest.raises(NotAllowed, match=f"Only the chair of {ref} .* or governance can correct its roll-call"):
+        _correct(sessions, terms, ref, actor, "U0NURSELD", True, "I was there.")
+    assert _marked(sessions) == set()
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_retention_purges_the_reasons_of_corrections(sessions: SessionFactory, terms: Terms) -> None:
+    from bot.records import retention
+
+    ref = _case(sessions, terms)
+    _correct(sessions, terms, ref, "U0CHAIR01", "U0NURSELD", True, "Joined by phone at 14:10.")
+    with transaction(sessions) as session:
+        case = session.exec(select(Case).where(Case.reference == ref)).one()
+        case.status, case.closed_at = CaseStatus.CLOSED, CALL_END
+        session.add(case)
+    later = CALL_END + timedelta(days=terms.records.retention_days + 1)
+    with transaction(sessions) as session:
+        retention.purge(session, terms, later, LONDON, dry_run=False)
+    with sessions() as session:
+        (row,) = session.exec(select(RollCallCorrection)).all()
+    assert retention.is_purged(row.reason) and row.present is True  # the fact stays, the words go
+
+
+@pytest.mark.usefixtures("roster_loaded")
+def test_attendance_answers_after_the_call_do_not_change_a_taken_roll_call(sessions: SessionFactory,
+                                                                           terms: Terms) -> None:
+    ref = _case(sessions, terms)
+    _mark(sessions, terms, ref, "U0CHAIR01")
+    with pytest.raises(NotAllowed, match="who attended is taken from its roll-call"), transaction(sessions) as session:
+        attendance.record_reply(session, terms, ref, "U0PEOPLE1", Reply.APOLOGIES, THREE_WEEKS_ON, LONDON)
+    with sessions() as session:
+        row = session.exec(select(Invitee).where(Invitee.user_id == "U0PEOPLE1")).one()
+    assert (row.reply, row.replied_at) == (Reply.NO_REPLY, None)
+    # Where no roll-call was taken, answers close with the grace period too.
+    other = _case(sessions, terms, seq=2)
+    with pytest.raises(NotAllowed, match="attendance answers are closed"), transaction(sessions) as session:
+        attendance.record_reply(session, terms, other, "U0PEOPLE1", Reply.ATTENDING, THREE_WEEKS_ON, LONDON)
+
+
+# --- after the call, over HTTP ---------------------------------------------------------------------------
+
+
+def _correction(person: str | None, present: str | None, reason: str | None) -> dict[str, Any]:
+    return {ids.ROLL_CALL_PERSON: {ids.ROLL_CALL_PERSON: {"type": "users_select", "selected_user": person}},
+            ids.ROLL_CALL_PRESENT_FIELD: {ids.ROLL_CALL_PRESENT_FIELD: {
+                "type": "radio_buttons", "selected_option": {"value": present} if present else None}},
+            ids.ROLL_CALL_REASON_FIELD: {ids.ROLL_CALL_REASON_FIELD: {"type": "plain_text_input", "value": reason}}}
+
+
+def test_a_member_marking_themself_present_three_weeks_after_the_call_changes_nothing(clocked_bot: Any) -> None:
+    bot = clocked_bot
+    case = _posted_roll_call(bot)
+    ref, room = case.reference, case.room_id
+    bot.click("U0CHAIR01", ids.ROLL_CALL_PRESENT, ref, channel=room, message_ts=case.roll_call_ref)
+    bot.slack.wait_for("chat.update", lambda c: c.params.get("ts") == case.roll_call_ref)
+    _send_due(bot, case.call_at + timedelta(minutes=case.duration_minutes))  # recorded: not quorate
+    bot.clock.move_to(case.call_at + timedelta(weeks=3))
+
+    bot.click("U0NURSELD", ids.ROLL_CALL_PRESENT, ref, channel=room, message_ts=case.roll_call_ref)
+    bot.click("U0PEOPLE1", "attendance_attending", ref, channel=room, message_ts=case.board_ref)
+    replies = bot.slack.wait_for("response", count=3)
+    texts = [r.params["text"] for r in replies[1:]]
+    assert any(t.startswith(f"\"I'm on the call\" for {ref} closed at ") for t in texts)
+    assert any("who attended is taken from its roll-call" in t for t in texts)
+    # The chair, too, now corrects the roll-call with a reason rather than marking someone present.
+    bot.click("U0CHAIR01", ids.ROLL_CALL_MARK_OTHER, ref, channel=room, message_ts=case.roll_call_ref)
+    closed = bot.slack.wait_for("response", count=4)[-1]
+    assert "Use \"Correct the roll-call\" to change it, with the reason." in closed.params["text"]
+    assert bot.slack.calls_to("views.open") == []
+    assert len(_roll_call_updates(bot, case)) == 1
+    with bot.services.sessions() as session:
+        assert [m.user_id for m in session.exec(select(RollCallMark))] == ["U0CHAIR01"]
+        assert session.exec(select(Case)).one().quorate is False
+        people = session.exec(select(Invitee).where(Invitee.user_id == "U0PEOPLE1")).one()
+        assert people.reply == Reply.NO_REPLY
+
+
+def test_the_chair_corrects_the_roll_call_from_its_message_with_a_reason(clocked_bot: Any) -> None:
+    bot = clocked_bot
+    case = _posted_roll_call(bot)
+    ref, room = case.reference, case.room_id
+    for count, user in enumerate(["U0CHAIR01", "U0MANAGER", "U0GOVERN1"], start=1):
+        bot.click(user, ids.ROLL_CALL_PRESENT, ref, channel=room, message_ts=case.roll_call_ref)
+        bot.slack.wait_for("chat.update", lambda c: c.params.get("ts") == case.roll_call_ref, count=count)
+    _send_due(bot, case.call_at + timedelta(minutes=case.duration_minutes))
+    bot.clock.move_to(case.call_at + timedelta(weeks=3))
+
+    # A member may not, by the button or by a forged submission.
+    bot.click("U0NURSELD", ids.ROLL_CALL_CORRECT, ref, channel=room, message_ts=case.roll_call_ref)
+    refused = bot.slack.wait_for("response", count=4)[-1]  # after the three marks' confirmations
+    assert refused.params["text"].startswith(f"Only the chair of {ref} (or the deputy they named) or governance")
+    body = bot.submit("U0NURSELD", ids.ROLL_CALL_CORRECT_VIEW, _correction("U0NURSELD", "present", "I was there"),
+                      private_metadata=ref).json()
+    assert body["response_action"] == "errors" and body["errors"][ids.ROLL_CALL_PERSON].startswith("Only the chair")
+
+    bot.click("U0CHAIR01", ids.ROLL_CALL_CORRECT, ref, channel=room, message_ts=case.roll_call_ref)
+    (opened,) = bot.slack.wait_for("views.open")
+    assert opened.params["view"]["callback_id"] == ids.ROLL_CALL_CORRECT_VIEW
+    assert opened.params["view"]["private_metadata"] == ref
+    body = bot.submit("U0CHAIR01", ids.ROLL_CALL_CORRECT_VIEW, _correction("U0NURSELD", "present", None),
+                      private_metadata=ref).json()
+    assert body == {"response_action": "errors", "errors": {
+        ids.ROLL_CALL_REASON_FIELD: "Give the reason for the correction: it is kept in the case's record."}}
+
+    response = bot.submit("U0CHAIR01", ids.ROLL_CALL_CORRECT_VIEW,
+                          _correction("U0NURSELD", "present", "Joined by phone; could not press the button."),
+                          private_metadata=ref)
+    assert response.status_code == 200 and response.text in ("", "{}")
+    (note,) = bot.slack.wait_for("chat.postMessage", lambda c: "was corrected" in str(c.params.get("text")))
+    text = _blocks_text(note)
+    assert note.params["channel"] == room
+    assert "<@U0CHAIR01> corrected the roll-call" in text and "<@U0NURSELD> was on the call" in text
+    assert "Recorded result revised: quorate (4 of 4 present)" in text and "phone" not in text
+    update = bot.slack.wait_for("chat.update", lambda c: c.params.get("ts") == case.roll_call_ref, count=4)[-1]
+    assert "<@U0NURSELD> — Professional lead for the staff member's profession (marked by <@U0CHAIR01>)" in \
+        _blocks_text(update)
+    with bot.services.sessions() as session:
+        assert session.exec(select(Case)).one().quorate is True
+        (row,) = session.exec(select(RollCallCorrection)).all()
+        assert (row.user_id, row.present, row.corrected_by) == ("U0NURSELD", True, "U0CHAIR01")

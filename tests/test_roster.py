@@ -4,18 +4,23 @@ backends; who holds a role; only governance may manage it in chat."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 from sqlmodel import select
 
 from bot import roster
 from bot.errors import NotAllowed
+from bot.people import People
 from bot.roles import Role
 from bot.roster import RosterEntry, RosterImportError, parse_csv
+from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
+from handlers.directory import Directory
 from storage.db import SessionFactory
 from storage.tables import RosterMember
-from tests.factories import PEOPLE, roster_csv
+from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, PEOPLE, roster_csv
 
 HEADER = "user_id,roles,professions\n"
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -23,10 +28,16 @@ ROLE_LIST = ", ".join(r.value for r in Role)
 PROFESSION_LIST = "acp, call_handling, doctor, nursing, operational, paramedic, pharmacy"
 
 
-def problems(text: str, terms: Terms) -> list[str]:
+def problems(text: str, terms: Terms, people: People = HERE) -> list[str]:
     with pytest.raises(RosterImportError) as caught:
-        parse_csv(text, terms)
+        roster.read_csv(text, terms, people)
     return caught.value.problems
+
+
+@pytest.fixture
+def slack_people(directory: FakeSlack) -> Directory:
+    """The Slack implementation of People, asking the fake workspace (users.list, users.info)."""
+    return Directory(WebClient(token="xoxb-test-token", base_url=directory.url))
 
 
 def entry(user_id: str, roles: str, professions: str = "") -> RosterEntry:
@@ -102,8 +113,14 @@ BAD_LINES = [
     pytest.param("C0CHANNEL,chair,\n",
                  ["line 2: user: 'C0CHANNEL' is not a Slack user ID (they look like U012AB3CD)"],
                  id="channel ID, not a user ID"),
-    pytest.param(",chair,\n", ["line 2: user: '' is not a Slack user ID (they look like U012AB3CD)"],
-                 id="missing user ID"),
+    pytest.param(",chair,\n", ["line 2: user: a user ID is needed"], id="missing user ID"),
+    pytest.param("U0X> <!channel>,chair,\n", ["line 2: user: 'U0X> <!channel>' is not a user ID"],
+                 id="markup where the ID should be"),
+    pytest.param(f"{DEACTIVATED[0]},chair,\n", [f"line 2: user: '{DEACTIVATED[0]}' has a deactivated account"],
+                 id="a deactivated account"),
+    pytest.param(f"{BOT_USER},chair,\n", [f"line 2: user: '{BOT_USER}' is an app, not a person"], id="an app"),
+    pytest.param("U0NOBODY1,chair,\n", ["line 2: user: 'U0NOBODY1' is not a member of this workspace"],
+                 id="nobody of this workspace"),
     pytest.param("U0CHAIR01,chair,\nU0MANAGER,manager,\nU0CHAIR01,governance,\n",
                  ["line 4: U0CHAIR01 is a duplicate of line 2"], id="duplicate user names both lines"),
     pytest.param("U0MANAGER,manager,nursing\n",
@@ -133,8 +150,17 @@ BAD_LINES = [
 
 
 @pytest.mark.parametrize(("body", "expected"), BAD_LINES)
-def test_bad_lines_are_reported_with_their_line_numbers(terms: Terms, body: str, expected: list[str]) -> None:
-    assert problems(HEADER + body, terms) == expected
+def test_bad_lines_are_reported_with_their_line_numbers(terms: Terms, slack_people: Directory, body: str,
+                                                        expected: list[str]) -> None:
+    # Through the Slack implementation of People: Slack's id form, then the fake workspace's users.
+    assert problems(HEADER + body, terms, slack_people) == expected
+
+
+def test_the_file_alone_checks_no_one_with_the_workspace(terms: Terms) -> None:
+    # parse_csv is the file's own check (the sandbox's fictional roster); importing uses read_csv.
+    assert parse_csv(HEADER + "U0NOBODY1,chair,\n", terms) == [entry("U0NOBODY1", "chair")]
+    assert problems(HEADER + "U0NOBODY1,chair,\n", terms) == [
+        "line 2: user: 'U0NOBODY1' is not a member of this workspace"]
 
 
 def test_the_content_of_extra_columns_is_not_repeated_in_the_error(terms: Terms) -> None:
@@ -144,7 +170,7 @@ def test_the_content_of_extra_columns_is_not_repeated_in_the_error(terms: Terms)
 
 def test_one_bad_line_imports_nothing(terms: Terms) -> None:
     with pytest.raises(RosterImportError) as caught:
-        parse_csv(roster_csv() + "U0EXTRA01,treasurer,\n", terms)
+        roster.read_csv(roster_csv() + f"{OUTSIDER},treasurer,\n", terms, HERE)
 
     assert str(caught.value) == f"line {len(PEOPLE) + 2}: roles: unknown role 'treasurer'; roles are {ROLE_LIST}"
 
@@ -295,3 +321,87 @@ def test_others_may_not_manage_the_roster(loaded: SessionFactory, user_id: str) 
 
     assert refused.value.message == ("Only the governance team can view or change the roster. "
                                      "Ask your governance representative.")
+
+
+# --- the roster history (issue 12, rule 10): append-only, on SQLite and PostgreSQL ----------------------
+
+
+def _history(sessions: SessionFactory) -> list[tuple[str, str, str, str, str, str, str]]:
+    with sessions() as session:
+        return [(c.actor_id, c.source, c.user_id, c.roles_added, c.roles_removed, c.professions_added,
+                 c.professions_removed) for c in reversed(roster.history(session))]
+
+
+def test_every_roster_change_is_kept_with_who_when_and_which_roles(loaded: SessionFactory) -> None:
+    later = datetime(2025, 3, 5, 10, 0, tzinfo=UTC)
+    imported = _history(loaded)
+    assert len(imported) == len(PEOPLE)
+    assert ("test", "import", "U0GPLEAD1", "professional_lead", "", "doctor;paramedic", "") in imported
+
+    with loaded() as session:
+        # Granted, then removed: both stay in the history.
+        roster.set_member(session, entry("U0MEMBER1", "member;deputy_chair"), "U0GOVERN1", later)
+        session.commit()
+        roster.set_member(session, entry("U0MEMBER1", "member"), "U0GOVERN1", later)
+        roster.set_member(session, entry("U0GPLEAD1", "professional_lead", "doctor;nursing"), "U0GOVERN1", later)
+        roster.set_member(session, entry("U0CHAIR01", "chair"), "U0GOVERN1", later)  # no change: no row
+        roster.remove_member(session, "U0MEDDIR1", "U0GOVERN1", later)
+        session.commit()
+
+    assert _history(loaded)[len(PEOPLE):] == [
+        ("U0GOVERN1", "chat", "U0MEMBER1", "deputy_chair", "", "", ""),
+        ("U0GOVERN1", "chat", "U0MEMBER1", "", "deputy_chair", "", ""),
+        ("U0GOVERN1", "chat", "U0GPLEAD1", "", "", "nursing", "paramedic"),
+        ("U0GOVERN1", "chat", "U0MEDDIR1", "", "medical_director", "", ""),
+    ]
+    with loaded() as session:
+        assert roster.history(session, 1)[0].at == later and roster.history(session, 1)[0].user_id == "U0MEDDIR1"
+
+
+def test_an_import_records_who_was_added_changed_and_removed(loaded: SessionFactory) -> None:
+    with loaded() as session:
+        roster.replace_roster(session, [entry("U0CHAIR01", "chair;governance"), entry("U0NEWCHAIR", "chair")],
+                              "cli", NOW)
+        session.commit()
+    changes = _history(loaded)[len(PEOPLE):]
+    assert ("cli", "import", "U0CHAIR01", "governance", "", "", "") in changes
+    assert ("cli", "import", "U0NEWCHAIR", "chair", "", "", "") in changes
+    assert ("cli", "import", "U0NURSELD", "", "professional_lead", "", "nursing") in changes
+    assert len(changes) == len(PEOPLE) + 1  # one changed, one added, ten removed
+
+
+def test_a_refused_edit_leaves_no_trace(loaded: SessionFactory, terms: Terms) -> None:
+    from bot.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        roster.edit(loaded, terms, "U0GOVERN1", DEACTIVATED[0], ["chair"], [], NOW, HERE)
+    with pytest.raises(NotAllowed):
+        roster.edit(loaded, terms, "U0CHAIR01", OUTSIDER, ["chair"], [], NOW, HERE)
+    assert len(_history(loaded)) == len(PEOPLE)
+
+
+# --- /pmccg roster: governance reads the recent changes ---------------------------------------------------
+
+
+def test_governance_sees_the_recent_roster_changes_in_slack(bot: Any) -> None:
+    edit = {"user": {"user": {"type": "users_select", "selected_user": "U0MEMBER1"}},
+            "roles": {"roles": {"type": "multi_static_select",
+                                "selected_options": [{"value": "member"}, {"value": "deputy_chair"}]}},
+            "professions": {"professions": {"type": "multi_static_select", "selected_options": []}}}
+    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+    edit["roles"]["roles"]["selected_options"] = [{"value": "member"}]
+    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+
+    bot.command("U0GOVERN1", "roster")
+    (reply,) = bot.slack.wait_for("response")
+    text = "\n".join(b["text"]["text"] for b in reply.params["blocks"] if b["type"] == "section")
+    changes = text.split("*Recent changes*", 1)[1].splitlines()
+    # Most recent first: the removal, then the grant, each with who made it and how.
+    assert changes[1].endswith("<@U0GOVERN1> (/pmccg roster): <@U0MEMBER1> −Deputy chair")
+    assert changes[2].endswith("<@U0GOVERN1> (/pmccg roster): <@U0MEMBER1> +Deputy chair")
+    assert changes[1].startswith("• <!date^")
+    assert "test (CSV import): <@" in text  # the import the roster came from
+
+    bot.command("U0CHAIR01", "roster")
+    refused = bot.slack.wait_for("response", count=2)[-1]
+    assert "Only the governance team" in refused.params["text"] and "Recent changes" not in refused.params["text"]

@@ -25,7 +25,7 @@ from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Reply
-from tests.factories import LONDON, form, load_roster
+from tests.factories import HERE, LONDON, form, load_roster
 from tests.scheduling import workspace_for
 
 YEAR = 2025
@@ -189,7 +189,7 @@ def _steps(plan: CasePlan, sessions: SessionFactory, engine: Engine, terms: Term
                  concern_raised=_concern_raised(plan))
         with sessions() as session:
             entries = roster.entries_for(session, [u for u in f.seats.values() if u])
-        request = convening.validate(f, terms, entries, (), clock.now(), LONDON)
+        request = convening.validate(f, terms, entries, (), clock.now(), LONDON, people=HERE)
         built.references[plan.number] = convening.convene(sessions, engine, request, terms, workspace_for(fake),
                                                           clock.now(), LONDON).reference
 
@@ -199,7 +199,7 @@ def _steps(plan: CasePlan, sessions: SessionFactory, engine: Engine, terms: Term
         def answer(user: str = user, reply: Reply = reply) -> None:
             with transaction(sessions) as session:
                 attendance.record_reply(session, terms, ref(), user, reply, clock.now(), LONDON,
-                                        deputy_id=DEPUTY if reply == D else None)
+                                        deputy_id=DEPUTY if reply == D else None, people=HERE)
         steps.append((plan.convene + timedelta(hours=2, minutes=index), answer))
 
     if plan.cancel:
@@ -235,7 +235,7 @@ def _steps(plan: CasePlan, sessions: SessionFactory, engine: Engine, terms: Term
                         quorum_statement=plan.text("Quorum statement") if plan.present is None else "")
         with transaction(sessions) as session:
             built.action_ids[plan.number] = list(outcomes.record_outcome(session, terms, f, clock.now(),
-                                                                         LONDON).action_ids)
+                                                                         LONDON, (), HERE).action_ids)
     steps.append((decided, record))
     steps.append((decided + timedelta(minutes=1), lambda: _tick(sessions, engine, terms, fake)))  # circulates
 

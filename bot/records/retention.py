@@ -19,7 +19,16 @@ from sqlmodel import Session, SQLModel, select
 
 from bot.history import record_event
 from bot.terms import Terms
-from storage.tables import ActionPoint, ActionUpdate, Case, CaseEvent, CaseStatus, FairnessAnswer, Outcome
+from storage.tables import (
+    ActionPoint,
+    ActionUpdate,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    FairnessAnswer,
+    Outcome,
+    RollCallCorrection,
+)
 
 MARKER_PREFIX = "[purged under the retention policy"
 ACTOR = "retention"
@@ -31,6 +40,7 @@ FREE_TEXT: dict[type[SQLModel], tuple[str, ...]] = {
     FairnessAnswer: ("note",),
     ActionPoint: ("description", "drop_reason"),
     ActionUpdate: ("text",),
+    RollCallCorrection: ("reason",),
 }
 
 
@@ -56,6 +66,7 @@ def _rows(session: Session, case: Case) -> Iterator[SQLModel]:
     yield case
     yield from session.exec(select(Outcome).where(Outcome.case_id == case.id))
     yield from session.exec(select(FairnessAnswer).where(FairnessAnswer.case_id == case.id))
+    yield from session.exec(select(RollCallCorrection).where(RollCallCorrection.case_id == case.id))
     items = list(session.exec(select(ActionPoint).where(ActionPoint.case_id == case.id)))
     yield from items
     if items:

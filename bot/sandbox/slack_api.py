@@ -116,6 +116,9 @@ def _err(error: str) -> dict[str, Any]:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections when the bot looks several people up at
+    # once (a SYN retried after a second), which Slack never does: queue them like a real server.
+    request_queue_size = 128
 
     def __init__(self, fake: FakeSlack) -> None:
         self.fake = fake

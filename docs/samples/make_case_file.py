@@ -28,6 +28,7 @@ from bot.config import load_settings  # noqa: E402
 from bot.convening import ConveneForm  # noqa: E402
 from bot.fairness import PRINCIPLES  # noqa: E402
 from bot.outcomes import OutcomeForm  # noqa: E402
+from bot.people import FixedPeople  # noqa: E402
 from bot.records.case_file import build_case_file, render_case_file  # noqa: E402
 from bot.reminders import send_due  # noqa: E402
 from bot.sandbox.slack_api import FakeSlack  # noqa: E402
@@ -50,6 +51,8 @@ U07CLDIR1,clinical_director,
 U07NRSLD1,professional_lead,nursing
 U07MEDDR1,medical_director,
 """
+# The fictional workspace: everyone on the roster is an active person of it.
+PEOPLE = FixedPeople(active=frozenset(line.split(",")[0] for line in ROSTER.splitlines()[1:]))
 SEATS = {"chair": "U07CHAIR1", "line_manager": "U07MNGR01", "service_lead": "U07SVCLD1", "people_team": "U07PEOPL1",
          "governance": "U07GOVRN1", "clinical_director": "U07CLDIR1", "professional_lead": "U07NRSLD1"}
 
@@ -86,7 +89,7 @@ def main() -> None:
             seats=SEATS, concern_raised=date(2025, 2, 26))
         with sessions() as session:
             entries = roster.entries_for(session, list(SEATS.values()))
-        request = convening.validate(form, terms, entries, (), convened_at, LONDON)
+        request = convening.validate(form, terms, entries, (), convened_at, LONDON, people=PEOPLE)
         case = convening.convene(sessions, engine, request, terms, workspace, convened_at, LONDON)
         ref = case.reference
 
@@ -99,7 +102,7 @@ def main() -> None:
         for user, reply, deputy, (day, hour, minute) in replies:
             with transaction(sessions) as session:
                 attendance.record_reply(session, terms, ref, user, reply, at(date(2025, 3, day), hour, minute),
-                                        LONDON, deputy_id=deputy)
+                                        LONDON, deputy_id=deputy, people=PEOPLE)
         for step in (at(date(2025, 3, 5), 14), at(call_day, 9), at(call_day, 13), at(call_day, 14)):
             tick(step)  # chases to the one member yet to reply, the pre-call check, the agenda, the roll-call
 
@@ -127,7 +130,7 @@ def main() -> None:
                               date(2025, 3, 20)),
                     NewAction("Audit controlled-drug registers for February and March", "U07NRSLD1",
                               date(2025, 3, 27)),
-                )), recorded_at, LONDON)
+                )), recorded_at, LONDON, (), PEOPLE)
         tick(recorded_at + timedelta(minutes=1))  # circulation
 
         # Action points 1 and 2 came with the outcome; 3 is the further inquiry the "no" answer opened.
