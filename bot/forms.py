@@ -322,12 +322,9 @@ class ParsedValue:
     delivery_id: int | None = None
 
 
-def button_value(item_id: int, delivery_id: int | None) -> str:
-    return f"{item_id}:{delivery_id}" if delivery_id is not None else str(item_id)
-
-
 def parse_button_value(value: Any) -> ParsedValue | None:
-    """`item` or `item:delivery` as written by button_value(); None for anything else."""
+    """`item` or `item:delivery`, as the reminder template writes it (templates/slack/action_digest.json.j2);
+    None for anything else."""
     if not isinstance(value, str):
         return None
     parts = value.split(":")
@@ -337,5 +334,5 @@ def parse_button_value(value: Any) -> ParsedValue | None:
 
 
 __all__ = ["ALREADY_TEXT", "AlreadySubmitted", "Form", "FormKind", "FormRefused", "Origin", "OriginRefused",
-           "Target", "add_row", "button_value", "claim", "click_origin", "find", "open_form", "parse_button_value",
-           "record_view", "submit_once", "target", "trusted_reply_url", "undo_row"]
+           "ParsedValue", "Target", "add_row", "claim", "click_origin", "find", "open_form",
+           "parse_button_value", "record_view", "submit_once", "target", "trusted_reply_url", "undo_row"]
