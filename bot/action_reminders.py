@@ -13,7 +13,7 @@ date owes a new escalation. Reminders stop when the item is done or dropped, or 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from bot.notify import Message
 from bot.outcomes import chair_ids
 from bot.reminders import Delivery, Drop, Due
 from bot.terms import Terms
+from storage.db import SessionFactory, transaction
 from storage.tables import (
     ActionPoint,
     ActionStatus,
@@ -309,9 +310,10 @@ def compose_digest(due: Due) -> list[Delivery] | Drop:
     if not items:
         return Drop("nothing due", then=plan_next)
     view = _reminder_view(due.session, owner, terms, zone, today, items, due.late)
-    # A failed reminder still plans the next one, so one bad day never ends the chain.
+    # A failed reminder still plans the next one, so one bad day never ends the chain. The ledger keeps the
+    # items it listed, so they stay in view when a click updates it in place.
     return [Delivery(Message(DIGEST, view), user=owner, on_sent=lambda session, _posted: plan_next(session),
-                     on_failed=plan_next)]
+                     on_failed=plan_next, detail={"actions": [i.action_id for i in view.items]})]
 
 
 def compose_overdue_escalation(due: Due) -> list[Delivery] | Drop:
@@ -334,6 +336,53 @@ def compose_overdue_escalation(due: Due) -> list[Delivery] | Drop:
     if not chairs:
         return [Delivery(message, room=case.room_id)]  # never lost: the case channel has the members
     return [Delivery(message, user=c) for c in chairs]
+
+
+# --- changes from a button or form ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Changed:
+    """An action point changed from a button or a form: what to tell the person and what to redraw."""
+
+    action_id: int
+    case_id: int
+    number: int
+    reference: str
+    already: bool = False  # Done on an item already done: nothing changed
+
+
+def complete(sessions: SessionFactory, terms: Terms, zone: ZoneInfo, action_id: int, actor: str,
+             now: datetime) -> Changed:
+    """Mark the item done (the owner or the case's chair) and re-plan its owner's reminders, in one
+    transaction. Raises NotFound or NotAllowed, writing nothing; a second Done changes nothing."""
+    with transaction(sessions) as session:
+        item, case = action_points.get(session, action_id)
+        already = item.status == ActionStatus.DONE
+        action_points.mark_done(session, action_id, actor, now, chair_ids(session, terms, case))
+        if not already:
+            plan_owner(session, item.owner_id, terms, zone, now)
+        return Changed(action_id, case.id or 0, item.number, case.reference, already)
+
+
+def add_update(session: Session, terms: Terms, action_id: int, actor: str, text: str, now: datetime,
+               directory_names: Sequence[str]) -> Changed:
+    """Add an update to the item's trail, in the caller's transaction (a form's, bot/forms.py).
+    Raises InvalidInput at the field, NotFound or NotAllowed."""
+    item, case = action_points.get(session, action_id)
+    action_points.add_update(session, action_id, actor, text, now, chair_ids(session, terms, case), directory_names)
+    return Changed(action_id, case.id or 0, item.number, case.reference)
+
+
+def change_due(session: Session, terms: Terms, zone: ZoneInfo, action_id: int, actor: str, new_due: date | None,
+               reason: str, now: datetime, directory_names: Sequence[str]) -> Changed:
+    """Move the due date with its reason and re-plan the owner's reminders and the escalation, in the
+    caller's transaction (a form's). Raises InvalidInput at the field, NotFound or NotAllowed."""
+    item, case = action_points.get(session, action_id)
+    action_points.change_due(session, action_id, actor, new_due, reason, now, _today(now, zone),
+                             chair_ids(session, terms, case), directory_names)
+    plan_owner(session, item.owner_id, terms, zone, now)
+    return Changed(action_id, case.id or 0, item.number, case.reference)
 
 
 # --- checks before a form opens -----------------------------------------------------------------------

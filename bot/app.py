@@ -22,7 +22,10 @@ from bot.config import Settings
 from bot.terms import Terms, load_terms
 from handlers.context import Clock, Services
 from handlers.directory import Directory
+from handlers.forms import foreign_reply_url, reply_hosts
 from storage.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
 
 # Bolt acknowledges only once a listener thread has picked the request up (5 threads by default):
 # enough threads that the work after earlier acknowledgements never makes a new one wait (bench/).
@@ -70,6 +73,19 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
         if req.headers.get("x-slack-retry-num") and (
             req.body.get("command") or req.body.get("type") in ("block_actions", "view_submission")
         ):
+            return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
+
+    hosts = reply_hosts(settings)
+
+    @app.middleware
+    def refuse_foreign_reply_urls(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Slack's response URLs are on Slack's hosts; one elsewhere means an edited request. Refused
+        # before any listener runs, so nothing is changed and nothing (not even an error reply) is
+        # sent to that address (issue 12, rule 3).
+        if isinstance(req.body, dict) and foreign_reply_url(req.body, hosts):
+            log.warning("reply_url_refused", extra={"event": "reply_url_refused",
+                                                    "type": str(req.body.get("type") or "command")[:40]})
             return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -243,8 +243,12 @@ class RosterEdit:
 
 
 def edit(sessions: SessionFactory, terms: Terms, actor: str, user_id: str, roles: Iterable[str],
-         professions: Iterable[str], now: datetime, people: People) -> RosterEdit:
+         professions: Iterable[str], now: datetime, people: People,
+         claim: Callable[[Session], object] | None = None) -> RosterEdit:
     """Governance adds, changes or (with no roles) removes one person, in a transaction of its own.
+
+    `claim` runs first in that transaction (the form's once-only claim, bot/forms.py), so a change
+    that is refused rolls the claim back with it.
 
     The person added or changed must be an active person of the workspace; removing anyone is
     allowed (a deactivated account is exactly who should come off). The change is kept in the
@@ -253,6 +257,8 @@ def edit(sessions: SessionFactory, terms: Terms, actor: str, user_id: str, roles
     """
     roles, professions = list(roles), list(professions)
     with transaction(sessions) as session:
+        if claim is not None:
+            claim(session)
         require_governance(session, actor)
         if not user_id:
             raise InvalidInput({"user": "Choose a person."})

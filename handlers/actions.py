@@ -1,16 +1,16 @@
 """Action point buttons (Done / Add an update / New due date) and `/pmccg actions`.
 
 The buttons sit on each item of a reminder digest and of the private list. A click changes the
-item through bot/action_points.py and then re-renders the clicked message in place for the
-clicker: chat.update for a direct message, the response URL for the private (ephemeral) list.
-The modals keep where that message is in their private_metadata, so their submission can too.
+item through bot/action_reminders.py and then re-renders the clicked message in place for the
+clicker. Which message that is comes from what the bot stored (bot/forms.py): a reminder's buttons
+carry its ledger id, which must be a reminder the bot sent to the clicker (chat.update there); the
+private list can only be replaced through its response URL, used only on Slack's host. A form keeps
+that origin in its server-side record, never in private_metadata.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -19,67 +19,42 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from bot import action_points, action_reminders
+from bot import action_points, action_reminders, forms
 from bot.agenda import split_text
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot.forms import AlreadySubmitted, FormKind, FormRefused, Origin, ParsedValue, parse_button_value
 from bot.notify import Message
-from bot.outcomes import chair_ids
 from handlers import ids
 from handlers.context import Services
+from handlers.forms import answer_not_taken, form_of, open_modal, reply_hosts
 from handlers.header import refresh_case_header
 from handlers.modals import field_value, input_block, message_modal, modal, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace, rendered
-from storage.db import transaction
-from storage.tables import ActionPoint, ActionStatus, Case
+from storage.tables import ActionPoint, Case
 
 log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Origin:
-    """Where the clicked message is, so it can be re-rendered in place."""
-
-    channel: str | None = None
-    ts: str | None = None
-    response_url: str | None = None  # an ephemeral message can only be replaced through it
-    shown: tuple[int, ...] = ()  # the items the message listed
-
-    def as_json(self, action_id: int) -> str:
-        return json.dumps({"action": action_id, "channel": self.channel, "ts": self.ts, "url": self.response_url,
-                           "shown": list(self.shown)})
+DIGEST_KINDS = (action_reminders.DIGEST,)
 
 
-def _origin(body: dict[str, Any]) -> Origin:
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    shown = []
-    for block in message.get("blocks") or []:
-        if block.get("type") != "actions":
-            continue
-        for element in block.get("elements") or []:
-            if element.get("action_id") == ids.ACTION_DONE and str(element.get("value", "")).isdigit():
-                shown.append(int(element["value"]))
-    if container.get("is_ephemeral"):
-        return Origin(response_url=body.get("response_url"), shown=tuple(shown))
-    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
-    return Origin(channel, container.get("message_ts") or message.get("ts"), None, tuple(shown))
-
-
-def _from_metadata(view: dict[str, Any]) -> tuple[int, Origin]:
-    try:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        origin = Origin(meta.get("channel"), meta.get("ts"), meta.get("url"),
-                        tuple(int(i) for i in meta.get("shown") or ()))
-        return int(meta["action"]), origin
-    except (ValueError, TypeError, KeyError) as exc:
-        raise NotFound("That action point no longer exists.") from exc
-
-
-def _action_id(body: dict[str, Any]) -> int:
-    value = str(body["actions"][0].get("value", ""))
-    if not value.isdigit():
+def _value(body: dict[str, Any]) -> ParsedValue:
+    """The clicked button's value as the bot wrote it: the action point id and, on a reminder, its ledger id."""
+    actions = body.get("actions") or [{}]
+    parsed = parse_button_value(actions[0].get("value") if isinstance(actions[0], dict) else None)
+    if parsed is None:
         raise NotFound("That action point no longer exists.")
-    return int(value)
+    return parsed
+
+
+def _click_origin(services: Services, body: dict[str, Any], user_id: str, delivery_id: int | None) -> Origin:
+    """Where the click writes afterwards, from what the bot stored (bot/forms.py click_origin)."""
+    container = body.get("container") if isinstance(body.get("container"), dict) else {}
+    with services.sessions() as session:
+        return forms.click_origin(session, user_id=user_id, delivery_id=delivery_id,
+                                  private_reply=bool(container.get("is_ephemeral")),
+                                  reply_url=body.get("response_url"), hosts=reply_hosts(services.settings),
+                                  kinds=DIGEST_KINDS)
 
 
 def _refusal(exc: NotAllowed | NotFound) -> str:
@@ -90,26 +65,27 @@ def _today(services: Services) -> date:
     return services.clock().astimezone(services.zone).date()
 
 
-def _list_message(services: Services, user_id: str, shown: tuple[int, ...] = ()) -> Message:
+def _list_message(services: Services, user_id: str, shown: tuple[int, ...] = (),
+                  delivery_id: int | None = None) -> Message:
     with services.sessions() as session:
         view = action_reminders.digest_view(session, user_id, services.terms, services.zone, _today(services),
                                             shown=shown)
-    return Message(action_reminders.DIGEST, view)
+    # A reminder redrawn in place keeps its ledger id on its buttons.
+    return Message(action_reminders.DIGEST, view, delivery_id=delivery_id)
 
 
-def _refresh(services: Services, client: WebClient, origin: Origin, user_id: str, action_id: int) -> None:
+def _refresh(services: Services, client: WebClient, origin: Origin, user_id: str, changed: action_reminders.Changed
+             ) -> None:
     """Re-render the clicked message for the clicker, keeping the changed item in view."""
-    message = _list_message(services, user_id, (*origin.shown, action_id))
+    refresh_case_header(services, client, changed.case_id)  # open and overdue counts
+    message = _list_message(services, user_id, (*origin.shown, changed.action_id), origin.delivery_id)
     with services.sessions() as session:
-        item = session.get(ActionPoint, action_id)
-    if item is not None:
-        refresh_case_header(services, client, item.case_id)  # open and overdue counts
+        found = forms.target(session, origin, user_id, reply_hosts(services.settings), DIGEST_KINDS)
     try:
-        if origin.channel and origin.ts:
-            SlackWorkspace(client).update(origin.channel, origin.ts, message)
-        elif origin.response_url:
-            WebhookClient(origin.response_url).send(**rendered(message), response_type="ephemeral",
-                                                    replace_original=True)
+        if found is not None and found.room and found.ref:
+            SlackWorkspace(client).update(found.room, found.ref, message)
+        elif found is not None and found.reply_url:
+            WebhookClient(found.reply_url).send(**rendered(message), response_type="ephemeral", replace_original=True)
     except (PlatformFailure, SlackClientError, OSError) as exc:
         # The change is saved either way; the message shows it on the next reminder or list.
         log.warning("action_message_update_failed", extra={"event": "action_message_update_failed",
@@ -135,17 +111,17 @@ def _about(item: ActionPoint, case: Case) -> list[dict[str, Any]]:
     ]
 
 
-def update_view(item: ActionPoint, case: Case, origin: Origin) -> dict[str, Any]:
+def update_view(item: ActionPoint, case: Case) -> dict[str, Any]:
     element = {"type": "plain_text_input", "multiline": True, "max_length": action_points.REASON_LIMIT,
                "placeholder": plain("What has happened so far")}
     return modal(ids.ACTION_UPDATE_VIEW, "Add an update", [
         *_about(item, case),
         input_block(ids.ACTION_UPDATE_FIELD, "Update", element,
                     hint="Kept in the case record. Refer to the staff member by case number only."),
-    ], submit="Add the update", private_metadata=origin.as_json(item.id or 0))
+    ], submit="Add the update")
 
 
-def due_view(item: ActionPoint, case: Case, origin: Origin) -> dict[str, Any]:
+def due_view(item: ActionPoint, case: Case) -> dict[str, Any]:
     reason = {"type": "plain_text_input", "multiline": True, "max_length": action_points.REASON_LIMIT,
               "placeholder": plain("Why the date moves")}
     return modal(ids.ACTION_DUE_VIEW, "New due date", [
@@ -154,14 +130,20 @@ def due_view(item: ActionPoint, case: Case, origin: Origin) -> dict[str, Any]:
                                                           "initial_date": item.due_on.isoformat()}),
         input_block(ids.ACTION_DUE_REASON_FIELD, "Reason", reason,
                     hint="Required: the old and new dates and your reason are kept in the case record."),
-    ], submit="Change the date", private_metadata=origin.as_json(item.id or 0))
+    ], submit="Change the date")
 
 
 def _parse_date(raw: Any) -> date | None:
     try:
-        return date.fromisoformat(raw) if raw else None
+        return date.fromisoformat(raw) if isinstance(raw, str) and raw else None
     except ValueError:
         return None
+
+
+def _subject(form: forms.Form) -> int:
+    if not form.subject.isdigit():
+        raise NotFound("That action point no longer exists.")
+    return int(form.subject)
 
 
 # --- listeners ------------------------------------------------------------------------------------
@@ -171,36 +153,37 @@ def register(app: App) -> None:
     @app.action(ids.ACTION_DONE)
     def done(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
         ack()
-        user_id, now = body["user"]["id"], services.clock()
-        try:
-            action_id = _action_id(body)
-            with transaction(services.sessions) as session:
-                item, case = action_points.get(session, action_id)
-                already = item.status == ActionStatus.DONE
-                action_points.mark_done(session, action_id, user_id, now, chair_ids(session, services.terms, case))
-                if not already:
-                    action_reminders.plan_owner(session, item.owner_id, services.terms, services.zone, now)
-                number, reference = item.number, case.reference
-        except (NotAllowed, NotFound) as exc:
-            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
-            return
-        if already:
-            respond(text=f"No change: action {number} on {reference} is already done.", response_type="ephemeral",
-                    replace_original=False)
-            return
-        _refresh(services, client, _origin(body), user_id, action_id)
-
-    def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: Services, build: Any) -> None:
         user_id = body["user"]["id"]
         try:
-            action_id = _action_id(body)
-            with services.sessions() as session:
-                item, case = action_reminders.check_can_change(session, services.terms, action_id, user_id)
-                view = build(item, case, _origin(body))
+            value = _value(body)
+            # Where it writes is settled first: a tampered click is refused before anything changes.
+            origin = _click_origin(services, body, user_id, value.delivery_id)
+            changed = action_reminders.complete(services.sessions, services.terms, services.zone, value.item_id,
+                                                user_id, services.clock())
         except (NotAllowed, NotFound) as exc:
             respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
             return
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        if changed.already:
+            respond(text=f"No change: action {changed.number} on {changed.reference} is already done.",
+                    response_type="ephemeral", replace_original=False)
+            return
+        _refresh(services, client, origin, user_id, changed)
+
+    def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: Services, build: Any,
+              kind: FormKind) -> None:
+        user_id = body["user"]["id"]
+        try:
+            value = _value(body)
+            origin = _click_origin(services, body, user_id, value.delivery_id)
+            with services.sessions() as session:
+                item, case = action_reminders.check_can_change(session, services.terms, value.item_id, user_id)
+                view = build(item, case)
+        except (NotAllowed, NotFound) as exc:
+            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            return
+        # The origin is kept with the form, server-side: the modal carries only the form's nonce.
+        open_modal(client, services, body["trigger_id"], view, kind=kind, user_id=user_id,
+                   subject=str(value.item_id), origin=origin)
         # The names used to refuse a person's name in the text: loaded while they type.
         services.directory.refresh_in_background()
 
@@ -208,12 +191,12 @@ def register(app: App) -> None:
     def open_update(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
                     services: Services) -> None:
         ack()
-        _open(body, client, respond, services, update_view)
+        _open(body, client, respond, services, update_view, FormKind.ACTION_UPDATE)
 
     @app.action(ids.ACTION_NEW_DUE)
     def open_due(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
         ack()
-        _open(body, client, respond, services, due_view)
+        _open(body, client, respond, services, due_view, FormKind.ACTION_DUE)
 
     @app.view(ids.ACTION_UPDATE_VIEW)
     def save_update(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -222,11 +205,14 @@ def register(app: App) -> None:
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         try:
-            action_id, origin = _from_metadata(body["view"])
-            with transaction(services.sessions) as session:
-                _, case = action_points.get(session, action_id)
-                action_points.add_update(session, action_id, user_id, text, services.clock(),
-                                         chair_ids(session, services.terms, case), names)
+            form = form_of(services, body, FormKind.ACTION_UPDATE)
+            action_id = _subject(form)
+            changed = forms.submit_once(services.sessions, form, services.clock(), lambda session: (
+                action_reminders.add_update(session, services.terms, action_id, user_id, str(text),
+                                            services.clock(), names)))
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -234,7 +220,7 @@ def register(app: App) -> None:
             ack(response_action="update", view=message_modal("Not saved", _refusal(exc)))
             return
         ack()
-        _refresh(services, client, origin, user_id, action_id)
+        _refresh(services, client, form.origin, user_id, changed)
 
     @app.view(ids.ACTION_DUE_VIEW)
     def save_due(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -245,13 +231,13 @@ def register(app: App) -> None:
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            action_id, origin = _from_metadata(body["view"])
-            with transaction(services.sessions) as session:
-                _, case = action_points.get(session, action_id)
-                item = action_points.change_due(session, action_id, user_id, new_due, reason, now,
-                                                now.astimezone(services.zone).date(),
-                                                chair_ids(session, services.terms, case), names)
-                action_reminders.plan_owner(session, item.owner_id, services.terms, services.zone, now)
+            form = form_of(services, body, FormKind.ACTION_DUE)
+            action_id = _subject(form)
+            changed = forms.submit_once(services.sessions, form, now, lambda session: action_reminders.change_due(
+                session, services.terms, services.zone, action_id, user_id, new_due, str(reason), now, names))
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -259,4 +245,4 @@ def register(app: App) -> None:
             ack(response_action="update", view=message_modal("Not changed", _refusal(exc)))
             return
         ack()
-        _refresh(services, client, origin, user_id, action_id)
+        _refresh(services, client, form.origin, user_id, changed)

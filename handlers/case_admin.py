@@ -2,7 +2,8 @@
 
 Permission is checked before the modal opens (a refusal is answered privately); the submission is
 validated and written in one short transaction before the acknowledgement, so a bad field is shown
-at the field and nothing is half-changed; telling people happens after the acknowledgement.
+at the field and nothing is half-changed; telling people happens after the acknowledgement. Each
+modal is a form record (bot/forms.py): the case is kept server-side, and a submission counts once.
 """
 
 from __future__ import annotations
@@ -17,17 +18,18 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import rescheduling
+from bot import forms, rescheduling
 from bot.case_views import local_time_text
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.forms import AlreadySubmitted, FormKind, FormRefused
 from bot.rescheduling import Announced
 from handlers import ids
 from handlers.context import Services
 from handlers.convene import DURATIONS
+from handlers.forms import answer_not_taken, form_of, open_modal
 from handlers.modals import field_value, input_block, message_modal, modal, option, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
-from storage.db import transaction
 from storage.locks import named_lock
 from storage.tables import Case
 
@@ -51,7 +53,7 @@ def reschedule_view(case: Case, zone: ZoneInfo) -> dict[str, Any]:
                     {"type": "timepicker", "timezone": zone.key, "initial_time": f"{local:%H:%M}"}),
         input_block(ids.DURATION_FIELD, "Duration",
                     {"type": "static_select", "options": duration_options, "initial_option": current}),
-    ], submit="Reschedule", private_metadata=case.reference)
+    ], submit="Reschedule")
 
 
 def cancel_view(case: Case) -> dict[str, Any]:
@@ -63,7 +65,7 @@ def cancel_view(case: Case) -> dict[str, Any]:
             "reminders are sent. This cannot be undone: convene a new group if one is needed later.")}},
         input_block(ids.CANCEL_REASON_FIELD, "Reason", element,
                     hint="The members see this. Refer to the staff member by case number or initials only."),
-    ], submit="Cancel the call", close="Keep the call", private_metadata=case.reference)
+    ], submit="Cancel the call", close="Keep the call")
 
 
 def _parsed(values: dict[str, Any], field: str, parse: Callable[[str], T]) -> T | None:
@@ -79,17 +81,19 @@ def _refusal(exc: NotAllowed | NotFound) -> str:
 
 
 def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: Services,
-          build: Callable[[Case], dict[str, Any]]) -> None:
+          build: Callable[[Case], dict[str, Any]], kind: FormKind) -> None:
     """Check the clicker may act on the case, then open the modal (the trigger lasts 3 s)."""
     reference = str(body["actions"][0].get("value", ""))
+    user_id = body["user"]["id"]
     try:
         with services.sessions() as session:
-            case = rescheduling.check_can_administer(session, services.terms, reference, body["user"]["id"])
+            case = rescheduling.check_can_administer(session, services.terms, reference, user_id)
             view = build(case)
+            subject = case.reference
     except (NotAllowed, NotFound) as exc:
         respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
         return
-    client.views_open(trigger_id=body["trigger_id"], view=view)
+    open_modal(client, services, body["trigger_id"], view, kind=kind, user_id=user_id, subject=subject)
 
 
 def _outcome_text(done: str, announced: Announced) -> str:
@@ -102,7 +106,7 @@ def _outcome_text(done: str, announced: Announced) -> str:
     return text
 
 
-def _show(client: WebClient, view_id: str, user_id: str, title: str, text: str) -> None:
+def _show(client: WebClient, view_id: str | None, user_id: str, title: str, text: str) -> None:
     try:
         client.views_update(view_id=view_id, view=message_modal(title, text))
     except SlackApiError:
@@ -115,28 +119,36 @@ def register(app: App) -> None:
     def open_reschedule(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
                         services: Services) -> None:
         ack()
-        _open(body, client, respond, services, lambda case: reschedule_view(case, services.zone))
+        _open(body, client, respond, services, lambda case: reschedule_view(case, services.zone), FormKind.RESCHEDULE)
 
     @app.action(ids.CASE_CANCEL)
     def open_cancel(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
         ack()
-        _open(body, client, respond, services, cancel_view)
+        _open(body, client, respond, services, cancel_view, FormKind.CANCEL)
         # The names used to refuse a staff member's name in the reason: loaded while they type.
         services.directory.refresh_in_background()
 
     @app.view(ids.RESCHEDULE_VIEW)
     def submit_reschedule(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        values = view["state"]["values"]
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.RESCHEDULE)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        values = body["view"]["state"]["values"]
         call_date = _parsed(values, ids.CALL_DATE_FIELD, date.fromisoformat)
         call_time = _parsed(values, ids.CALL_TIME_FIELD, time.fromisoformat)
         duration = _parsed(values, ids.DURATION_FIELD, int)
+        now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"), \
-                    transaction(services.sessions) as session:
-                result = rescheduling.reschedule(session, services.terms, reference, user_id, call_date, call_time,
-                                                 duration, services.clock(), services.zone)
+            with named_lock(services.engine, f"case_admin:{reference}"):
+                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.reschedule(
+                    session, services.terms, reference, user_id, call_date, call_time, duration, now, services.zone))
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -149,22 +161,29 @@ def register(app: App) -> None:
                                                       SlackWorkspace(client), services.zone, result)
         done = (f":white_check_mark: *{reference}* is moved to {local_time_text(result.call_at, services.zone)}. "
                 "The members have been asked again whether they will attend; answer on the board too.")
-        _show(client, view["id"], user_id, "Rescheduled", _outcome_text(done, announced))
+        _show(client, form.view_id, user_id, "Rescheduled", _outcome_text(done, announced))
 
     @app.view(ids.CANCEL_VIEW)
     def submit_cancel(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        reason = field_value(view["state"]["values"], ids.CANCEL_REASON_FIELD) or ""
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.CANCEL)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        reason = field_value(body["view"]["state"]["values"], ids.CANCEL_REASON_FIELD) or ""
         # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"), \
-                    transaction(services.sessions) as session:
-                result = rescheduling.cancel(session, services.terms, reference, user_id, reason, now,
-                                             directory_names=names)
+            with named_lock(services.engine, f"case_admin:{reference}"):
+                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.cancel(
+                    session, services.terms, reference, user_id, str(reason), now, directory_names=names))
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -176,4 +195,4 @@ def register(app: App) -> None:
         announced = rescheduling.announce_cancelled(services.sessions, services.engine, services.terms,
                                                     SlackWorkspace(client), services.zone, result, now)
         done = f":white_check_mark: *{reference}* is cancelled. The members have been told, with your reason."
-        _show(client, view["id"], user_id, "Cancelled", _outcome_text(done, announced))
+        _show(client, form.view_id, user_id, "Cancelled", _outcome_text(done, announced))

@@ -4,6 +4,7 @@ Permission is checked before the modal opens (a refusal is answered privately). 
 whether a reason is required (action points still open, or no outcome recorded). The submission is
 validated and written in one short transaction before the acknowledgement, so a missing reason or a
 name in it is shown at the field; the summary, header and archiving happen after the acknowledgement.
+The modal is a form record (bot/forms.py): the case it closes is kept server-side, and it counts once.
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import closing
+from bot import closing, forms
 from bot.closing import CloseCheck
 from bot.errors import InvalidInput, NotAllowed, NotFound
+from bot.forms import AlreadySubmitted, FormKind, FormRefused
 from handlers import ids
 from handlers.context import Services
+from handlers.forms import answer_not_taken, form_of, open_modal
 from handlers.modals import field_value, input_block, message_modal, modal, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
-from storage.db import transaction
 from storage.locks import named_lock
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ def close_view(check: CloseCheck) -> dict[str, Any]:
         input_block(ids.CLOSE_REASON_FIELD, "Reason" if check.reason_required else "Closing note (optional)",
                     element, optional=not check.reason_required,
                     hint="The members see this. Refer to the staff member by case number only."),
-    ], submit="Close case", close="Keep it open", private_metadata=check.reference)
+    ], submit="Close case", close="Keep it open")
 
 
 def open_close(client: WebClient, trigger_id: str, reference: str, user_id: str, services: Services) -> str | None:
@@ -53,7 +55,8 @@ def open_close(client: WebClient, trigger_id: str, reference: str, user_id: str,
             check = closing.check_can_close(session, services.terms, reference, user_id)
     except (NotAllowed, NotFound) as exc:
         return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
-    client.views_open(trigger_id=trigger_id, view=close_view(check))
+    open_modal(client, services, trigger_id, close_view(check), kind=FormKind.CLOSE, user_id=user_id,
+               subject=check.reference)
     # The names used to refuse a staff member's name in the reason: loaded while they type.
     services.directory.refresh_in_background()
     return None
@@ -83,17 +86,26 @@ def register(app: App) -> None:
 
     @app.view(ids.CLOSE_VIEW)
     def submit_close(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        reason = field_value(view["state"]["values"], ids.CLOSE_REASON_FIELD) or ""
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.CLOSE)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        reason = field_value(body["view"]["state"]["values"], ids.CLOSE_REASON_FIELD) or ""
         # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
+        now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"), \
-                    transaction(services.sessions) as session:
-                result = closing.close(session, services.terms, reference, user_id, reason, services.clock(),
-                                       services.zone, directory_names=names)
+            with named_lock(services.engine, f"case_admin:{reference}"):
+                result = forms.submit_once(services.sessions, form, now, lambda session: closing.close(
+                    session, services.terms, reference, user_id, str(reason), now, services.zone,
+                    directory_names=names))
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -109,7 +121,7 @@ def register(app: App) -> None:
         if announced.failed_steps:
             text += f"\n:warning: Slack refused: {', '.join(announced.failed_steps)}."
         try:
-            client.views_update(view_id=view["id"], view=message_modal("Closed", text))
+            client.views_update(view_id=form.view_id, view=message_modal("Closed", text))
         except SlackApiError:
             # The modal was closed: tell them in the app's direct messages instead.
             client.chat_postMessage(channel=user_id, text=text)

@@ -61,7 +61,8 @@ FAIRNESS_VIEW = "fairness_revisit"
 ACTION_ADD_VIEW = "action_add"
 
 # Action point reminders and /pmccg actions (handlers/actions.py): buttons on each item (value = the
-# action point's id), their modals, and the modals' fields (block ids are the domain's field names).
+# action point's id, and on a delivered reminder its ledger id too: "item:delivery", bot/forms.py), their
+# modals, and the modals' fields (block ids are the domain's field names).
 ACTION_DONE = "action_point_done"
 ACTION_ADD_UPDATE = "action_point_update"
 ACTION_NEW_DUE = "action_point_new_due"

@@ -5,6 +5,11 @@ The case's chair (or the deputy they named) or governance records the group's ad
 a submission is validated and written in one short transaction before the acknowledgement, so a
 bad field is shown at the field and nothing is half-written. The circulation is a scheduled
 message due at once: the scheduler's next tick (within a minute) sends it, not this listener.
+
+Each modal is a form record (bot/forms.py): the modal carries only its nonce; the case it is about
+and the number of action point rows are kept server-side. A submission counts once per view, and
+"Add another action point" rebuilds the form from the bot's own builder for the person it was opened
+for, carrying over only typed values.
 """
 
 from __future__ import annotations
@@ -22,21 +27,22 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot import action_points, cases, outcomes
+from bot import action_points, cases, forms, outcomes
 from bot.action_points import NewAction
 from bot.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer
+from bot.forms import AlreadySubmitted, FormKind, FormRefused
 from bot.naming import describe_hits, find_person_names
 from bot.notify import Message
 from bot.outcomes import PROCESS_LABELS, RISK_LABELS, OutcomeForm, Recorded
 from bot.render import slack_escape
 from handlers import ids
 from handlers.context import Services
+from handlers.forms import answer_not_taken, form_of, open_modal
 from handlers.header import refresh_case_header
 from handlers.modals import Block, field_value, input_block, message_modal, modal, option, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
-from storage.db import transaction
 from storage.locks import named_lock
 from storage.tables import ActionPoint, Case, CaseStatus
 
@@ -58,9 +64,7 @@ MAX_ROWS = 10
 _ROW_FIELD = re.compile(r"^action_(\d+)_(description|owner|due)$")
 _INITIAL = {"plain_text_input": "initial_value", "static_select": "initial_option", "radio_buttons": "initial_option",
             "users_select": "initial_user", "datepicker": "initial_date"}
-# What views.update accepts of a view received in a payload (the rest is Slack's bookkeeping).
-_VIEW_KEYS = ("type", "callback_id", "title", "submit", "close", "private_metadata", "clear_on_close",
-              "notify_on_close", "external_id", "submit_disabled")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 YES_NO = {"yes": True, "no": False}
 
 
@@ -164,8 +168,8 @@ def _quorum_blocks(case: Case) -> list[Block]:
     ]
 
 
-def outcome_view(case: Case, rows: int = 1) -> dict[str, Any]:
-    """The outcome form for `case`, with `rows` empty action point rows."""
+def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
+    """The outcome form for `case`, with `rows` empty action point rows; `nonce` names its form record."""
     answers = _answer_options()
     blocks: list[Block] = [
         _context(f"The group's advisory recommendation on *{case.reference}* to the Medical Director, who decides. "
@@ -191,48 +195,49 @@ def outcome_view(case: Case, rows: int = 1) -> dict[str, Any]:
         _header("Action points"),
         _context("Each needs a description, an owner and a due date. A row left empty is ignored."),
     ]
-    for row in range(1, rows + 1):
+    for row in range(1, min(rows, MAX_ROWS) + 1):
         blocks += action_row(row)
     blocks.append(_more_rows(case.reference, rows))
-    return modal(ids.OUTCOME_VIEW, "Outcome", blocks, submit="Record", private_metadata=case.reference)
+    return modal(ids.OUTCOME_VIEW, "Outcome", blocks, submit="Record", private_metadata=nonce)
 
 
-def _rows_in(blocks: list[Block]) -> int:
-    return len({m.group(1) for b in blocks if (m := _ROW_FIELD.match(str(b.get("block_id", ""))))})
+def _typed(element: dict[str, Any], value: Any) -> Any:
+    """A typed value fit for the bot's own `element`, or None: text within its limit, a user id of Slack's
+    form, a real date, or one of the element's own options (a value from an edited payload is dropped)."""
+    kind = element.get("type")
+    if kind == "plain_text_input":
+        return value[:int(element.get("max_length") or 3000)] if isinstance(value, str) and value else None
+    if kind == "users_select":
+        return value if isinstance(value, str) and _USER_ID.match(value) else None
+    if kind == "datepicker":
+        day = _date(value) if isinstance(value, str) else None
+        return day.isoformat() if day else None
+    match = [o for o in element.get("options", []) if isinstance(value, str) and o.get("value") == value]
+    return match[0] if match else None
 
 
-def with_initial_values(blocks: list[Block], values: dict[str, Any]) -> list[Block]:
-    """A copy of `blocks` whose inputs start from what was typed (view.state.values), so nothing is lost."""
+def with_initial_values(blocks: list[Block], values: Any) -> list[Block]:
+    """A copy of the bot's `blocks` whose inputs start from what was typed (view.state.values), so nothing
+    is lost. Only values are taken from the payload, and only where they fit the bot's own elements."""
     out = copy.deepcopy(blocks)
+    if not isinstance(values, dict):
+        return out
     for block in out:
         field = block.get("block_id")
-        if block.get("type") != "input" or field not in values:
+        if block.get("type") != "input" or field not in values or not isinstance(values.get(field), dict):
             continue
         element = block["element"]
         key = _INITIAL.get(element.get("type", ""))
         if key is None:
             continue
-        value = field_value(values, field)
+        try:
+            typed = _typed(element, field_value(values, field))
+        except (AttributeError, TypeError):  # an element of the wrong shape: nothing to carry over
+            typed = None
         element.pop(key, None)
-        if key == "initial_option":
-            match = [o for o in element.get("options", []) if o.get("value") == value]
-            if match:
-                element[key] = match[0]
-        elif value:
-            element[key] = value
+        if typed:
+            element[key] = typed
     return out
-
-
-def with_another_row(view: dict[str, Any]) -> dict[str, Any]:
-    """The same view with one more empty action point row; what was typed is carried over."""
-    blocks = with_initial_values(view.get("blocks", []), view.get("state", {}).get("values", {}))
-    rows = _rows_in(blocks)
-    rebuilt = {k: view[k] for k in _VIEW_KEYS if k in view}
-    if rows < MAX_ROWS:
-        at = next((i for i, b in enumerate(blocks) if b.get("block_id") == ids.OUTCOME_MORE_ACTIONS), len(blocks))
-        blocks[at:at + 1] = [*action_row(rows + 1), _more_rows(view.get("private_metadata", ""), rows + 1)]
-    rebuilt["blocks"] = blocks
-    return rebuilt
 
 
 def fairness_view(reference: str, current: dict[str, tuple[str, str]]) -> dict[str, Any]:
@@ -242,13 +247,13 @@ def fairness_view(reference: str, current: dict[str, tuple[str, str]]) -> dict[s
                  "inquiry, owned by the chair, unless one is already open for that principle."),
         *fairness_blocks(current),
     ]
-    return modal(ids.FAIRNESS_VIEW, "Revisit fairness", blocks, submit="Save", private_metadata=reference)
+    return modal(ids.FAIRNESS_VIEW, "Revisit fairness", blocks, submit="Save")
 
 
 def action_view(reference: str) -> dict[str, Any]:
     blocks = [_context(f"A new action point on *{reference}*. Its owner is told by direct message and reminded "
                        "until it is done."), *action_row(None)]
-    return modal(ids.ACTION_ADD_VIEW, "Add an action point", blocks, submit="Add", private_metadata=reference)
+    return modal(ids.ACTION_ADD_VIEW, "Add an action point", blocks, submit="Add")
 
 
 # --- parsing ----------------------------------------------------------------------------------------
@@ -267,9 +272,10 @@ def _new_action(values: dict[str, Any], row: int | None) -> NewAction:
                      due_on=_date(field_value(values, action_field(row, "due"))))
 
 
-def parse_actions(values: dict[str, Any]) -> tuple[tuple[int, ...], tuple[NewAction, ...]]:
-    """The rows with anything in them, and their row numbers (a completely empty row is ignored)."""
-    rows = sorted({int(m.group(1)) for key in values if (m := _ROW_FIELD.match(key))})
+def parse_actions(values: dict[str, Any], max_row: int = MAX_ROWS) -> tuple[tuple[int, ...], tuple[NewAction, ...]]:
+    """The rows with anything in them, and their row numbers (a completely empty row is ignored). Only the
+    rows the bot built into the form (`max_row`) count: more in an edited payload are not read."""
+    rows = sorted({int(m.group(1)) for key in values if (m := _ROW_FIELD.match(key)) and int(m.group(1)) <= max_row})
     kept: list[tuple[int, NewAction]] = []
     for row in rows:
         action = _new_action(values, row)
@@ -294,8 +300,9 @@ def _fairness_values(values: dict[str, Any]) -> dict[str, tuple[str | None, str]
             for p in PRINCIPLES}
 
 
-def parse_outcome(values: dict[str, Any], reference: str, actor: str) -> tuple[tuple[int, ...], OutcomeForm]:
-    rows, actions = parse_actions(values)
+def parse_outcome(values: dict[str, Any], reference: str, actor: str,
+                  max_row: int = MAX_ROWS) -> tuple[tuple[int, ...], OutcomeForm]:
+    rows, actions = parse_actions(values, max_row)
     form = OutcomeForm(
         reference=reference, actor=actor, process=field_value(values, PROCESS),
         rationale=field_value(values, RATIONALE) or "", risk_level=field_value(values, RISK_LEVEL),
@@ -348,7 +355,7 @@ def _reference(command: dict[str, Any]) -> str:
 
 
 def _open(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services, usage: str,
-          build: Callable[[Session, Case], dict[str, Any]]) -> str | None:
+          build: Callable[[Session, Case], dict[str, Any]], kind: FormKind) -> str | None:
     """Check, then open the modal (the trigger lasts 3 s); return a refusal to show privately, or None."""
     if not reference.strip():
         return f"Say which case: `{ids.COMMAND} {usage}` followed by the case reference."
@@ -356,9 +363,10 @@ def _open(client: WebClient, trigger_id: str, user_id: str, reference: str, serv
         with services.sessions() as session:
             case = _open_case(session, services, reference, user_id)
             view = build(session, case)
+            subject = case.reference
     except (NotAllowed, NotFound) as exc:
         return _refusal(exc)
-    client.views_open(trigger_id=trigger_id, view=view)
+    open_modal(client, services, trigger_id, view, kind=kind, user_id=user_id, subject=subject)
     # The names used to refuse a staff member's name in typed text: loaded while they type.
     services.directory.refresh_in_background()
     return None
@@ -389,15 +397,15 @@ def _build_action(session: Session, case: Case) -> dict[str, Any]:
 
 
 def open_outcome(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
-    return _open(client, trigger_id, user_id, reference, services, "outcome", _build_outcome)
+    return _open(client, trigger_id, user_id, reference, services, "outcome", _build_outcome, FormKind.OUTCOME)
 
 
 def open_fairness(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
-    return _open(client, trigger_id, user_id, reference, services, "fairness", _build_fairness)
+    return _open(client, trigger_id, user_id, reference, services, "fairness", _build_fairness, FormKind.FAIRNESS)
 
 
 def open_action(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
-    return _open(client, trigger_id, user_id, reference, services, "action", _build_action)
+    return _open(client, trigger_id, user_id, reference, services, "action", _build_action, FormKind.ACTION_ADD)
 
 
 # --- /pmccg subcommands (the SUBCOMMANDS table in handlers/commands.py) ----------------------------------
@@ -472,28 +480,56 @@ def register(app: App) -> None:
             respond(text=refusal, response_type="ephemeral", replace_original=False)
 
     @app.action(ids.OUTCOME_ADD_ACTION_ROW)
-    def add_action_row(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def add_action_row(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
         ack()
-        view = body["view"]
+        payload_view = body.get("view") if isinstance(body.get("view"), dict) else {}
         try:
-            client.views_update(view_id=view["id"], hash=view.get("hash"), view=with_another_row(view))
+            # Only a view the bot opened for this person, as its form record says.
+            form = form_of(services, body, FormKind.OUTCOME)
+        except (FormRefused, AlreadySubmitted):
+            return  # logged by bot/forms.py; the view is left as the bot built it
+        grown = forms.add_row(services.sessions, form, MAX_ROWS)
+        if grown is None:
+            return  # at the limit, or a double click already added this row
+        try:
+            with services.sessions() as session:
+                view = outcome_view(cases.case_named(session, form.subject), rows=grown.rows, nonce=form.nonce)
+        except NotFound:
+            forms.undo_row(services.sessions, grown)
+            return
+        # The bot's own blocks, with only the typed values carried over.
+        state = payload_view.get("state") if isinstance(payload_view.get("state"), dict) else {}
+        view["blocks"] = with_initial_values(view["blocks"], state.get("values"))
+        hash_ = payload_view.get("hash")
+        try:
+            client.views_update(view_id=grown.view_id, hash=hash_ if isinstance(hash_, str) else None, view=view)
         except SlackApiError as exc:
-            # hash_conflict: the view changed meanwhile (a double click); the first update stands.
+            # hash_conflict: the view changed meanwhile; the row is counted back so the form matches the view.
+            forms.undo_row(services.sessions, grown)
             log.warning("outcome_add_row_failed", extra={"event": "outcome_add_row_failed",
                                                          "error": str(exc.response.get("error"))})
 
     @app.view(ids.OUTCOME_VIEW)
     def submit_outcome(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        rows, form = parse_outcome(view["state"]["values"], reference, user_id)
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.OUTCOME)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        rows, outcome_form = parse_outcome(body["view"]["state"]["values"], reference, user_id, form.rows)
         # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
+        now = services.clock()
         try:
-            with named_lock(services.engine, f"outcome:{reference}"), transaction(services.sessions) as session:
-                recorded = outcomes.record_outcome(session, services.terms, form, services.clock(), services.zone,
-                                                   names, services.directory)
+            with named_lock(services.engine, f"outcome:{reference}"):
+                recorded = forms.submit_once(services.sessions, form, now, lambda session: outcomes.record_outcome(
+                    session, services.terms, outcome_form, now, services.zone, names, services.directory))
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=at_rows(exc.fields, rows))
             return
@@ -508,21 +544,33 @@ def register(app: App) -> None:
 
     @app.view(ids.FAIRNESS_VIEW)
     def submit_fairness(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        answers = _fairness_values(view["state"]["values"])
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.FAIRNESS)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        answers = _fairness_values(body["view"]["state"]["values"])
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
+
+        def change(session: Session) -> tuple[dict[str, tuple[str, str]], list[int], list[str], str, str]:
+            case = _open_case(session, services, reference, user_id)
+            checked = _check_fairness(answers, names)
+            created = outcomes.record_fairness(session, services.terms, case, user_id, checked, now,
+                                               now.astimezone(services.zone).date())
+            items = [session.get(ActionPoint, i) for i in created]
+            owners = sorted({item.owner_id for item in items if item is not None})
+            return checked, list(created), owners, case.room_id, case.reference
+
         try:
-            with named_lock(services.engine, f"outcome:{reference}"), transaction(services.sessions) as session:
-                case = _open_case(session, services, reference, user_id)
-                checked = _check_fairness(answers, names)
-                created = outcomes.record_fairness(session, services.terms, case, user_id, checked, now,
-                                                   now.astimezone(services.zone).date())
-                items = [session.get(ActionPoint, i) for i in created]
-                owners = sorted({item.owner_id for item in items if item is not None})
-                room_id, case_ref = case.room_id, case.reference
+            with named_lock(services.engine, f"outcome:{reference}"):
+                checked, created, owners, room_id, case_ref = forms.submit_once(services.sessions, form, now, change)
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -542,26 +590,38 @@ def register(app: App) -> None:
 
     @app.view(ids.ACTION_ADD_VIEW)
     def submit_action(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
-        view, user_id = body["view"], body["user"]["id"]
-        reference = view.get("private_metadata", "")
-        action = _new_action(view["state"]["values"], None)
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.ACTION_ADD)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        action = _new_action(body["view"]["state"]["values"], None)
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
+
+        def change(session: Session) -> tuple[dict[str, Any], str, int]:
+            case = _open_case(session, services, reference, user_id)
+            _require_outcome(session, case)
+            errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
+                                             services.directory)
+            if errors:
+                raise InvalidInput(errors)
+            item = action_points.add(session, case, action, user_id, now, source="channel")
+            planned = _plan_owner(session, item.owner_id, services, now)
+            model = {"reference": case.reference, "room_id": case.room_id, "actor_id": user_id,
+                     "number": item.number, "description": item.description,
+                     "due_text": f"{item.due_on:%A} {item.due_on.day} {item.due_on:%B %Y}", "reminded": planned}
+            return model, item.owner_id, item.case_id
+
         try:
-            with named_lock(services.engine, f"outcome:{reference}"), transaction(services.sessions) as session:
-                case = _open_case(session, services, reference, user_id)
-                _require_outcome(session, case)
-                errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
-                                                 services.directory)
-                if errors:
-                    raise InvalidInput(errors)
-                item = action_points.add(session, case, action, user_id, now, source="channel")
-                planned = _plan_owner(session, item.owner_id, services, now)
-                model = {"reference": case.reference, "room_id": case.room_id, "actor_id": user_id,
-                         "number": item.number, "description": item.description,
-                         "due_text": f"{item.due_on:%A} {item.due_on.day} {item.due_on:%B %Y}", "reminded": planned}
-                owner, case_id = item.owner_id, item.case_id
+            with named_lock(services.engine, f"outcome:{reference}"):
+                model, owner, case_id = forms.submit_once(services.sessions, form, now, change)
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
         except InvalidInput as exc:
             ack(response_action="errors", errors=exc.fields)
             return
@@ -574,8 +634,8 @@ def register(app: App) -> None:
         refresh_case_header(services, client, case_id)
         told = _tell("action_owner_dm_failed", model["reference"],
                      lambda: SlackWorkspace(client).send_direct(owner, Message("action_assigned", model)))
-        if not told:
+        if not told and form.view_id:
             with contextlib.suppress(SlackApiError):  # the modal was closed: the case history has the item
-                client.views_update(view_id=view["id"], view=message_modal("Add an action point", (
+                client.views_update(view_id=form.view_id, view=message_modal("Add an action point", (
                     f":warning: Added action point {model['number']} on *{model['reference']}*, but I could not "
                     f"tell <@{owner}> by direct message: please let them know.")))

@@ -7,14 +7,16 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import roster
+from bot import forms, roster
 from bot.errors import InvalidInput, NotAllowed
+from bot.forms import AlreadySubmitted, FormKind, FormRefused
 from bot.render import slack_date
 from bot.roles import ROLE_LABELS, Role
 from bot.terms import Terms
 from handlers import ids
 from handlers.context import Services
 from handlers.directory import SLACK_USER_ID
+from handlers.forms import answer_not_taken, form_of, open_modal
 from handlers.modals import field_value, input_block, modal, option, plain
 from storage.tables import RosterChange
 
@@ -107,18 +109,25 @@ def register(app: App) -> None:
         ack()
         with services.sessions() as session:
             roster.require_governance(session, body["user"]["id"])
-        client.views_open(trigger_id=body["trigger_id"], view=roster_edit_view(services.terms))
+        open_modal(client, services, body["trigger_id"], roster_edit_view(services.terms), kind=FormKind.ROSTER,
+                   user_id=body["user"]["id"], subject="")
 
     @app.view(ids.ROSTER_VIEW)
     def save(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
         actor = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.ROSTER)  # one change per view (bot/forms.py)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
         values = body["view"]["state"]["values"]
         user = field_value(values, ids.ROSTER_USER) or ""
         roles = field_value(values, ids.ROSTER_ROLES) or []
         professions = field_value(values, ids.ROSTER_PROFESSIONS) or []
         try:
             done = roster.edit(services.sessions, services.terms, actor, user, roles, professions, services.clock(),
-                               services.directory)
+                               services.directory,
+                               claim=lambda session: forms.claim(session, form, services.clock()))
             if done.entry is not None:
                 note = (f"<@{user}> is on the roster as "
                         f"{', '.join(ROLE_LABELS[r] for r in sorted(done.entry.roles))}.")
@@ -129,6 +138,9 @@ def register(app: App) -> None:
             ack(response_action="errors", errors={
                 {"user": ids.ROSTER_USER, "roles": ids.ROSTER_ROLES}.get(k, ids.ROSTER_PROFESSIONS): v
                 for k, v in exc.fields.items()})
+            return
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
             return
         except NotAllowed as exc:
             ack(response_action="errors", errors={ids.ROSTER_USER: exc.message[:150]})

@@ -335,3 +335,31 @@ class RosterChange(SQLModel, table=True):
     roles_removed: str = Field(default="", max_length=400)
     professions_added: str = Field(default="", max_length=400)
     professions_removed: str = Field(default="", max_length=400)
+
+
+class FormRecord(SQLModel, table=True):
+    """A form (modal) the bot opened: for whom, of what kind, about what, where to write after it, whether used.
+
+    The form itself carries only `nonce` (in its private metadata). Everything its submission needs
+    (the subject, the message to update afterwards) is read from here, never from values the client
+    sends back. `claimed_at` is set by the one submission that takes effect, in the transaction of its
+    change, so a second delivery of the same view changes nothing (bot/forms.py).
+    """
+
+    __tablename__ = "forms"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(max_length=64, unique=True)
+    kind: str = Field(sa_type=String(30))
+    # The person it was opened for: only they may submit it or press its buttons.
+    user_id: str = Field(max_length=32)
+    # What it is about: a case reference or an action point id; empty for the roster.
+    subject: str = Field(default="", max_length=80)
+    # Where the bot writes afterwards, as JSON of ids (a ledger row) or a checked reply address.
+    origin: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
+    # The platform's id for the view, once known: a request naming another view is refused.
+    view_id: str | None = Field(default=None, max_length=64)
+    # Action point rows the bot has built into the outcome form ("Add another action point").
+    rows: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

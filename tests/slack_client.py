@@ -82,3 +82,17 @@ class RunningBot:
                      "hash": "h", "state": {"values": values}},
         }
         return self.post_payload(payload)
+
+
+def opened_view(fake: Any, count: int = 1) -> dict[str, Any]:
+    """The view of the bot's `count`-th views.open as the stand-in holds it now (with the id and hash Slack
+    gave it), found by the form nonce the bot put in its private_metadata."""
+    call = fake.wait_for("views.open", count=count)[count - 1]
+    nonce = call.params["view"]["private_metadata"]
+    return dict(next(v for v in fake.views.values() if v.get("private_metadata") == nonce))
+
+
+def submit_view(bot: RunningBot, user: str, view: dict[str, Any], values: dict[str, Any]) -> requests.Response:
+    """Submit a view the bot opened, as Slack sends it: its id and private_metadata come back unchanged."""
+    return bot.submit(user, view["callback_id"], values, view_id=view["id"],
+                      private_metadata=view.get("private_metadata", ""))

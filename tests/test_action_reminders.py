@@ -10,12 +10,15 @@ owner's first reminder. HTTP tests drive the running bot as Slack would.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time as wall
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from freezegun import freeze_time
@@ -32,9 +35,10 @@ from bot.scheduler import Ticker
 from bot.terms import Terms
 from handlers import ids
 from storage.db import SessionFactory, session_factory, transaction
-from storage.tables import ActionPoint, ActionUpdate, MessageState
+from storage.tables import ActionPoint, ActionUpdate, DeliveryRecord, MessageState
 from tests.factories import HERE, LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
 from tests.scheduling import case, convene_at, dms, rows, tick, workspace_for
+from tests.slack_client import opened_view, submit_view
 
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT; the call lasts an hour
 CONVENED = CALL - timedelta(days=3)
@@ -338,6 +342,21 @@ def live_digest(bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms
     return reference, list(action_ids), message["channel"], ts
 
 
+def value_on(bot: Any, ts: str, action_id: int) -> str:
+    """The value of an item's buttons on the message at `ts`, as the bot wrote it (item and ledger id)."""
+    return next(v for a, v in buttons(bot.slack.messages[ts]["blocks"])
+                if a == ids.ACTION_DONE and v.split(":")[0] == str(action_id))
+
+
+def ledger_id(sessions: SessionFactory, user: str, kind: str = "action_digest") -> int:
+    """The ledger row of the latest message of `kind` the bot delivered to `user`."""
+    with sessions() as session:
+        row = session.exec(select(DeliveryRecord).where(DeliveryRecord.recipient == user, DeliveryRecord.kind == kind)
+                           .order_by(DeliveryRecord.id.desc())).first()  # type: ignore[union-attr]
+        assert row is not None
+        return row.id or 0
+
+
 def trail(sessions: SessionFactory, action_id: int) -> list[ActionUpdate]:
     with sessions() as session:
         return list(session.exec(select(ActionUpdate).where(ActionUpdate.action_id == action_id)
@@ -364,18 +383,24 @@ def history(sessions: SessionFactory, reference: str, kind: str) -> list[dict[st
 def test_done_updates_the_reminder_in_place_and_a_second_done_changes_nothing(
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
     reference, (first, second), channel, ts = live_digest(bot, sessions, engine, terms)
-    assert bot.click(MANAGER, ids.ACTION_DONE, str(first), channel=channel, message_ts=ts).status_code == 200
+    # The reminder's buttons carry its ledger id beside the item's.
+    delivered = ledger_id(sessions, MANAGER)
+    assert value_on(bot, ts, first) == f"{first}:{delivered}"
+    done = value_on(bot, ts, first)
+    assert bot.click(MANAGER, ids.ACTION_DONE, done, channel=channel, message_ts=ts).status_code == 200
     [update] = bot.slack.wait_for("chat.update", on_reminder)
     assert (update.params["channel"], update.params["ts"]) == (channel, ts)
     shown = {line.number: line for line in lines(update.params["blocks"])}
     assert shown[1].rag == "Done" and shown[1].emoji == "white_check_mark"
     assert shown[2].rag == "Amber: due soon"
-    assert buttons(update.params["blocks"]) == [(ids.ACTION_DONE, str(second)), (ids.ACTION_ADD_UPDATE, str(second)),
-                                                (ids.ACTION_NEW_DUE, str(second))]
+    # Redrawn in place, the reminder keeps its ledger id on the buttons left.
+    second_value = f"{second}:{delivered}"
+    assert buttons(update.params["blocks"]) == [(ids.ACTION_DONE, second_value), (ids.ACTION_ADD_UPDATE, second_value),
+                                                (ids.ACTION_NEW_DUE, second_value)]
     assert item(sessions, first).status == "done"
 
     bot.slack.clear()
-    bot.click(MANAGER, ids.ACTION_DONE, str(first), channel=channel, message_ts=ts)
+    bot.click(MANAGER, ids.ACTION_DONE, done, channel=channel, message_ts=ts)
     [reply] = bot.slack.wait_for("response")
     assert reply.params["text"] == f"No change: action 1 on {reference} is already done."
     assert bot.slack.calls_to("chat.update") == []
@@ -386,16 +411,26 @@ def test_done_updates_the_reminder_in_place_and_a_second_done_changes_nothing(
 def test_someone_else_cannot_mark_an_action_done(
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
     _, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
-    bot.click("U0OUTSIDE", ids.ACTION_DONE, str(first), channel=channel, message_ts=ts)
+    # The owner's reminder button, clicked by someone else: it is not the bot's message to them.
+    bot.click("U0OUTSIDE", ids.ACTION_DONE, value_on(bot, ts, first), channel=channel, message_ts=ts)
     [reply] = bot.slack.wait_for("response")
+    assert "not on a message the bot sent you" in reply.params["text"]
+    # The item's id from a private list of their own: the item is not theirs.
+    bot.post_payload({
+        "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": "U0OUTSIDE"}, "api_app_id": "A0001",
+        "trigger_id": "trigger-1", "response_url": bot.response_url,
+        "container": {"type": "message", "message_ts": "1.0", "channel_id": "C0GENERAL", "is_ephemeral": True},
+        "actions": [{"action_id": ids.ACTION_DONE, "block_id": f"action_point_{first}", "type": "button",
+                     "value": str(first), "action_ts": str(wall.time())}]})
+    [_, reply] = bot.slack.wait_for("response", count=2)
     assert "Only the owner of action 1" in reply.params["text"]
     assert item(sessions, first).status == "open" and bot.slack.calls_to("chat.update") == []
 
 
-def _opened_view(bot: Any, user: str, action_id: str, button: str, channel: str, ts: str) -> dict[str, Any]:
-    bot.click(user, button, action_id, channel=channel, message_ts=ts)
-    [opened] = bot.slack.wait_for("views.open")
-    return dict(opened.params["view"])
+def _opened_view(bot: Any, user: str, value: str, button: str, channel: str, ts: str) -> dict[str, Any]:
+    count = len(bot.slack.calls_to("views.open")) + 1
+    bot.click(user, button, value, channel=channel, message_ts=ts)
+    return opened_view(bot.slack, count)
 
 
 def test_a_new_due_date_needs_a_reason_and_the_trail_keeps_both_dates(
@@ -403,7 +438,7 @@ def test_a_new_due_date_needs_a_reason_and_the_trail_keeps_both_dates(
     reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
     old_due = item(sessions, first).due_on
     new_due = old_due + timedelta(days=14)
-    view = _opened_view(bot, MANAGER, str(first), ids.ACTION_NEW_DUE, channel, ts)
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_NEW_DUE, channel, ts)
     assert view["callback_id"] == ids.ACTION_DUE_VIEW
     blocks = {b.get("block_id"): b for b in view["blocks"]}
     assert blocks[ids.ACTION_DUE_FIELD]["element"]["type"] == "datepicker"
@@ -416,13 +451,12 @@ def test_a_new_due_date_needs_a_reason_and_the_trail_keeps_both_dates(
                 ids.ACTION_DUE_REASON_FIELD: {ids.ACTION_DUE_REASON_FIELD: {"type": "plain_text_input",
                                                                             "value": reason}}}
 
-    refused = bot.submit(MANAGER, ids.ACTION_DUE_VIEW, values("  "), private_metadata=view["private_metadata"])
+    refused = submit_view(bot, MANAGER, view, values("  "))
     assert refused.json()["response_action"] == "errors"
     assert set(refused.json()["errors"]) == {ids.ACTION_DUE_REASON_FIELD}
     assert item(sessions, first).due_on == old_due and trail(sessions, first) == []
 
-    saved = bot.submit(MANAGER, ids.ACTION_DUE_VIEW, values("The rota for next month is not published yet."),
-                       private_metadata=view["private_metadata"])
+    saved = submit_view(bot, MANAGER, view, values("The rota for next month is not published yet."))
     assert saved.status_code == 200 and not saved.text.strip()
     [entry] = trail(sessions, first)
     assert (entry.kind, entry.old_due, entry.new_due) == ("due_date", old_due, new_due)
@@ -441,19 +475,17 @@ def test_a_new_due_date_needs_a_reason_and_the_trail_keeps_both_dates(
 def test_adding_an_update_keeps_it_in_the_trail_and_shows_it_on_the_reminder(
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
     reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
-    view = _opened_view(bot, MANAGER, str(first), ids.ACTION_ADD_UPDATE, channel, ts)
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_ADD_UPDATE, channel, ts)
     assert view["callback_id"] == ids.ACTION_UPDATE_VIEW
 
     def values(text: str) -> dict[str, Any]:
         return {ids.ACTION_UPDATE_FIELD: {ids.ACTION_UPDATE_FIELD: {"type": "plain_text_input", "value": text}}}
 
-    refused = bot.submit(MANAGER, ids.ACTION_UPDATE_VIEW, values(""), private_metadata=view["private_metadata"])
+    refused = submit_view(bot, MANAGER, view, values(""))
     assert set(refused.json()["errors"]) == {ids.ACTION_UPDATE_FIELD}
-    named = bot.submit(MANAGER, ids.ACTION_UPDATE_VIEW, values(f"Spoke to {STAFF_MEMBER[1]} about the rounds."),
-                       private_metadata=view["private_metadata"])
+    named = submit_view(bot, MANAGER, view, values(f"Spoke to {STAFF_MEMBER[1]} about the rounds."))
     assert set(named.json()["errors"]) == {ids.ACTION_UPDATE_FIELD}  # a name is refused at the field
-    saved = bot.submit(MANAGER, ids.ACTION_UPDATE_VIEW, values("Rounds booked for the next four weeks."),
-                       private_metadata=view["private_metadata"])
+    saved = submit_view(bot, MANAGER, view, values("Rounds booked for the next four weeks."))
     assert saved.status_code == 200
     assert [(u.kind, u.text) for u in trail(sessions, first)] == [("update", "Rounds booked for the next four weeks.")]
     [update] = bot.slack.wait_for("chat.update", on_reminder)
@@ -497,3 +529,165 @@ def test_done_from_the_private_list_replaces_it_through_the_response_url(
     assert replaced.params["replace_original"] is True
     assert [line.rag for line in lines(replaced.params["blocks"])] == ["Done", "Amber: due soon"]
     assert [c for c in bot.slack.calls_to("chat.update") if on_reminder(c)] == []
+
+
+# --- where a click writes: only the bot's own message to the clicker (issue 12, rule 3) ------------------
+
+
+def _other_case(bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> tuple[str, str]:
+    """Another case convened now: its channel and header message, as a target for an edited request."""
+    now = clock.now()
+    reference = convene_at(sessions, engine, terms, bot.slack, now, now + timedelta(days=3), key="V-OTHER").reference
+    other = case(sessions, reference)
+    assert other.header_ref
+    return other.room_id, other.header_ref
+
+
+def _private_list_click(bot: Any, user: str, button: str, value: str, response_url: str) -> None:
+    bot.post_payload({
+        "type": "block_actions", "team": {"id": "T0001"}, "user": {"id": user}, "api_app_id": "A0001",
+        "trigger_id": f"trigger-{wall.time()}", "response_url": response_url,
+        "container": {"type": "message", "message_ts": "1.0", "channel_id": "C0GENERAL", "is_ephemeral": True},
+        "actions": [{"action_id": button, "block_id": "b", "type": "button", "value": value,
+                     "action_ts": str(wall.time())}]})
+
+
+def _events(caplog: pytest.LogCaptureFixture, name: str, count: int = 1) -> list[Any]:
+    """The log records of event `name`, waiting (with a timeout) for `count` of them: work after the ack."""
+    deadline = wall.monotonic() + 5
+    while True:
+        found = [r for r in caplog.records if getattr(r, "event", "") == name]
+        if len(found) >= count or wall.monotonic() > deadline:
+            return found
+        wall.sleep(0.02)
+
+
+def test_a_done_click_whose_container_points_at_another_cases_header_updates_only_the_reminder(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
+    _, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
+    room, header = _other_case(bot, sessions, engine, terms)
+    bot.slack.clear()
+    # An edited client: the right button, but container, channel and message say "the other case's header".
+    bot.click(MANAGER, ids.ACTION_DONE, value_on(bot, ts, first), channel=room, message_ts=header)
+    [update] = bot.slack.wait_for("chat.update", on_reminder)
+    assert (update.params["channel"], update.params["ts"]) == (channel, ts)  # the reminder, from the ledger
+    assert [c for c in bot.slack.calls_to("chat.update") if c.params["ts"] == header] == []
+    assert REMINDER not in bot.slack.messages[header]["text"] and "Your open action points" not in str(
+        bot.slack.messages[header].get("blocks"))
+
+
+def test_a_click_with_someone_elses_reminder_id_is_refused_and_changes_nothing(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture) -> None:
+    reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
+    caplog.set_level(logging.WARNING, logger="bot.forms")
+    # The chair may change the manager's item, but not through the manager's reminder.
+    bot.click(CHAIR, ids.ACTION_DONE, value_on(bot, ts, first), channel=f"D{CHAIR}", message_ts="1.0")
+    # The manager, with the id of another kind of message the bot sent them (their outcome action points).
+    other_kind = ledger_id(sessions, MANAGER, "outcome_owner_actions")
+    bot.click(MANAGER, ids.ACTION_DONE, f"{first}:{other_kind}", channel=channel, message_ts=ts)
+    bot.click(MANAGER, ids.ACTION_ADD_UPDATE, f"{first}:{other_kind}", channel=channel, message_ts=ts)
+    replies = bot.slack.wait_for("response", count=3)
+    assert all("not on a message the bot sent you" in r.params["text"] for r in replies)
+    assert item(sessions, first).status == "open" and trail(sessions, first) == []
+    assert history(sessions, reference, "action_done") == []
+    assert bot.slack.calls_to("chat.update") == [] and bot.slack.calls_to("views.open") == []
+    refused = _events(caplog, "click_origin_refused", 3)
+    assert sorted(r.delivery_id for r in refused) == sorted([ledger_id(sessions, MANAGER), other_kind, other_kind])
+    # The log line names ids only: no text of the item, no names.
+    assert all(set(vars(r)) >= {"event", "reason", "delivery_id"} and "medication" not in r.getMessage()
+               for r in refused)
+
+
+def test_a_reminder_button_without_its_ledger_id_changes_nothing(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
+    _, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
+    bot.click(MANAGER, ids.ACTION_DONE, str(first), channel=channel, message_ts=ts)
+    [reply] = bot.slack.wait_for("response")
+    assert "`/pmccg actions` lists your action points" in reply.params["text"]
+    assert item(sessions, first).status == "open" and bot.slack.calls_to("chat.update") == []
+
+
+def test_form_metadata_pointing_at_another_message_or_url_changes_nothing(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture) -> None:
+    reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
+    room, header = _other_case(bot, sessions, engine, terms)
+    caplog.set_level(logging.WARNING, logger="bot.forms")
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_ADD_UPDATE, channel, ts)
+    values = {ids.ACTION_UPDATE_FIELD: {ids.ACTION_UPDATE_FIELD: {"type": "plain_text_input",
+                                                                  "value": "Rounds booked."}}}
+    with FakeSlack() as evil:
+        # What forms once carried, edited: another message, another host.
+        edited = json.dumps({"action": first, "channel": room, "ts": header, "url": evil.url + "response",
+                             "shown": [first]})
+        body = bot.submit(MANAGER, ids.ACTION_UPDATE_VIEW, values, view_id=view["id"], private_metadata=edited).json()
+        assert body["response_action"] == "update" and body["view"]["title"]["text"] == "Not saved"
+        assert trail(sessions, first) == [] and history(sessions, reference, "action_update") == []
+        assert [r.reason for r in _events(caplog, "form_refused")] == ["unknown"]
+        # The form as the bot opened it: saved, and the reminder (its stored origin) is updated, nothing else.
+        assert submit_view(bot, MANAGER, view, values).status_code == 200
+        [update] = bot.slack.wait_for("chat.update", on_reminder)
+        assert (update.params["channel"], update.params["ts"]) == (channel, ts)
+        assert [c for c in bot.slack.calls_to("chat.update") if c.params["ts"] == header] == []
+        assert evil.calls == []
+    assert [u.text for u in trail(sessions, first)] == ["Rounds booked."]
+
+
+@pytest.mark.parametrize("where", [pytest.param("evil", id="another host"),
+                                   pytest.param("https://evil.example/hooks/T0/B0/x", id="evil.example"),
+                                   pytest.param("https://hooks.slack.com.evil.example/x", id="a look-alike host"),
+                                   pytest.param("http://hooks.slack.com/x", id="Slack's host without https")])
+def test_a_response_url_off_slacks_host_is_never_used_and_the_click_changes_nothing(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture,
+        where: str) -> None:
+    reference, (first, _), _, _ = live_digest(bot, sessions, engine, terms)
+    caplog.set_level(logging.WARNING, logger="bot.app")
+    with FakeSlack() as evil:
+        url = evil.url + "response" if where == "evil" else where
+        _private_list_click(bot, MANAGER, ids.ACTION_DONE, str(first), url)
+        _private_list_click(bot, MANAGER, ids.ACTION_ADD_UPDATE, str(first), url)
+        bot.post(urlencode({"team_id": "T0001", "channel_id": "C0GENERAL", "user_id": MANAGER, "command": "/pmccg",
+                            "text": "actions", "response_url": url, "trigger_id": "trigger-x"}))
+        assert len(_events(caplog, "reply_url_refused", 3)) == 3
+        assert evil.calls == []
+    assert item(sessions, first).status == "open" and history(sessions, reference, "action_done") == []
+    assert bot.slack.calls_to("views.open") == [] and bot.slack.calls_to("response") == []
+    assert all(url not in r.getMessage() and "evil" not in str(vars(r)) for r in caplog.records)
+
+
+def test_the_same_update_form_delivered_twice_or_in_parallel_is_saved_once(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
+    reference, (first, second), channel, ts = live_digest(bot, sessions, engine, terms)
+    values = {ids.ACTION_UPDATE_FIELD: {ids.ACTION_UPDATE_FIELD: {"type": "plain_text_input",
+                                                                  "value": "Rounds booked."}}}
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_ADD_UPDATE, channel, ts)
+    assert submit_view(bot, MANAGER, view, values).status_code == 200
+    again = submit_view(bot, MANAGER, view, values).json()
+    assert again["view"]["title"]["text"] == "Already saved"
+    assert [u.text for u in trail(sessions, first)] == ["Rounds booked."]
+
+    # Four deliveries of one form at once (no lock serialises these: the claim alone does).
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, second), ids.ACTION_ADD_UPDATE, channel, ts)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: submit_view(bot, MANAGER, view, values), range(4)))
+    assert all(a.status_code == 200 for a in answers)
+    assert sorted(a.text.strip() != "" for a in answers) == [False, True, True, True]  # one saved, three answered
+    assert [u.text for u in trail(sessions, second)] == ["Rounds booked."]
+    assert len(history(sessions, reference, "action_update")) == 2
+
+
+def test_the_same_due_date_form_delivered_twice_moves_the_date_once(
+        bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms) -> None:
+    reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
+    old_due = item(sessions, first).due_on
+    values = {ids.ACTION_DUE_FIELD: {ids.ACTION_DUE_FIELD: {"type": "datepicker",
+                                                            "selected_date": (old_due + timedelta(7)).isoformat()}},
+              ids.ACTION_DUE_REASON_FIELD: {ids.ACTION_DUE_REASON_FIELD: {"type": "plain_text_input",
+                                                                          "value": "Rota not out yet."}}}
+    view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_NEW_DUE, channel, ts)
+    assert submit_view(bot, MANAGER, view, values).status_code == 200
+    assert submit_view(bot, MANAGER, view, values).json()["view"]["title"]["text"] == "Already saved"
+    assert len(history(sessions, reference, "action_due_changed")) == 1
+    # The chair, sending the manager's form (their signed id, the manager's nonce and view), is refused.
+    body = submit_view(bot, CHAIR, view, values).json()
+    assert body["view"]["title"]["text"] == "Not saved"
+    assert [u.kind for u in trail(sessions, first)] == ["due_date"]

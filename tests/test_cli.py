@@ -127,6 +127,7 @@ def test_bad_roster_file_exits_1_listing_every_problem_and_imports_nothing(
     assert run(capsys, "roster", "list")[1] == HEADER + "\n"
 
 
+@pytest.mark.usefixtures("slack_workspace")
 def test_a_roster_row_with_more_columns_than_the_header_is_refused_with_its_line(
         capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
     bad = write(workdir / "names.csv", f"{HEADER}\nU0CHAIR01,chair,\nU0MANAGER,manager,,Imogen Smith\n")

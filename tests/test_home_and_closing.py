@@ -35,6 +35,7 @@ from storage.tables import Case, CaseEvent, CaseStatus, Invitee, MessageState, O
 from tests.conftest import SIGNING_SECRET
 from tests.factories import HERE, LONDON, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER, convene_state, load_roster
 from tests.scheduling import convene_at, tick, workspace_for
+from tests.slack_client import opened_view, submit_view
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday, GMT
 CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT
@@ -458,21 +459,21 @@ def test_closing_with_open_items_is_refused_without_a_reason_then_closes_with_on
     assert any(m.state == MessageState.PENDING for m in case_messages(bot.services.sessions, case.id or 0))
 
     bot.click("U0CHAIR01", ids.CASE_CLOSE, case.reference, channel=case.room_id, message_ts=case.header_ref)
-    (opened,) = bot.slack.wait_for("views.open")
-    view = opened.params["view"]
-    assert view["callback_id"] == ids.CLOSE_VIEW and view["private_metadata"] == case.reference
+    view = opened_view(bot.slack)
+    # The form carries only its nonce; the case it closes is kept by the bot.
+    assert view["callback_id"] == ids.CLOSE_VIEW and case.reference not in view["private_metadata"]
     assert "2 action points are still open" in blocks_text(view["blocks"])
     (field,) = [b for b in view["blocks"] if b["type"] == "input"]
     assert field["block_id"] == ids.CLOSE_REASON_FIELD and field["optional"] is False
 
-    response = bot.submit("U0CHAIR01", ids.CLOSE_VIEW, close_reason(""), private_metadata=case.reference)
+    response = submit_view(bot, "U0CHAIR01", view, close_reason(""))
     body = response.json()
     assert body["response_action"] == "errors" and "2 action points are still open" in body["errors"]["reason"]
     assert load_case(bot.services.sessions, case.reference).status == CaseStatus.CONVENED
 
     bot.slack.clear()
     reason = "Referred to the formal process; the items move to its plan. <!channel>"
-    response = bot.submit("U0CHAIR01", ids.CLOSE_VIEW, close_reason(reason), private_metadata=case.reference)
+    response = submit_view(bot, "U0CHAIR01", view, close_reason(reason))
     assert response.json()["response_action"] == "update"
 
     post = bot.slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == case.room_id)[-1]
@@ -493,6 +494,13 @@ def test_closing_with_open_items_is_refused_without_a_reason_then_closes_with_on
     assert event.actor_id == "U0CHAIR01" and json.loads(event.detail)["open_items"] == 2
     assert "formal process" not in event.detail  # the reason's text stays on the case
 
+    # The same form delivered again (a replay, a double submit): answered quietly, nothing posted again.
+    again = submit_view(bot, "U0CHAIR01", view, close_reason(reason)).json()
+    assert again["view"]["title"]["text"] == "Already saved"
+    assert len(events_of(bot.services.sessions, case.id or 0, "closed")) == 1
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == case.room_id
+                and "is closed" in c.params["text"]]) == 1
+
 
 def test_closing_when_every_item_is_done_needs_no_reason_and_archives_when_set(bot_with: Any) -> None:
     bot = bot_with(archive=True)
@@ -504,9 +512,9 @@ def test_closing_when_every_item_is_done_needs_no_reason_and_archives_when_set(b
         action_points.mark_done(session, recorded.action_ids[0], "U0NURSELD", real_now(), set())
 
     bot.command("U0GOVERN1", f"close {case.reference.lower()}")
-    (opened,) = bot.slack.wait_for("views.open")
-    assert "A closing note is optional" in blocks_text(opened.params["view"]["blocks"])
-    response = bot.submit("U0GOVERN1", ids.CLOSE_VIEW, {}, private_metadata=case.reference)
+    view = opened_view(bot.slack)
+    assert "A closing note is optional" in blocks_text(view["blocks"])
+    response = submit_view(bot, "U0GOVERN1", view, {})
     assert response.json()["response_action"] == "update"
 
     (archived,) = bot.slack.wait_for("conversations.archive")
@@ -587,19 +595,22 @@ def test_a_whole_case_never_shows_a_name_to_slack_or_the_log(bot_with: Any, sess
     # A week and a bit of reminders; one owner marks theirs done from the reminder.
     ticks(recorded_at + timedelta(hours=2), recorded_at + timedelta(days=8), timedelta(hours=2))
     clock.at = recorded_at + timedelta(days=8)
-    done = str(recorded.action_ids[0])
-    reminder = next((ts for ts, m in fake.messages.items() if m["channel"] == "DU0NURSELD"
-                     and f'"{ids.ACTION_DONE}"' in json.dumps(m.get("blocks", []))), "1.0")
+    reminder = next(ts for ts, m in fake.messages.items() if m["channel"] == "DU0NURSELD"
+                    and f'"{ids.ACTION_DONE}"' in json.dumps(m.get("blocks", [])))
+    done = next(e["value"] for b in fake.messages[reminder]["blocks"] if b["type"] == "actions"
+                for e in b["elements"] if e["action_id"] == ids.ACTION_DONE
+                and e["value"].split(":")[0] == str(recorded.action_ids[0]))
     bot.click("U0NURSELD", ids.ACTION_DONE, done, channel="DU0NURSELD", message_ts=reminder)
+    fake.wait_for("chat.update", lambda c: c.params["ts"] == reminder)  # the reminder, updated in place
     for user in ("U0NURSELD", "U0CHAIR01", "U0STAFF01", "U0OUTSIDE"):
         open_home(bot, user)
     fake.wait_for("views.publish", count=4)
 
     # Close with the items still open, then look again.
+    opens = len(fake.calls_to("views.open")) + 1
     bot.click("U0CHAIR01", ids.CASE_CLOSE, ref, channel=room, message_ts=case.header_ref)
-    fake.wait_for("views.open", lambda c: c.params["view"]["callback_id"] == ids.CLOSE_VIEW)
-    bot.submit("U0CHAIR01", ids.CLOSE_VIEW, close_reason("The remaining items move to the formal plan."),
-               private_metadata=ref)
+    submit_view(bot, "U0CHAIR01", opened_view(fake, opens),
+                close_reason("The remaining items move to the formal plan."))
     fake.wait_for("conversations.archive")
     fake.wait_for("views.update", lambda c: c.params["view"]["title"]["text"] == "Closed")
     ticks(clock.at, clock.at + timedelta(days=2), timedelta(hours=6))

@@ -8,6 +8,8 @@ validation on both backends. Nothing here ticks the scheduler: circulation is an
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -30,6 +32,7 @@ from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, Case, CaseStatus, FairnessAnswer, Outcome, ScheduledMessage
 from tests.factories import DEACTIVATED, HERE, LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
 from tests.scheduling import convene_at
+from tests.slack_client import opened_view, submit_view
 
 STAFF_NAME = STAFF_MEMBER[1]
 FIELDS = {
@@ -90,9 +93,18 @@ def outcome_state(*rows: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     return state
 
 
+def _open_form(bot: Any, user: str, text: str) -> dict[str, Any]:
+    """Open a form with `/pmccg <text>` as `user`; the view as the stand-in holds it (id, nonce)."""
+    count = len(bot.slack.calls_to("views.open")) + 1
+    bot.command(user, text)
+    return opened_view(bot.slack, count)
+
+
 def _submit_outcome(bot: Any, case: Case, user: str = "U0CHAIR01", *rows: dict[str, Any],
-                    **overrides: Any) -> dict[str, Any]:
-    response = bot.submit(user, "outcome", outcome_state(*rows, **overrides), private_metadata=case.reference)
+                    view: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """Open the outcome form as `user` (unless `view` is one already open) and submit it."""
+    view = view or _open_form(bot, user, f"outcome {case.reference}")
+    response = submit_view(bot, user, view, outcome_state(*rows, **overrides))
     assert response.status_code == 200
     return dict(response.json())
 
@@ -119,7 +131,9 @@ def test_the_chair_opens_the_outcome_form_with_every_field(bot: Any) -> None:
     bot.click("U0CHAIR01", "case_record_outcome", case.reference, channel=case.room_id)
     (opened,) = bot.slack.wait_for("views.open")
     view = opened.params["view"]
-    assert view["callback_id"] == "outcome" and view["private_metadata"] == case.reference
+    # The form carries only its nonce: which case it is about is kept by the bot (bot/forms.py).
+    assert view["callback_id"] == "outcome" and case.reference not in view["private_metadata"]
+    assert len(view["private_metadata"]) >= 32
     assert view["title"]["text"] == "Outcome"
     block_ids = {b.get("block_id") for b in view["blocks"]}
     assert set(FIELDS) <= block_ids  # no roll-call was recorded: quorum is asked for
@@ -162,9 +176,10 @@ def test_someone_not_chair_deputy_chair_or_governance_is_refused_privately(bot: 
     assert reply.params["response_type"] == "ephemeral"
     assert f"Only the chair of {case.reference}" in reply.params["text"]
     assert bot.slack.calls_to("views.open") == []
-    # A submission from them (a forged or stale modal) is refused too, and writes nothing.
-    body = _submit_outcome(bot, case, "U0MANAGER")
-    assert body["response_action"] == "update" and "Only the chair" in _view_text(body["view"])
+    # A submission from them of the chair's form (an edited request) is refused too, and writes nothing.
+    chairs = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    body = _submit_outcome(bot, case, "U0MANAGER", view=chairs)
+    assert body["response_action"] == "update" and "was not opened for you" in _view_text(body["view"])
     assert _written(bot) == (0, 0, 0)
 
 
@@ -204,8 +219,7 @@ def _strip_initial(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_adding_an_action_point_row_keeps_what_was_typed_and_changes_nothing_else(bot: Any) -> None:
     case = _convened(bot)
     bot.click("U0CHAIR01", "case_record_outcome", case.reference, channel=case.room_id)
-    bot.slack.wait_for("views.open")
-    opened = next(v for v in bot.slack.views.values() if v.get("callback_id") == "outcome")
+    opened = opened_view(bot.slack)
     typed = {
         "process": {"process": _element("static_select", "formal")},
         "rationale": {"rationale": _element("plain_text_input", "Repeated errors despite support.")},
@@ -230,16 +244,78 @@ def test_adding_an_action_point_row_keeps_what_was_typed_and_changes_nothing_els
         assert view[key] == opened[key]
 
 
+def _add_row(bot: Any, user: str, view: dict[str, Any], values: dict[str, Any] | None = None) -> None:
+    bot.click(user, "outcome_add_action_row", "", view={**view, "state": {"values": values or {}}})
+
+
 def test_the_form_takes_at_most_ten_action_point_rows(bot: Any) -> None:
     case = _convened(bot)
-    with bot.services.sessions() as session:
-        view = {**outcome_view(session.get(Case, case.id), rows=9), "id": "V0NINE", "hash": "h9",
-                "state": {"values": {}}}
-    bot.click("U0CHAIR01", "outcome_add_action_row", case.reference, view=view)
-    (update,) = bot.slack.wait_for("views.update", predicate=lambda c: c.params.get("view_id") == "V0NINE")
-    text = _view_text(update.params["view"])
+    opened = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    for rows in range(2, 11):
+        _add_row(bot, "U0CHAIR01", bot.slack.views[opened["id"]])
+        updates = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"], count=rows - 1)
+    text = _view_text(updates[-1].params["view"])
     assert "action_10_due" in text and "action_11_description" not in text
     assert "Add another action point" not in text and f"/pmccg action {case.reference}" in text
+    # The submission reads the ten rows the bot built, and no more (twelve in an edited payload).
+    rows = [_row(n, f"Item {n}", "U0SERVICE", _due()) for n in range(1, 13)]
+    assert _submit_outcome(bot, case, "U0CHAIR01", *rows, view=opened)["response_action"] == "update"
+    assert _written(bot)[2] == 10
+
+
+def test_another_row_is_built_by_the_bot_whatever_blocks_the_click_carries(bot: Any) -> None:
+    case = _convened(bot)
+    opened = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    injected = [{"type": "section", "block_id": "phish", "text": {"type": "mrkdwn", "text": (
+        "<!channel> Your session expired: <https://evil.example/login|Re-authenticate>")}},
+        {"type": "input", "block_id": "password", "label": {"type": "plain_text", "text": "Password"},
+         "element": {"type": "plain_text_input", "action_id": "password"}}]
+    typed = {
+        "rationale": {"rationale": _element("plain_text_input", "Repeated errors despite support.")},
+        "process": {"process": _element("static_select", "<!channel>")},  # not one of the bot's options
+        "action_1_owner": {"action_1_owner": _element("users_select", "U0X> <!channel>")},  # not a user id
+        "password": {"password": _element("plain_text_input", "hunter2")},
+    }
+    edited = {**opened, "blocks": injected + opened["blocks"], "title": {"type": "plain_text", "text": "Sign in"},
+              "callback_id": "convene"}
+    _add_row(bot, "U0CHAIR01", edited, typed)
+    (update,) = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"])
+    view = update.params["view"]
+    with bot.services.sessions() as session:
+        built = outcome_view(session.get(Case, case.id), rows=2, nonce=opened["private_metadata"])
+    assert (view["callback_id"], view["title"], view["private_metadata"]) == (
+        "outcome", built["title"], opened["private_metadata"])
+    assert _strip_initial(view["blocks"]) == built["blocks"]  # the bot's own blocks, nothing of the payload's
+    assert _block(view, "rationale")["element"]["initial_value"] == "Repeated errors despite support."
+    assert "initial_option" not in _block(view, "process")["element"]
+    assert "initial_user" not in _block(view, "action_1_owner")["element"]
+    text = json.dumps(view)
+    assert "evil.example" not in text and "hunter2" not in text and "<!channel>" not in text
+
+
+def test_another_row_only_for_the_view_the_bot_opened_for_that_person(bot: Any, caplog: Any) -> None:
+    case = _convened(bot)
+    chairs = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    governance = _open_form(bot, "U0GOVERN1", f"outcome {case.reference}")
+    caplog.set_level("WARNING", logger="bot.forms")
+    # Governance's own form, pointed at the chair's view; then the chair's form itself, clicked by governance.
+    _add_row(bot, "U0GOVERN1", {**governance, "id": chairs["id"]})
+    _add_row(bot, "U0GOVERN1", chairs)
+
+    def refused() -> list[str]:
+        return sorted(getattr(r, "reason", "") for r in caplog.records if getattr(r, "event", "") == "form_refused")
+
+    deadline = time.monotonic() + 5
+    while len(refused()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert refused() == ["other_user", "other_view"]
+    forms_updated = {chairs["id"], governance["id"]}
+    assert [c for c in bot.slack.calls_to("views.update") if c.params["view_id"] in forms_updated] == []
+    # The chair's own click still works, on the chair's view only.
+    _add_row(bot, "U0CHAIR01", chairs)
+    (update,) = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] in forms_updated)
+    assert update.params["view_id"] == chairs["id"]
+    assert "action_2_description" in _view_text(update.params["view"])
 
 
 # --- submitting -------------------------------------------------------------------------------------
@@ -261,10 +337,18 @@ def test_the_staff_members_name_in_the_rationale_is_refused_at_the_field(bot: An
     assert _written(bot) == (0, 0, 0)
 
 
+def _two_row_form(bot: Any, case: Case) -> dict[str, Any]:
+    """The chair's outcome form after one "Add another action point"."""
+    view = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    _add_row(bot, "U0CHAIR01", view)
+    bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == view["id"])
+    return dict(bot.slack.views[view["id"]])
+
+
 def test_an_empty_row_is_ignored_and_a_partly_filled_row_is_refused_at_its_own_fields(bot: Any) -> None:
     case = _convened(bot)
     body = _submit_outcome(bot, case, "U0CHAIR01", _row(1, None, None, None),
-                           _row(2, "Share the incident review", None, None))
+                           _row(2, "Share the incident review", None, None), view=_two_row_form(bot, case))
     assert body["response_action"] == "errors"
     assert set(body["errors"]) == {"action_2_owner", "action_2_due"}
     assert _written(bot) == (0, 0, 0)
@@ -274,6 +358,7 @@ def test_a_valid_outcome_records_the_answers_the_action_points_and_an_inquiry_fo
     case = _convened(bot)
     body = _submit_outcome(bot, case, "U0CHAIR01", _row(1, "Arrange supervised medication rounds", "U0SERVICE",
                                                         _due()), _row(2, None, None, None),
+                           view=_two_row_form(bot, case),
                            fairness_heard="no", fairness_heard_note="Awaiting the practitioner's statement.")
     assert body["response_action"] == "update"
     confirmation = _view_text(body["view"])
@@ -297,8 +382,11 @@ def test_a_valid_outcome_records_the_answers_the_action_points_and_an_inquiry_fo
 
 def test_recording_the_outcome_twice_is_refused(bot: Any) -> None:
     case = _convened(bot)
-    assert _submit_outcome(bot, case)["response_action"] == "update"
-    body = _submit_outcome(bot, case, rationale="A second go.")
+    # The chair and governance both open the form; the chair records first.
+    chairs = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    governance = _open_form(bot, "U0GOVERN1", f"outcome {case.reference}")
+    assert _submit_outcome(bot, case, view=chairs)["response_action"] == "update"
+    body = _submit_outcome(bot, case, "U0GOVERN1", view=governance, rationale="A second go.")
     assert body["response_action"] == "update"
     assert "already recorded" in _view_text(body["view"])
     assert _written(bot)[0] == 1
@@ -306,6 +394,65 @@ def test_recording_the_outcome_twice_is_refused(bot: Any) -> None:
     bot.click("U0CHAIR01", "case_record_outcome", case.reference, channel=case.room_id)
     (reply,) = bot.slack.wait_for("response")
     assert "already recorded" in reply.params["text"] and reply.params["response_type"] == "ephemeral"
+
+
+# --- each form counts once, and only the bot's own forms count --------------------------------------------
+
+
+def _circulations(bot: Any) -> int:
+    with bot.services.sessions() as session:
+        return len(session.exec(select(ScheduledMessage).where(ScheduledMessage.kind == "circulation")).all())
+
+
+def test_the_same_outcome_form_delivered_twice_records_once_and_says_so_quietly(bot: Any) -> None:
+    case = _convened(bot)
+    view = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    first = _submit_outcome(bot, case, view=view)
+    again = _submit_outcome(bot, case, view=view)  # a replayed or doubled delivery of the same view
+    assert "Recorded: the outcome of" in _view_text(first["view"])
+    assert again["response_action"] == "update" and "Already saved" in json.dumps(again["view"]["title"])
+    assert "saved once. Nothing more was changed" in _view_text(again["view"])
+    assert _written(bot) == (1, 5, 1) and _circulations(bot) == 1
+    with bot.services.sessions() as session:
+        assert [e.kind for e in events(session, case.id or 0)].count("outcome_recorded") == 1
+
+
+def test_the_same_outcome_form_delivered_in_parallel_records_once(bot: Any) -> None:
+    case = _convened(bot)
+    view = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: _submit_outcome(bot, case, view=view), range(4)))
+    titles = sorted(a["view"]["title"]["text"] for a in answers)
+    assert titles == ["Already saved", "Already saved", "Already saved", "Outcome"]
+    assert _written(bot) == (1, 5, 1) and _circulations(bot) == 1
+
+
+@pytest.mark.parametrize("metadata", [
+    pytest.param("{reference}", id="the case reference, as forms carried before"),
+    pytest.param('{{"case": "{reference}", "channel": "C0OTHER", "ts": "1.0"}}', id="made-up metadata"),
+    pytest.param("", id="none"),
+])
+def test_an_outcome_form_the_bot_did_not_open_changes_nothing(bot: Any, metadata: str, caplog: Any) -> None:
+    case = _convened(bot)
+    caplog.set_level("WARNING", logger="bot.forms")
+    response = bot.submit("U0CHAIR01", "outcome", outcome_state(), private_metadata=metadata.format(
+        reference=case.reference))
+    body = response.json()
+    assert body["response_action"] == "update" and "was not opened for you" in _view_text(body["view"])
+    assert _written(bot) == (0, 0, 0) and _circulations(bot) == 0
+    assert [getattr(r, "reason", "") for r in caplog.records if getattr(r, "event", "") == "form_refused"] == [
+        "unknown"]
+
+
+def test_a_form_of_another_kind_is_refused_at_the_outcome_callback(bot: Any) -> None:
+    case = _convened(bot)
+    _submit_outcome(bot, case)
+    fairness = _open_form(bot, "U0CHAIR01", f"fairness {case.reference}")
+    # The fairness form's nonce and view, sent to the outcome callback (an edited callback_id).
+    body = bot.submit("U0CHAIR01", "outcome", outcome_state(), view_id=fairness["id"],
+                      private_metadata=fairness["private_metadata"]).json()
+    assert "was not opened for you" in _view_text(body["view"])
+    assert _written(bot)[0] == 1
 
 
 # --- revisiting fairness, adding an action point later ----------------------------------------------------
@@ -323,17 +470,18 @@ def _fairness_values(answers: dict[str, str], notes: dict[str, str] | None = Non
 def test_revisiting_fairness_appends_answers_and_keeps_the_old_ones(bot: Any) -> None:
     case = _convened(bot)
     _submit_outcome(bot, case, fairness_heard="no", fairness_heard_note="Statement awaited.")
-    bot.command("U0CHAIR01", f"fairness {case.reference}")
-    (opened,) = bot.slack.wait_for("views.open")
-    view = opened.params["view"]
-    assert view["callback_id"] == "fairness_revisit" and view["private_metadata"] == case.reference
+    view = _open_form(bot, "U0CHAIR01", f"fairness {case.reference}")
+    assert view["callback_id"] == "fairness_revisit" and case.reference not in view["private_metadata"]
     assert _block(view, "fairness_heard")["element"]["initial_option"]["value"] == "no"
     assert _block(view, "fairness_heard_note")["element"]["initial_value"] == "Statement awaited."
     assert _block(view, "fairness_welfare")["element"]["initial_option"]["value"] == "yes"
 
-    response = bot.submit("U0CHAIR01", "fairness_revisit", _fairness_values({"heard": "yes", "equity": "unknown"}),
-                          private_metadata=case.reference)
+    values = _fairness_values({"heard": "yes", "equity": "unknown"})
+    response = submit_view(bot, "U0CHAIR01", view, values)
     assert response.json()["response_action"] == "update"
+    # Delivered again: saved once, the answers and inquiries are not added twice.
+    again = submit_view(bot, "U0CHAIR01", view, values).json()
+    assert again["view"]["title"]["text"] == "Already saved"
     with bot.services.sessions() as session:
         rows = session.exec(select(FairnessAnswer).where(FairnessAnswer.principle == "heard")
                             .order_by(FairnessAnswer.id)).all()
@@ -354,13 +502,16 @@ def test_revisiting_fairness_appends_answers_and_keeps_the_old_ones(bot: Any) ->
 def test_a_name_in_a_fairness_note_is_refused_at_that_note(bot: Any) -> None:
     case = _convened(bot)
     _submit_outcome(bot, case)
-    response = bot.submit("U0CHAIR01", "fairness_revisit",
-                          _fairness_values({}, {"welfare": f"Spoke to {STAFF_NAME} on Monday."}),
-                          private_metadata=case.reference)
+    view = _open_form(bot, "U0CHAIR01", f"fairness {case.reference}")
+    named = _fairness_values({}, {"welfare": f"Spoke to {STAFF_NAME} on Monday."})
+    response = submit_view(bot, "U0CHAIR01", view, named)
     body = response.json()
     assert body["response_action"] == "errors" and set(body["errors"]) == {"fairness_welfare_note"}
     with bot.services.sessions() as session:
         assert len(session.exec(select(FairnessAnswer)).all()) == 5
+    # The refusal wrote nothing, so the same form, corrected, still counts.
+    assert submit_view(bot, "U0CHAIR01", view, _fairness_values({})).json()["view"]["title"]["text"] == (
+        "Revisit fairness")
 
 
 def test_only_chair_deputy_chair_or_governance_may_revisit_fairness(bot: Any) -> None:
@@ -373,27 +524,30 @@ def test_only_chair_deputy_chair_or_governance_may_revisit_fairness(bot: Any) ->
 def test_an_action_point_is_added_from_the_case_channel_and_its_owner_told(bot: Any) -> None:
     case = _convened(bot)
     _submit_outcome(bot, case)
-    bot.command("U0CHAIR01", f"action {case.reference}", channel=case.room_id)
-    (opened,) = bot.slack.wait_for("views.open")
-    view = opened.params["view"]
-    assert view["callback_id"] == "action_add" and view["private_metadata"] == case.reference
+    view = _open_form(bot, "U0CHAIR01", f"action {case.reference}")
+    assert view["callback_id"] == "action_add" and case.reference not in view["private_metadata"]
     assert {"action_description", "action_owner", "action_due"} <= {b.get("block_id") for b in view["blocks"]}
 
     values = {"action_description": {"action_description": _element("plain_text_input", "Book a <!here> debrief")},
               "action_owner": {"action_owner": _element("users_select", "U0PEOPLE1")},
               "action_due": {"action_due": _element("datepicker", _due(7).isoformat())}}
-    body = bot.submit("U0CHAIR01", "action_add", values, private_metadata=case.reference).json()
+    body = submit_view(bot, "U0CHAIR01", view, values).json()
     assert body["response_action"] == "update"
     assert f"Added action point 2 on *{case.reference}* for <@U0PEOPLE1>" in _view_text(body["view"])
+    # Delivered again: one action point, one message to its owner.
+    assert submit_view(bot, "U0CHAIR01", view, values).json()["view"]["title"]["text"] == "Already saved"
     with bot.services.sessions() as session:
         item = session.exec(select(ActionPoint).where(ActionPoint.number == 2)).one()
         assert (item.source, item.owner_id, item.due_on) == ("channel", "U0PEOPLE1", _due(7))
+        assert len(session.exec(select(ActionPoint)).all()) == 2
     dm = bot.slack.wait_for("chat.postMessage", predicate=lambda c: c.params["channel"] == "U0PEOPLE1"
                             and "New action point" in c.params["text"])[-1]
     assert "<!here>" not in dm.params["text"]
     rich = next(b for b in dm.params["blocks"] if b["type"] == "rich_text")
     assert rich["elements"][0]["elements"][0]["text"] == "Book a <!here> debrief"  # shown literally
     assert all("<!here>" not in json.dumps(b) for b in dm.params["blocks"] if b["type"] != "rich_text")
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == "U0PEOPLE1"
+                and "New action point" in c.params["text"]]) == 1
 
 
 def test_an_action_point_with_a_past_due_date_is_refused_at_the_field(bot: Any) -> None:
@@ -402,7 +556,8 @@ def test_an_action_point_with_a_past_due_date_is_refused_at_the_field(bot: Any) 
     values = {"action_description": {"action_description": _element("plain_text_input", "Book a debrief")},
               "action_owner": {"action_owner": _element("users_select", "U0PEOPLE1")},
               "action_due": {"action_due": _element("datepicker", _due(-1).isoformat())}}
-    body = bot.submit("U0CHAIR01", "action_add", values, private_metadata=case.reference).json()
+    view = _open_form(bot, "U0CHAIR01", f"action {case.reference}")
+    body = submit_view(bot, "U0CHAIR01", view, values).json()
     assert body == {"response_action": "errors",
                     "errors": {"action_due": "The due date has passed. Choose today or later."}}
 
@@ -420,7 +575,8 @@ def test_an_edited_client_cannot_give_an_action_point_to_someone_who_is_not_a_pe
     values = {"action_description": {"action_description": _element("plain_text_input", "Book a debrief")},
               "action_owner": {"action_owner": _element("users_select", owner)},
               "action_due": {"action_due": _element("datepicker", _due(7).isoformat())}}
-    body = bot.submit("U0CHAIR01", "action_add", values, private_metadata=case.reference).json()
+    view = _open_form(bot, "U0CHAIR01", f"action {case.reference}")
+    body = submit_view(bot, "U0CHAIR01", view, values).json()
     assert body == {"response_action": "errors", "errors": {"action_owner": message}}
     assert _written(bot)[2] == 1  # only the outcome's own action point
 

@@ -26,6 +26,7 @@ from handlers.slack_workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, Invitee, MessageState, Reply, ScheduledMessage
 from tests.factories import HERE, LONDON, STAFF_MEMBER, convene_state, form, load_roster
+from tests.slack_client import opened_view, submit_view
 
 MEMBERS = {"U0CHAIR01", "U0MANAGER", "U0SERVICE", "U0PEOPLE1", "U0GOVERN1", "U0CLINDIR", "U0NURSELD"}
 
@@ -38,6 +39,13 @@ def _convened(bot: Any) -> Case:
     bot.slack.wait_for("views.update")
     with bot.services.sessions() as session:
         return session.exec(select(Case)).one()
+
+
+def _opened(bot: Any, user: str, button: str, case: Case) -> dict[str, Any]:
+    """Click the header's reschedule or cancel button as `user`; the view the bot opened (id, nonce)."""
+    count = len(bot.slack.calls_to("views.open")) + 1
+    bot.click(user, button, case.reference, channel=case.room_id, message_ts=case.header_ref)
+    return opened_view(bot.slack, count)
 
 
 def _case(bot: Any) -> Case:
@@ -113,17 +121,15 @@ def test_the_convener_reschedules_answers_are_cleared_reminders_move_and_members
     old = _messages(bot, case.id or 0)
     assert old and all(m.state == MessageState.PENDING and ":v1:" in m.idempotency_key for m in old)
 
-    bot.click("U0MANAGER", "case_reschedule", ref, channel=case.room_id, message_ts=case.header_ref)
-    opened = bot.slack.wait_for("views.open", lambda c: c.params["view"]["callback_id"] == "case_reschedule_view")
-    view = opened[-1].params["view"]
-    assert view["private_metadata"] == ref
+    view = _opened(bot, "U0MANAGER", "case_reschedule", case)
+    assert view["callback_id"] == "case_reschedule_view" and ref not in view["private_metadata"]
     fields = {b["block_id"]: b["element"] for b in view["blocks"] if b["type"] == "input"}
     assert fields["call_time"]["timezone"] == "Europe/London" and fields["call_time"]["initial_time"] == "14:00"
     assert fields["call_date"]["type"] == "datepicker" and fields["duration"]["initial_option"]["value"] == "60"
 
     bot.slack.clear()
     new_day = (now().astimezone(LONDON) + timedelta(days=5)).date()
-    response = bot.submit("U0MANAGER", "case_reschedule_view", _when(new_day, "10:30", 90), private_metadata=ref)
+    response = submit_view(bot, "U0MANAGER", view, _when(new_day, "10:30", 90))
     assert response.status_code == 200 and response.json()["response_action"] == "update"
     new_call = _local_utc(new_day, time(10, 30))
 
@@ -173,6 +179,10 @@ def test_the_convener_reschedules_answers_are_cleared_reminders_move_and_members
     due = {m.kind: m.due_at for m in new if m.kind != "reply_chase"}
     assert due["pre_call_check"] == due["agenda"] == _local_utc(new_day - timedelta(days=1), time(10, 30))
     assert due["roll_call"] == new_call and due["roll_call_close"] == new_call + timedelta(minutes=90)
+    # The same form delivered again: answered quietly, the case is not moved or announced twice.
+    again = submit_view(bot, "U0MANAGER", view, _when(new_day, "10:30", 90)).json()
+    assert again["view"]["title"]["text"] == "Already saved"
+    assert _case(bot).schedule_version == 2
     with bot.services.sessions() as session:
         kinds = [e.kind for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))]
     assert kinds.count("rescheduled") == 1
@@ -199,13 +209,15 @@ def test_someone_not_allowed_is_refused_privately_and_nothing_changes(bot: Any) 
             assert f"<@{contact}>" in reply.params["text"]
     assert bot.slack.calls_to("views.open") == []
 
-    # A submission without the button (a forged or stale modal) is refused the same way.
+    # A submission without the button (a forged modal, or the convener's form sent by them) is refused too.
     day = (now().astimezone(LONDON) + timedelta(days=6)).date()
     response = bot.submit("U0PEOPLE1", "case_reschedule_view", _when(day, "11:00"), private_metadata=case.reference)
     assert response.json()["response_action"] == "update"
-    assert "Only the person who convened" in json.dumps(response.json()["view"])
-    response = bot.submit("U0PEOPLE1", "case_cancel_view", _reason("Not needed."), private_metadata=case.reference)
+    assert "was not opened for you" in json.dumps(response.json()["view"])
+    conveners = _opened(bot, "U0MANAGER", "case_cancel", case)
+    response = submit_view(bot, "U0PEOPLE1", conveners, _reason("Not needed."))
     assert response.json()["response_action"] == "update"
+    assert "was not opened for you" in json.dumps(response.json()["view"])
     _unchanged(bot, case, messages)
 
 
@@ -214,20 +226,18 @@ def test_a_time_already_passed_or_too_soon_is_refused_at_the_field_and_nothing_c
     messages = _messages(bot, case.id or 0)
     bot.slack.clear()
     local_now = now().astimezone(LONDON)
+    view = _opened(bot, "U0MANAGER", "case_reschedule", case)
 
-    response = bot.submit("U0MANAGER", "case_reschedule_view", _when(local_now.date() - timedelta(days=1), "14:00"),
-                          private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", view, _when(local_now.date() - timedelta(days=1), "14:00"))
     body = response.json()
     assert body["response_action"] == "errors"
     assert body["errors"] == {"call_date": "That time has already passed. Choose a time in the future."}
 
     soon = local_now + timedelta(minutes=30)
-    response = bot.submit("U0MANAGER", "case_reschedule_view", _when(soon.date(), f"{soon:%H:%M}"),
-                          private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", view, _when(soon.date(), f"{soon:%H:%M}"))
     assert response.json()["errors"] == {"call_time": "Give members at least 60 minutes' notice."}
 
-    response = bot.submit("U0MANAGER", "case_reschedule_view", _when(local_now.date() + timedelta(days=4), "10:00",
-                                                                      duration=5), private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", view, _when(local_now.date() + timedelta(days=4), "10:00", duration=5))
     assert set(response.json()["errors"]) == {"duration"}
     _unchanged(bot, case, messages)
 
@@ -236,8 +246,8 @@ def test_a_time_skipped_when_the_clocks_go_forward_is_refused_at_the_time_field(
     case = _convened(bot)
     messages = _messages(bot, case.id or 0)
     bot.slack.clear()
-    response = bot.submit("U0MANAGER", "case_reschedule_view", _when("2027-03-28", "01:30"),
-                          private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", _opened(bot, "U0MANAGER", "case_reschedule", case),
+                           _when("2027-03-28", "01:30"))
     body = response.json()
     assert body["response_action"] == "errors" and list(body["errors"]) == ["call_time"]
     assert "01:30 does not exist on 28 March 2027 in Europe/London" in body["errors"]["call_time"]
@@ -253,14 +263,12 @@ def test_cancel_with_a_reason_stops_every_message_closes_the_board_and_tells_eve
     bot.submit("U0CHAIR01", "deputy", {"deputy": {"deputy": {"type": "users_select", "selected_user": "U0DEPUTY1"}}},
                private_metadata=ref)
     bot.slack.wait_for("chat.update")
-    bot.click("U0GOVERN1", "case_cancel", ref, channel=case.room_id, message_ts=case.header_ref)
-    (opened,) = bot.slack.wait_for("views.open")
-    assert opened.params["view"]["callback_id"] == "case_cancel_view"
-    assert opened.params["view"]["private_metadata"] == ref
+    view = _opened(bot, "U0GOVERN1", "case_cancel", case)
+    assert view["callback_id"] == "case_cancel_view" and ref not in view["private_metadata"]
 
     bot.slack.clear()
     reason = "Resolved informally by the line manager. <!channel> *not bold* <https://evil.example|click>"
-    response = bot.submit("U0GOVERN1", "case_cancel_view", _reason(f"  {reason}\n"), private_metadata=ref)
+    response = submit_view(bot, "U0GOVERN1", view, _reason(f"  {reason}\n"))
     assert response.status_code == 200 and response.json()["response_action"] == "update"
 
     # The channel is told, the reason shown literally (a rich_text text element, nowhere in mrkdwn).
@@ -292,6 +300,11 @@ def test_cancel_with_a_reason_stops_every_message_closes_the_board_and_tells_eve
     with bot.services.sessions() as session:
         event = session.exec(select(CaseEvent).where(CaseEvent.kind == "cancelled")).one()
     assert event.actor_id == "U0GOVERN1" and "informally" not in event.detail  # free text stays on the case
+    # Delivered again: answered quietly; nobody is told twice.
+    again = submit_view(bot, "U0GOVERN1", view, _reason(f"  {reason}\n")).json()
+    assert again["view"]["title"]["text"] == "Already saved"
+    assert len([c for c in bot.slack.calls_to("chat.postMessage") if c.params["channel"] == case.room_id
+                and "Cancelled" in _blocks(c)]) == 1
 
     # Nothing more can be done to it: no reschedule, no attendance.
     bot.slack.clear()
@@ -308,13 +321,14 @@ def test_cancel_with_a_reason_stops_every_message_closes_the_board_and_tells_eve
 def test_a_reason_naming_the_staff_member_is_refused_at_the_field(bot: Any, reason: str) -> None:
     case = _convened(bot)
     messages = _messages(bot, case.id or 0)
+    view = _opened(bot, "U0MANAGER", "case_cancel", case)
     bot.slack.clear()
-    response = bot.submit("U0MANAGER", "case_cancel_view", _reason(reason), private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", view, _reason(reason))
     body = response.json()
     assert body["response_action"] == "errors" and list(body["errors"]) == ["reason"]
     assert "looks like a name" in body["errors"]["reason"]
     assert bot.slack.calls_to("views.update") == []
-    response = bot.submit("U0MANAGER", "case_cancel_view", _reason("   "), private_metadata=case.reference)
+    response = submit_view(bot, "U0MANAGER", view, _reason("   "))
     assert list(response.json()["errors"]) == ["reason"]
     _unchanged(bot, case, messages)
 
