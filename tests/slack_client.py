@@ -96,3 +96,12 @@ def submit_view(bot: RunningBot, user: str, view: dict[str, Any], values: dict[s
     """Submit a view the bot opened, as Slack sends it: its id and private_metadata come back unchanged."""
     return bot.submit(user, view["callback_id"], values, view_id=view["id"],
                       private_metadata=view.get("private_metadata", ""))
+
+
+def open_and_submit(bot: RunningBot, user: str, action_id: str, values: dict[str, Any], value: str = "",
+                    **click: Any) -> requests.Response:
+    """Press the button that opens a form, then submit that form as the person who opened it."""
+    opened = len(bot.slack.calls_to("views.open"))  # type: ignore[attr-defined]
+    bot.click(user, action_id, value, **click)
+    view = opened_view(bot.slack, opened + 1)  # type: ignore[attr-defined]
+    return submit_view(bot, user, view, values)

@@ -17,10 +17,12 @@ from bot.roles import Role
 from bot.roster import RosterEntry, RosterImportError, parse_csv
 from bot.sandbox.slack_api import FakeSlack
 from bot.terms import Terms, load_terms
+from handlers import ids
 from handlers.directory import Directory
 from storage.db import SessionFactory
 from storage.tables import RosterMember
 from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, PEOPLE, roster_csv
+from tests.slack_client import open_and_submit
 
 HEADER = "user_id,roles,professions\n"
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
@@ -388,9 +390,9 @@ def test_governance_sees_the_recent_roster_changes_in_slack(bot: Any) -> None:
             "roles": {"roles": {"type": "multi_static_select",
                                 "selected_options": [{"value": "member"}, {"value": "deputy_chair"}]}},
             "professions": {"professions": {"type": "multi_static_select", "selected_options": []}}}
-    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+    assert open_and_submit(bot, "U0GOVERN1", ids.ROSTER_EDIT, edit).status_code == 200
     edit["roles"]["roles"]["selected_options"] = [{"value": "member"}]
-    assert bot.submit("U0GOVERN1", "roster_edit", edit).status_code == 200
+    assert open_and_submit(bot, "U0GOVERN1", ids.ROSTER_EDIT, edit).status_code == 200
 
     bot.command("U0GOVERN1", "roster")
     (reply,) = bot.slack.wait_for("response")

@@ -15,8 +15,10 @@ from sqlmodel import select
 
 from bot.clock import now
 from bot.history import events
+from handlers import ids
 from storage.tables import Case, Invitee, Reply, RosterChange, RosterMember
 from tests.factories import BOT_USER, DEACTIVATED, OUTSIDER, convene_state
+from tests.slack_client import open_and_submit
 
 MALFORMED = "U0X> <!channel> <https://evil.example|Re-authenticate>"
 
@@ -237,7 +239,7 @@ def _roster_edit(user: str | None, roles: list[str], professions: list[str] | No
                  id="markup for a user id"),
 ])
 def test_the_roster_takes_only_active_people_of_the_workspace(bot: Any, person: str, message: str) -> None:
-    body = bot.submit("U0GOVERN1", "roster_edit", _roster_edit(person, ["chair"])).json()
+    body = open_and_submit(bot, "U0GOVERN1", ids.ROSTER_EDIT, _roster_edit(person, ["chair"])).json()
     assert body == {"response_action": "errors", "errors": {"user": message}}
     with bot.services.sessions() as session:
         assert session.get(RosterMember, person) is None
@@ -245,10 +247,10 @@ def test_the_roster_takes_only_active_people_of_the_workspace(bot: Any, person: 
 
 
 def test_someone_who_has_left_can_still_be_taken_off_the_roster(bot: Any) -> None:
-    bot.submit("U0GOVERN1", "roster_edit", _roster_edit("U0MEMBER1", ["member"]))  # unchanged
+    open_and_submit(bot, "U0GOVERN1", ids.ROSTER_EDIT, _roster_edit("U0MEMBER1", ["member"]))  # unchanged
     bot.slack.users["U0MEMBER1"]["deleted"] = True
     bot.services.directory._standings.clear()  # noqa: SLF001  (as after the cache lapses)
-    response = bot.submit("U0GOVERN1", "roster_edit", _roster_edit("U0MEMBER1", []))
+    response = open_and_submit(bot, "U0GOVERN1", ids.ROSTER_EDIT, _roster_edit("U0MEMBER1", []))
     assert response.status_code == 200 and response.text in ("", "{}")
     note = bot.slack.wait_for("chat.postMessage", lambda c: c.params["channel"] == "U0GOVERN1")[-1]
     assert note.params["text"] == "<@U0MEMBER1> is removed from the roster."
