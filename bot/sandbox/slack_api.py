@@ -592,6 +592,8 @@ class FakeSlack:
         _, channel = self._channel_or_error(params)
         if channel is None:
             return _err("channel_not_found")
+        if channel.get("is_archived"):
+            return _err("is_archived")  # Slack: "Cannot rename archived channel."
         name = params.get("name")
         if error := _channel_name_error(name):
             return _err(error)
