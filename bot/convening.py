@@ -398,7 +398,11 @@ def convene(
             case = session.get(Case, case_id)
         assert case is not None
         undelivered = send_owed_invitations(sessions, workspace, terms, zone, case, clock())
-        recovery.mark_complete(sessions, convening_id, clock())
+        try:
+            recovery.mark_complete(sessions, convening_id, clock())
+        except Exception:  # noqa: BLE001  (the case stands; recovery marks it complete, sending nothing twice)
+            log.exception("convening_not_marked_complete", extra={"event": "convening_not_marked_complete",
+                                                                   "case_ref": reference})
     return Convened(reference, case_id, room_id, room_name, created=True, undelivered=undelivered)
 
 
