@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack, report, scale
+from bench import ack, orphan, report, scale
 from bench.servers import start_bare, start_pmccg
 from bench.standin import StandIn
 
-PARTS = ("ack", "throughput", "scheduler", "delivery", "memory")
+PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -32,12 +32,14 @@ class Sizes:
     repeats: int
     reminders: int
     rate_limits: int
+    # Crash mid-convene: (orphan time s, tick s, repeats) for each setting measured.
+    orphan_settings: list[tuple[float, float, int]]
 
 
 FULL = Sizes(requests=500, warmup=20, clients=20, seconds=10.0, open_points=[500, 5_000, 50_000], due=20,
-             repeats=3, reminders=2_000, rate_limits=10)
+             repeats=3, reminders=2_000, rate_limits=10, orphan_settings=[(1.0, 1.0, 3), (60.0, 20.0, 1)])
 QUICK = Sizes(requests=10, warmup=2, clients=4, seconds=1.0, open_points=[50, 200], due=3, repeats=1,
-              reminders=30, rate_limits=2)
+              reminders=30, rate_limits=2, orphan_settings=[(1.0, 1.0, 1)])
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -100,6 +102,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                     for b in backends}
         if "delivery" in args.parts:
             results["delivery"] = scale.delivery(tmp, sizes.reminders, sizes.rate_limits)
+        if "orphan" in args.parts:
+            results["orphan"] = orphan.crash_to_cleanup(tmp, sizes.orphan_settings)
     results["goals"] = report.goals(results)
     results["seconds"] = round(time.monotonic() - started, 1)
     path = args.json or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"

@@ -63,6 +63,10 @@ def goals(results: dict[str, Any]) -> dict[str, bool]:
     for backend, row in results.get("scheduler", {}).items():
         out[f"tick_{backend}_ratio<=2"] = row["ratio_largest_smallest"] is not None and \
             row["ratio_largest_smallest"] <= TICK_GOAL_RATIO
+    for row in results.get("orphan", {}).get("settings", []):
+        # Cleaned up within the orphan time plus two ticks after the restart is healthy.
+        bound = row["restart_s"] + row["orphan_seconds"] + 2 * row["tick_seconds"]
+        out[f"orphan_{row['orphan_seconds']:g}s_cleaned_in_time"] = row["max_cleaned_s"] <= bound + 5
     if "delivery" in results:
         d = results["delivery"]
         out["delivery_all_once"] = d["delivered"] == d["due"] and d["duplicates"] == 0
@@ -99,6 +103,11 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| {d['due']:,} due reminders, {d['rate_limited']} x 429 injected | delivered {d['delivered']:,},"
                      f" twice {d['duplicates']}, {d['seconds']} s ({d['per_second']}/s) | - | Slack: ~1/s per channel,"
                      f" each to its own DM |")
+    for row in results.get("orphan", {}).get("settings", []):
+        lines.append(f"| Crash mid-convene (SIGKILL) to orphan cleaned up, orphan time {row['orphan_seconds']:g} s, "
+                     f"tick {row['tick_seconds']:g} s (median of {row['repeats']}) | "
+                     f"{row['cleaned_s']} s (restart {row['restart_s']} s; max {row['max_cleaned_s']} s) | - | "
+                     f"within restart + orphan time + 2 ticks |")
     if "memory" in results:
         m = results["memory"]
 

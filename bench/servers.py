@@ -146,10 +146,12 @@ class Server:
         return self.post(urlencode({"payload": json.dumps(payload)}))
 
 
-def start_pmccg(workdir: Path, slack_url: str) -> Server:
-    """`pmccg serve` (gunicorn, its production settings) on SQLite in `workdir`, roster imported first."""
+def start_pmccg(workdir: Path, slack_url: str, extra_env: dict[str, str] | None = None) -> Server:
+    """`pmccg serve` (gunicorn, its production settings, plus `extra_env`) on SQLite in `workdir`, roster imported
+    first."""
     secret = f"bench-{uuid.uuid4().hex}"
     env = _base_env(free_port(), slack_url, workdir, secret)
+    env.update(extra_env or {})
     roster = workdir / "roster.csv"
     roster.write_text(roster_csv(), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "bot.cli", "roster", "import", str(roster)], cwd=workdir, env=env,

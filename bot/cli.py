@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,8 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
 
     ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
                               workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
-                              clock=clock.now, reporting=settings.reporting)
+                              clock=clock.now, reporting=settings.reporting,
+                              orphan_after=timedelta(seconds=settings.convene_orphan_seconds))
     if leader is not None:
         return scheduler.build(scheduler.LedTicker(ticker, scheduler.Leadership(leader)), settings.tick_seconds,
                                blocking=blocking)

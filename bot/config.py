@@ -35,6 +35,8 @@ class Settings:
     port: int = 3000
     run_scheduler: bool = True
     tick_seconds: float = 20.0
+    # A convening left open this long by a process that died is finished or rolled back by the tick.
+    convene_orphan_seconds: float = 60.0
     governance_channel: str = ""
     quality_board_channel: str = ""
     archive_on_close: bool = False
@@ -102,6 +104,13 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         raise ConfigError(f"PMCCG_TICK_SECONDS must be a number of seconds, not {tick_raw!r}.") from exc
     if not 1 <= tick <= 60:
         raise ConfigError("PMCCG_TICK_SECONDS must be between 1 and 60 (a due message goes out within a minute).")
+    orphan_raw = env.get("PMCCG_CONVENE_ORPHAN_SECONDS", "60")
+    try:
+        orphan = float(orphan_raw)
+    except ValueError as exc:
+        raise ConfigError(f"PMCCG_CONVENE_ORPHAN_SECONDS must be a number of seconds, not {orphan_raw!r}.") from exc
+    if not 0 < orphan <= 3600:
+        raise ConfigError("PMCCG_CONVENE_ORPHAN_SECONDS must be more than 0 and at most 3600.")
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{Path.cwd() / 'pmccg.db'}",
         timezone=tz,
@@ -110,6 +119,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         port=int(port_raw),
         run_scheduler=_bool("PMCCG_RUN_SCHEDULER", env.get("PMCCG_RUN_SCHEDULER", "true")),
         tick_seconds=tick,
+        convene_orphan_seconds=orphan,
         governance_channel=env.get("PMCCG_GOVERNANCE_CHANNEL", "").strip(),
         quality_board_channel=env.get("PMCCG_QUALITY_BOARD_CHANNEL", "").strip(),
         archive_on_close=_bool("PMCCG_ARCHIVE_ON_CLOSE", env.get("PMCCG_ARCHIVE_ON_CLOSE", "false")),

@@ -1,7 +1,8 @@
 """Convening a group per the terms of reference: who may convene, a valid request, a whole case.
 
 A case is all or nothing: its reference number, private room, invitations, header and board are
-made together, or nothing is kept (no case row, no room left open, no number used up).
+made together, or nothing is kept (no case row, no room left open, no number used up), even when the
+process dies part-way (bot/convene_recovery.py finishes or rolls back what it left).
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import attendance, ledger, planning, roster
+from bot import convene_recovery as recovery
 from bot.case_views import CaseHeader, Invitation, SeatView, local_time_text, route_label
 from bot.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
 from bot.history import record_event
 from bot.naming import describe_hits, find_person_names
-from bot.notify import Message, Posted, Workspace
+from bot.notify import Message, Workspace
 from bot.people import People, person_errors
 from bot.roles import ROLE_LABELS, Role
 from bot.roster import RosterEntry
@@ -28,7 +30,7 @@ from bot.routes import Route
 from bot.terms import Seat, Terms
 from storage.db import SessionFactory, transaction
 from storage.locks import named_lock
-from storage.tables import Case, Invitee, ReferenceCounter, Reply
+from storage.tables import Case, ConveningState, DeliveryState, Invitee, ReferenceCounter, Reply
 
 log = logging.getLogger(__name__)
 
@@ -319,6 +321,10 @@ def _existing(session: Session, key: str) -> Case | None:
     return session.exec(select(Case).where(Case.convene_key == key)).first()
 
 
+def _found(case: Case) -> Convened:
+    return Convened(case.reference, case.id or 0, case.room_id, case.room_name, created=False)
+
+
 def _create_room(workspace: Workspace, reference: str) -> tuple[str, str]:
     base = reference.lower()
     for attempt in range(1, ROOM_NAME_ATTEMPTS + 1):
@@ -328,6 +334,10 @@ def _create_room(workspace: Workspace, reference: str) -> tuple[str, str]:
         except RoomNameTaken:
             continue
     raise PlatformFailure("creating the case channel", f"the names {base} to {base}-{ROOM_NAME_ATTEMPTS} are taken")
+
+
+class _Interrupted(Exception):
+    """The convening was rolled back by recovery while this process still worked on it (its lock was lost)."""
 
 
 def convene(
@@ -341,117 +351,177 @@ def convene(
 ) -> Convened:
     """Create the case, its private room, invitations, header and attendance board, all or nothing.
 
-    Writes the case, its invitees, the reference counter and a "convened" history event in one
-    transaction after the room is ready. Raises PlatformFailure (having archived any room it made)
-    if the platform refuses a step; a repeated submission returns the case already made.
+    Before the room is made, a convening is recorded with the number it reserves (bot/convene_recovery.py),
+    and each step after: the room id, the header, the board. The case, its invitees, the reference counter,
+    its planned messages and a "convened" history event are written in one transaction after the room is
+    ready, which also marks the convening committed; the invitations follow. Raises PlatformFailure (having
+    deleted the bot's messages in any room it made, renamed and archived it) if the platform refuses a step
+    before the case is saved; a repeated submission returns the case already made. A process that dies
+    part-way leaves the convening open, for the next convening or the scheduler to finish or roll back.
     """
     year = now.astimezone(zone).year
+    prefix = terms.reference_prefix
     with sessions() as session:
         found = _existing(session, request.submission_key)
         if found is not None:
-            return Convened(found.reference, found.id or 0, found.room_id, found.room_name, created=False)
+            return _found(found)
 
-    # One convene at a time per prefix and year: the number is read, the room made under it, and
-    # the number only used up when the case commits, so a refused or failed form leaves no gap.
-    with named_lock(engine, f"convene:{terms.reference_prefix}:{year}"):
+    clock = recovery.Progress(now)
+    # One convene at a time per prefix and year, from reading the number to the last invitation: the number
+    # is only used up when the case commits, so a refused or failed form leaves no gap, and recovery (which
+    # takes this lock too) never touches a convening in progress.
+    with named_lock(engine, recovery.lock_name(prefix, year)):
         with sessions() as session:
             found = _existing(session, request.submission_key)
             if found is not None:
-                return Convened(found.reference, found.id or 0, found.room_id, found.room_name, created=False)
-            counter = session.get(ReferenceCounter, (terms.reference_prefix, year))
+                return _found(found)
+        # We hold the lock, so a convening of this prefix and year still pending is one whose process died:
+        # roll it back first, so its number and its room's name are free for this case.
+        recovery.resolve_pending(sessions, workspace, terms, zone, prefix, year, clock())
+        with sessions() as session:
+            counter = session.get(ReferenceCounter, (prefix, year))
             seq = (counter.last if counter else 0) + 1
-        reference = f"{terms.reference_prefix}-{year}-{seq:03d}"
+        reference = f"{prefix}-{year}-{seq:03d}"
         header = _header(request, reference, terms, zone)
-
-        room_id: str | None = None
+        convening_id = recovery.reserve(sessions, submission_key=request.submission_key,
+                                        convener_id=request.convener_id, prefix=prefix, year=year, seq=seq,
+                                        reference=reference, now=clock())
         try:
-            room_id, room_name = _create_room(workspace, reference)
-            members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
-            workspace.invite(room_id, members)
-            header_ref = workspace.post(room_id, Message("case_header", header)).ref
-            invitees = _invitees(request, now)
-            with sessions() as session:
-                entries = roster.entries_for(session, [i.user_id for i in invitees])
-            board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees,
-                                           entries)
-            board_ref = workspace.post(room_id, Message("attendance_board", board)).ref
-            with transaction(sessions) as session:
-                if counter is None:
-                    session.add(ReferenceCounter(prefix=terms.reference_prefix, year=year, last=seq))
-                else:
-                    counter.last = seq
-                    session.add(counter)
-                case = Case(reference=reference, prefix=terms.reference_prefix, year=year, seq=seq,
-                            profession=request.profession, route=request.route, concern=request.concern,
-                            concern_raised_on=request.concern_raised_on,
-                            risks=request.risks, call_at=request.call_at, duration_minutes=request.duration_minutes,
-                            call_details=request.call_details, short_notice=request.short_notice,
-                            convener_id=request.convener_id, room_id=room_id, room_name=room_name,
-                            header_ref=header_ref, board_ref=board_ref, created_at=now,
-                            convene_key=request.submission_key)
-                session.add(case)
-                session.flush()
-                assert case.id is not None
-                for row in invitees:
-                    row.case_id = case.id
-                    session.add(row)
-                session.flush()
-                # Chases, pre-call check, agenda and roll-call are owed from now: planned in the same
-                # transaction, so a failed convene leaves no reminder behind either.
-                planning.schedule(session, case, invitees, terms, zone, now)
-                record_event(session, case.id, request.convener_id, "convened", now,
-                             call_at=request.call_at.isoformat(), short_notice=request.short_notice,
-                             members=[i.user_id for i in invitees])
-                case_id = case.id
-        except BaseException as exc:
-            if room_id is not None:
-                _abandon_room(workspace, room_id, reference)
-            if isinstance(exc, PlatformFailure):
-                log.warning("convene_failed", extra={"event": "convene_failed", "step": exc.step,
-                                                     "error": exc.error})
+            case_id, room_id, room_name, invitees = _make_case(sessions, request, terms, workspace, zone, now, clock,
+                                                               convening_id, reference, header, year, seq)
+        except Exception as exc:
+            saved = _after_failure(sessions, workspace, convening_id, clock(), exc)
+            if saved is None:
                 raise
-            log.exception("convene_failed", extra={"event": "convene_failed", "step": "saving the case"})
-            if isinstance(exc, Exception):
-                raise PlatformFailure("saving the case", type(exc).__name__) from exc
-            raise
+            case_id, room_id, room_name = saved
+            with sessions() as session:
+                invitees = list(session.exec(select(Invitee).where(col(Invitee.case_id) == case_id)
+                                             .order_by(col(Invitee.position))))
 
-    log.info("case_convened", extra={"event": "case_convened", "case_ref": reference, "members": len(invitees)})
-    for kind, ref in (("case_header", header_ref), ("attendance_board", board_ref)):
-        ledger.record(sessions, kind=kind, recipient=room_id, posted=Posted(room_id, ref), now=now, case_id=case_id)
-    workspace = ledger.recording(workspace, sessions, lambda: now, case_id)
-    undelivered = _send_invitations(workspace, reference, terms, header, invitees, room_id, zone)
+        log.info("case_convened", extra={"event": "case_convened", "case_ref": reference, "members": len(invitees)})
+        with sessions() as session:
+            case = session.get(Case, case_id)
+        assert case is not None
+        undelivered = send_owed_invitations(sessions, workspace, terms, zone, case, clock())
+        try:
+            recovery.mark_complete(sessions, convening_id, clock())
+        except Exception:  # noqa: BLE001  (the case stands; recovery marks it complete, sending nothing twice)
+            log.exception("convening_not_marked_complete", extra={"event": "convening_not_marked_complete",
+                                                                   "case_ref": reference})
     return Convened(reference, case_id, room_id, room_name, created=True, undelivered=undelivered)
 
 
-def _abandon_room(workspace: Workspace, room_id: str, reference: str) -> None:
-    # A room without a case must not stay open: archive it (Slack has no delete for bots).
+def _make_case(sessions: SessionFactory, request: ConveneRequest, terms: Terms, workspace: Workspace, zone: ZoneInfo,
+               now: datetime, clock: recovery.Progress, convening_id: int, reference: str, header: CaseHeader,
+               year: int, seq: int) -> tuple[int, str, str, list[Invitee]]:
+    """The steps up to the saved case, each recorded on the convening as it is done."""
+    room_id, room_name = _create_room(workspace, reference)
+    recovery.note_room(sessions, convening_id, room_id, room_name, clock())
+    members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
+    workspace.invite(room_id, members)
+    header_posted = workspace.post(room_id, Message("case_header", header))
+    recovery.note_posted(sessions, convening_id, "case_header", header_posted, clock())
+    invitees = _invitees(request, now)
+    with sessions() as session:
+        entries = roster.entries_for(session, [i.user_id for i in invitees])
+    board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees, entries)
+    board_posted = workspace.post(room_id, Message("attendance_board", board))
+    recovery.note_posted(sessions, convening_id, "attendance_board", board_posted, clock())
+    with transaction(sessions) as session:
+        counter = session.get(ReferenceCounter, (terms.reference_prefix, year))
+        if counter is None:
+            session.add(ReferenceCounter(prefix=terms.reference_prefix, year=year, last=seq))
+        else:
+            counter.last = seq
+            session.add(counter)
+        case = Case(reference=reference, prefix=terms.reference_prefix, year=year, seq=seq,
+                    profession=request.profession, route=request.route, concern=request.concern,
+                    concern_raised_on=request.concern_raised_on,
+                    risks=request.risks, call_at=request.call_at, duration_minutes=request.duration_minutes,
+                    call_details=request.call_details, short_notice=request.short_notice,
+                    convener_id=request.convener_id, room_id=room_id, room_name=room_name,
+                    header_ref=header_posted.ref, board_ref=board_posted.ref, created_at=now,
+                    convene_key=request.submission_key)
+        session.add(case)
+        session.flush()
+        assert case.id is not None
+        # Fenced: only a convening still pending becomes a case (recovery may have rolled it back).
+        if not recovery.mark_committed(session, convening_id, case.id, room_id, clock()):
+            raise _Interrupted()
+        for row in invitees:
+            row.case_id = case.id
+            session.add(row)
+        session.flush()
+        # Chases, pre-call check, agenda and roll-call are owed from now: planned in the same
+        # transaction, so a failed convene leaves no reminder behind either.
+        planning.schedule(session, case, invitees, terms, zone, now)
+        record_event(session, case.id, request.convener_id, "convened", now,
+                     call_at=request.call_at.isoformat(), short_notice=request.short_notice,
+                     members=[i.user_id for i in invitees])
+        case_id = case.id
+    return case_id, room_id, room_name, invitees
+
+
+def _after_failure(sessions: SessionFactory, workspace: Workspace, convening_id: int, now: datetime,
+                   exc: Exception) -> tuple[int, str, str] | None:
+    """A step failed before the case was known to be saved. If it was saved after all (the commit's answer was
+    lost), return its id, room id and room name to carry on with; otherwise clear the room, roll the convening
+    back, and return None for the caller to raise PlatformFailure (raised here)."""
     try:
-        workspace.archive_room(room_id)
-    except PlatformFailure as exc:
-        log.error("room_not_archived", extra={"event": "room_not_archived", "case_ref": reference,
-                                              "error": exc.error})
+        row = recovery.state_of(sessions, convening_id)
+    except Exception:  # noqa: BLE001  (the database is gone too: recovery decides once it is back)
+        log.exception("convene_failed", extra={"event": "convene_failed", "step": "saving the case"})
+        raise PlatformFailure("saving the case", type(exc).__name__, permanent=False) from exc
+    if row is not None and row.state == ConveningState.COMMITTED and row.case_id and row.room_id:
+        log.warning("convene_commit_unclear", extra={"event": "convene_commit_unclear", "case_ref": row.reference})
+        return row.case_id, row.room_id, row.room_name or ""
+    if row is not None and row.state == ConveningState.PENDING:
+        try:
+            recovery.mark_told(sessions, convening_id)  # the form tells the convener
+            recovery.roll_back(sessions, workspace, row, now)
+        except Exception:  # noqa: BLE001  (left pending: the next convening or the scheduler rolls it back)
+            log.exception("convening_not_rolled_back", extra={"event": "convening_not_rolled_back",
+                                                              "case_ref": row.reference})
+    if isinstance(exc, PlatformFailure):
+        log.warning("convene_failed", extra={"event": "convene_failed", "step": exc.step, "error": exc.error})
+        raise exc
+    if isinstance(exc, _Interrupted):
+        raise PlatformFailure("saving the case", "the convening was interrupted", permanent=False) from exc
+    log.exception("convene_failed", extra={"event": "convene_failed", "step": "saving the case"})
+    raise PlatformFailure("saving the case", type(exc).__name__) from exc
 
 
-def _send_invitations(workspace: Workspace, reference: str, terms: Terms, header: CaseHeader,
-                      invitees: list[Invitee], room_id: str, zone: ZoneInfo) -> tuple[str, ...]:
-    """Direct-message each member (not the convener, who has just seen it); report who was missed."""
+def send_owed_invitations(sessions: SessionFactory, workspace: Workspace, terms: Terms, zone: ZoneInfo, case: Case,
+                          now: datetime) -> tuple[str, ...]:
+    """Direct-message each member of a saved case who has no invitation in the ledger yet (not the convener, who
+    has just seen it), and note in the room who could not be reached; return them. Run by convene, or by
+    recovery after an interruption, so an invitation is owed until the ledger shows it sent."""
+    assert case.id is not None
+    with sessions() as session:
+        invitees = list(session.exec(select(Invitee).where(col(Invitee.case_id) == case.id)
+                                     .order_by(col(Invitee.position))))
+        done = ledger.for_case(session, case.id)
+    sent = {r.recipient for r in done if r.kind == "invitation" and r.state == DeliveryState.SENT}
+    noted = any(r.kind == "undelivered_invitations" for r in done)
+    recording = ledger.recording(workspace, sessions, lambda: now, case.id)
     undelivered: list[str] = []
     for row in invitees:
-        if row.user_id == header.convener_id:
+        if row.user_id == case.convener_id or row.user_id in sent:
             continue
         message = Message("invitation", Invitation(
-            reference=reference, group_name=terms.name, group_short_name=terms.short_name, room_id=room_id,
-            seat_label=row.seat_label, call_at=header.call_at, call_at_local=local_time_text(header.call_at, zone),
-            duration_minutes=header.duration_minutes, short_notice=header.short_notice))
+            reference=case.reference, group_name=terms.name, group_short_name=terms.short_name, room_id=case.room_id,
+            seat_label=row.seat_label, call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone),
+            duration_minutes=case.duration_minutes, short_notice=case.short_notice))
         try:
-            workspace.send_direct(row.user_id, message)
+            recording.send_direct(row.user_id, message)
         except PlatformFailure as exc:
-            log.warning("invitation_undelivered", extra={"event": "invitation_undelivered", "case_ref": reference,
+            log.warning("invitation_undelivered", extra={"event": "invitation_undelivered", "case_ref": case.reference,
                                                          "error": exc.error})
             undelivered.append(row.user_id)
-    if undelivered:
+    if undelivered and not noted:
         try:
-            workspace.post(room_id, Message("undelivered_invitations", {"users": undelivered}))
+            recording.post(case.room_id, Message("undelivered_invitations", {"users": undelivered}))
         except PlatformFailure:
-            log.error("undelivered_note_failed", extra={"event": "undelivered_note_failed", "case_ref": reference})
+            log.error("undelivered_note_failed", extra={"event": "undelivered_note_failed",
+                                                        "case_ref": case.reference})
     return tuple(undelivered)

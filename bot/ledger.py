@@ -193,6 +193,9 @@ class RecordingWorkspace:
     def archive_room(self, room: str) -> None:
         self.inner.archive_room(room)
 
+    def rename_room(self, room: str, name: str) -> None:
+        self.inner.rename_room(room, name)
+
     def post(self, room: str, message: Message) -> Posted:
         posted = self.inner.post(room, message)
         record(self.sessions, kind=message.template, recipient=room, posted=posted, now=self.clock(),

@@ -50,6 +50,10 @@ class Workspace(Protocol):
 
     def archive_room(self, room: str) -> None: ...
 
+    def rename_room(self, room: str, name: str) -> None:
+        """Rename a room (an abandoned case room, so its name is free again); raise RoomNameTaken if used."""
+        ...
+
     def post(self, room: str, message: Message) -> Posted:
         """Post in a room; return where it landed, for updating it in place."""
         ...

@@ -2,7 +2,8 @@
 
 APScheduler's own job store is not safe with several schedulers on one database, so it holds only
 the tick itself, and the daily retention purge. The first tick runs at start, which is how overdue
-messages are caught up.
+messages are caught up, and how a convening left open by a process that died is finished or rolled
+back (bot/convene_recovery.py): at start and on every tick.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
-from bot import reminders
+from bot import convene_recovery, reminders
 from bot.notify import Workspace
 from bot.records import retention
 from bot.reminders import Reporting, TickReport
@@ -47,8 +48,11 @@ class Ticker:
     clock: Callable[[], datetime]
     worker: str = f"{socket.gethostname()}:{os.getpid()}"
     reporting: Reporting = Reporting()
+    # How long a convening must have stood still before the tick finishes or rolls it back.
+    orphan_after: timedelta = convene_recovery.ORPHAN_AFTER
 
     def tick(self) -> TickReport:
+        self.recover_convenings()
         try:
             report = reminders.send_due(self.sessions, self.engine, self.workspace, self.terms, self.zone,
                                         self.clock(), worker=self.worker, reporting=self.reporting)
@@ -58,6 +62,20 @@ class Ticker:
         if report.claimed:
             log.info("tick", extra={"event": "tick", "claimed": report.claimed, "sent": report.sent,
                                     "dropped": report.dropped, "retried": report.retried, "failed": report.failed})
+        return report
+
+    def recover_convenings(self) -> convene_recovery.RecoveryReport:
+        """Finish or roll back convenings left open by a process that died (never one still in progress)."""
+        try:
+            report = convene_recovery.recover(self.sessions, self.engine, self.workspace, self.terms, self.zone,
+                                              self.clock(), older_than=self.orphan_after)
+        except Exception:  # noqa: BLE001  (a database blip must not stop the scheduler; tried next tick)
+            log.exception("convening_recovery_failed", extra={"event": "convening_recovery_failed"})
+            return convene_recovery.RecoveryReport()
+        if report:
+            log.info("convenings_recovered", extra={
+                "event": "convenings_recovered", "rolled_back": report.rolled_back, "finished": report.finished,
+                "busy": report.busy, "retry": report.retry})
         return report
 
     def purge_expired(self) -> list[retention.PurgeItem]:

@@ -14,6 +14,7 @@ from handlers import (
     errors,
     export,
     home,
+    orphans,
     outcome,
     quorum_fixes,
     roll_call,
@@ -23,6 +24,7 @@ from handlers import (
 
 def register(app: App) -> None:
     """Attach every listener module to `app`."""
-    for module in (commands, convene, attendance, roster, quorum_fixes, roll_call, case_admin, outcome, actions,
-                   case_close, export, home, errors):
+    # orphans first: its middleware answers a click on a message of a convening that did not complete.
+    for module in (orphans, commands, convene, attendance, roster, quorum_fixes, roll_call, case_admin, outcome,
+                   actions, case_close, export, home, errors):
         module.register(app)

@@ -56,6 +56,14 @@ class SlackWorkspace:
     def archive_room(self, room: str) -> None:
         self._call("archiving the channel", self.client.conversations_archive, channel=room)
 
+    def rename_room(self, room: str, name: str) -> None:
+        try:
+            self._call("renaming the channel", self.client.conversations_rename, channel=room, name=name)
+        except PlatformFailure as exc:
+            if exc.error == "name_taken":
+                raise RoomNameTaken(name) from exc
+            raise
+
     def post(self, room: str, message: Message) -> Posted:
         body = rendered(message)
         response = self._call(f"posting the {message.template.replace('_', ' ')}", self.client.chat_postMessage,

@@ -1,7 +1,9 @@
 """Named locks held across a few slow steps (creating a case channel): advisory on PostgreSQL.
 
 SQLite deployments run one process, so a process lock suffices there; PostgreSQL deployments run
-several, so the lock is a session-level advisory lock on its own connection.
+several, so the lock is a session-level advisory lock on its own connection. Either way a process that
+dies lets go of its locks (the operating system frees its memory; PostgreSQL ends its session), which
+is what lets recovery tell a convening still in progress (its lock is held) from one whose process is gone.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ def _key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
+def _process_lock(engine: Engine, name: str) -> threading.Lock:
+    with _guard:
+        return _process_locks.setdefault(f"{engine.url}:{name}", threading.Lock())
+
+
 @contextmanager
 def named_lock(engine: Engine, name: str) -> Iterator[None]:
+    """Hold the lock `name` (waiting for it) for the block."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _key(name)})
@@ -35,7 +43,28 @@ def named_lock(engine: Engine, name: str) -> Iterator[None]:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
                 conn.commit()
         return
-    with _guard:
-        lock = _process_locks.setdefault(f"{engine.url}:{name}", threading.Lock())
-    with lock:
+    with _process_lock(engine, name):
         yield
+
+
+@contextmanager
+def try_named_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Take the lock `name` only if it is free: yields True (held for the block) or False (someone holds it)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": _key(name)}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _key(name)})
+                    conn.commit()
+        return
+    lock = _process_lock(engine, name)
+    got = lock.acquire(blocking=False)
+    try:
+        yield got
+    finally:
+        if got:
+            lock.release()

@@ -363,3 +363,46 @@ class FormRecord(SQLModel, table=True):
     rows: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     opened_at: datetime = Field(sa_type=UTCDateTime)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ConveningState(StrEnum):
+    PENDING = "pending"  # the number is reserved and the room may exist; the case is not saved
+    COMMITTED = "committed"  # the case is saved; the invitations are still owed
+    COMPLETE = "complete"
+    ROLLED_BACK = "rolled_back"  # the room was emptied of the bot's messages, renamed and archived
+
+
+class Convening(SQLModel, table=True):
+    """A convening under way, written before the room is made: how a crash mid-convene is found and undone.
+
+    It holds ids only (the convener, the room, the bot's messages in it), never what the form said, so
+    a convening that did not complete leaves nothing of the concern behind. `touched_at` moves on at
+    each step; a row left pending (or committed) past a minute is finished or rolled back
+    (bot/convening.py `recover`).
+    """
+
+    __tablename__ = "convenings"
+    __table_args__ = (Index("ix_convenings_state_touched", "state", "touched_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_key: str = Field(max_length=64, index=True)
+    convener_id: str = Field(max_length=32)
+    prefix: str = Field(max_length=20)
+    year: int
+    seq: int
+    reference: str = Field(max_length=40)
+    room_id: str | None = Field(default=None, max_length=32, index=True)
+    room_name: str | None = Field(default=None, max_length=80)
+    header_ref: str | None = Field(default=None, max_length=40)
+    board_ref: str | None = Field(default=None, max_length=40)
+    case_id: int | None = Field(default=None, foreign_key="cases.id")
+    state: str = Field(default=ConveningState.PENDING, sa_type=String(20))
+    # The process convening (host:pid), for the log of a recovery.
+    owner: str = Field(default="", max_length=64)
+    attempts: int = 0  # recovery attempts that met a transient failure
+    # The convener knows how it ended (their form said so, or recovery told them by direct message).
+    convener_told: bool = False
+    last_error: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    touched_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

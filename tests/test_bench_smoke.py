@@ -27,7 +27,7 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
     printed = done.stdout
     for row in ("Ack `/pmccg convene`", "Ack Attendance click", "Ack Convene view submission",
                 "Attendance clicks/s", "Scheduler tick, sqlite", "due reminders", "RSS of `pmccg serve`, idle",
-                "after the throughput run"):
+                "after the throughput run", "Crash mid-convene (SIGKILL) to orphan cleaned up"):
         assert row in printed, f"missing row {row!r}:\n{printed}"
     assert str(out) in printed
 
@@ -59,6 +59,10 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
     assert delivery["delivered"] == delivery["due"] == results["sizes"]["reminders"]
     assert delivery["duplicates"] == 0
     assert delivery["rate_limited"] == results["sizes"]["rate_limits"]
+
+    (crash,) = results["orphan"]["settings"]
+    assert crash["repeats"] == len(crash["runs"]) == 1
+    assert 0 < crash["restart_s"] <= crash["cleaned_s"] == crash["max_cleaned_s"]
 
     memory = results["memory"]
     assert set(memory["idle_kib"]) == {"master", "worker1"} and all(v > 0 for v in memory["idle_kib"].values())

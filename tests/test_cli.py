@@ -423,3 +423,22 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 
     assert exited.value.code == 2
     assert "invalid choice: 'convene'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    pytest.param(None, 60.0, id="unset: a minute"),
+    pytest.param("2.5", 2.5, id="seconds, for tests and the benchmark"),
+])
+def test_the_time_before_an_interrupted_convening_is_cleaned_up_is_a_setting(raw: str | None, expected: float) -> None:
+    from bot.config import load_settings
+
+    env = {} if raw is None else {"PMCCG_CONVENE_ORPHAN_SECONDS": raw}
+    assert load_settings(env, dotenv=False).convene_orphan_seconds == expected
+
+
+@pytest.mark.parametrize("raw", ["a minute", "0", "-5", "7200"])
+def test_a_bad_orphan_time_is_refused_naming_the_variable(raw: str) -> None:
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="PMCCG_CONVENE_ORPHAN_SECONDS"):
+        load_settings({"PMCCG_CONVENE_ORPHAN_SECONDS": raw}, dotenv=False)

@@ -101,6 +101,29 @@ def test_conversations_create_private_and_name_taken(client: WebClient, fake: Fa
     assert len(fake.delivered("conversations.create")) == 1
 
 
+def test_a_renamed_channel_frees_its_name_but_an_archived_one_cannot_be_renamed(
+        client: WebClient, fake: FakeSlack) -> None:
+    room = client.conversations_create(name="pmccg-2026-001", is_private=True)["channel"]["id"]
+    client.conversations_rename(channel=room, name="void-1-pmccg-2026-001")
+    assert client.conversations_create(name="pmccg-2026-001", is_private=True)["ok"]
+    client.conversations_archive(channel=room)
+    with pytest.raises(SlackApiError) as exc:
+        client.conversations_rename(channel=room, name="void-2-pmccg-2026-001")
+    assert exc.value.response["error"] == "is_archived"
+
+
+def test_a_delayed_call_is_in_flight_until_answered(client: WebClient, fake: FakeSlack) -> None:
+    fake.delay_next("chat.postMessage", 0.5)
+    sender = threading.Thread(target=lambda: client.chat_postMessage(channel="C0GENERAL", text="hello"))
+    sender.start()
+    deadline = time.monotonic() + 5
+    while not fake.in_flight("chat.postMessage") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert fake.in_flight("chat.postMessage") == 1 and fake.calls_to("chat.postMessage") == []
+    sender.join(5)
+    assert fake.in_flight("chat.postMessage") == 0 and len(fake.delivered("chat.postMessage")) == 1
+
+
 def test_invite_checks_directory_and_channel(client: WebClient, fake: FakeSlack) -> None:
     fake.add_user("U0001", "Alice Smith", "alice")
     channel_id = client.conversations_create(name="case-1", is_private=True)["channel"]["id"]

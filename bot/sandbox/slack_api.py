@@ -189,6 +189,7 @@ class FakeSlack:
         self._delays: dict[str, deque[float]] = {}
         self._latency: dict[str, float] = {}
         self._refusals: list[_Refusal] = []
+        self._in_flight: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # One counter per id prefix so ids read naturally (C0000001, V0000001, ...).
@@ -336,6 +337,11 @@ class FakeSlack:
             else:
                 self._latency.pop(method, None)
 
+    def in_flight(self, method: str) -> int:
+        """How many calls of `method` arrived and are being held back by a delay (not yet answered or logged)."""
+        with self._lock:
+            return self._in_flight[method]
+
     def _queue_fault(self, method: str, fault: _Fault, times: int) -> None:
         with self._lock:
             self._faults.setdefault(method, deque()).extend([fault] * times)
@@ -473,7 +479,13 @@ class FakeSlack:
             queued = self._delays.get(method)
             wait = queued.popleft() if queued else self._latency.get(method, 0.0)
         if wait:
-            time.sleep(wait)  # outside the lock: other calls are answered meanwhile
+            with self._lock:
+                self._in_flight[method] += 1
+            try:
+                time.sleep(wait)  # outside the lock: other calls are answered meanwhile
+            finally:
+                with self._lock:
+                    self._in_flight[method] -= 1
         try:
             params = self._parse_params(query, body, content_type)
         except (ValueError, UnicodeDecodeError):
@@ -595,6 +607,8 @@ class FakeSlack:
         _, channel = self._channel_or_error(params)
         if channel is None:
             return _err("channel_not_found")
+        if channel.get("is_archived"):
+            return _err("is_archived")  # Slack: "Cannot rename archived channel."
         name = params.get("name")
         if error := _channel_name_error(name):
             return _err(error)
