@@ -9,6 +9,7 @@ Servers start once for the module.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -555,6 +556,30 @@ def test_a_call_without_its_permission_is_403_naming_what_it_needs(http: httpx.C
     assert refused.status_code == 403
     assert "Chat.Create" in refused.json()["error"]["message"]
     assert teams.calls_to("POST /v1.0/chats")[-1].needs[0] == "Chat.Create"
+
+
+def test_graph_faults_are_shaped_like_graphs_and_a_slow_route_holds_up_no_other(
+        http: httpx.Client, teams: TeamsStandIn, people: dict[str, TeamsUser]) -> None:
+    token = graph_token(teams)
+    teams.rate_limit_next("GET /v1.0/users", retry_after=2)
+    teams.fail_next("GET /v1.0/users/{id}", 404, "Request_ResourceNotFound")
+
+    limited = graph(http, teams, "GET", "/users", token)
+    missing = graph(http, teams, "GET", f"/users/{people['chair'].id}", token)
+
+    assert (limited.status_code, limited.headers["Retry-After"]) == (429, "2")
+    assert missing.status_code == 404
+    assert set(missing.json()["error"]) == {"code", "message", "innerError"}
+
+    teams.delay_next("GET /v1.0/chats/{id}", 1.0)
+    chat = teams.add_group_chat([people["chair"].id, people["lead"].id])
+    with httpx.Client(timeout=5) as other:
+        slow = threading.Thread(target=graph, args=(other, teams, "GET", f"/chats/{chat}", token))
+        slow.start()
+        assert graph(http, teams, "GET", "/users", token).status_code == 200
+        assert slow.is_alive()  # the delayed call is still waiting; the other route was answered meanwhile
+        slow.join()
+    assert teams.calls_to("GET /v1.0/chats/{id}")[-1].status == 200
 
 
 def test_a_token_for_the_bot_connector_is_no_use_on_graph(http: httpx.Client, teams: TeamsStandIn) -> None:

@@ -373,6 +373,8 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server_version = "TeamsStandIn/1.0"
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects of Microsoft's services
+    # Headers and body go out as two writes; with Nagle on, a keep-alive client waits ~40 ms for the second.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # the call log is the record
@@ -939,7 +941,7 @@ class TeamsStandIn:
 
     def _http_client(self) -> httpx.Client:
         client: httpx.Client | None = getattr(self._clients, "client", None)
-        if client is None:
+        if client is None or client.is_closed:
             client = self._clients.client = httpx.Client()
             with self._lock:
                 self._all_clients.append(client)
@@ -1004,7 +1006,8 @@ class TeamsStandIn:
         conv.app_installed = True
         return conv.id
 
-    def _new_group_chat(self, members: list[str], topic: str | None, app_installed: bool) -> _Conversation:
+    def _new_group_chat(self, members: list[str], topic: str | None, app_installed: bool,
+                        via_graph: bool = False) -> _Conversation:
         conv_id = f"19:{uuid.uuid5(uuid.NAMESPACE_URL, f'pmccg-standin/chat/{next(self._seq)}').hex}@thread.v2"
         stamp = _now_iso()
         conv = _Conversation(conv_id, "groupChat", members, topic=topic, created=stamp, updated=stamp)
@@ -1012,7 +1015,7 @@ class TeamsStandIn:
             conv.memberships[oid] = _b64url(f"1#{conv_id}#{oid}".encode())
         if app_installed:
             conv.install_id = _b64url(f"{conv_id}##{self.teams_app_id}".encode())
-            if self._hold_chat_installs:
+            if via_graph and self._hold_chat_installs:
                 self._pending_installs.append(conv_id)
             else:
                 conv.app_installed = True
@@ -1387,7 +1390,8 @@ class TeamsStandIn:
                     != self.teams_app_id:
                 return _graph_error(404, "NotFound", "The app was not found in the organisation's catalogue.")
         topic = body.get("topic")
-        conv = self._new_group_chat(list(dict.fromkeys(oids)), topic if isinstance(topic, str) else None, bool(apps))
+        conv = self._new_group_chat(list(dict.fromkeys(oids)), topic if isinstance(topic, str) else None, bool(apps),
+                                    via_graph=True)
         if apps:
             # Graph answers 202 with where the chat and the install operation are; the body is empty.
             operation = self._new_id("operation")
