@@ -32,7 +32,7 @@ from storage.tables import (
     ReferenceCounter,
     ScheduledMessage,
 )
-from tests.factories import LONDON, form, load_roster
+from tests.factories import HERE, LONDON, form, load_roster
 from tests.scheduling import dms, workspace_for
 
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -82,7 +82,7 @@ def _convene(sessions: SessionFactory, engine: Engine, terms: Terms, workspace: 
                                                                                              microsecond=0))
     with sessions() as session:
         entries = roster.entries_for(session, [u for u in f.seats.values() if u])
-    request = convening.validate(f, terms, entries, (), now, LONDON)
+    request = convening.validate(f, terms, entries, (), now, LONDON, people=HERE)
     if isinstance(workspace, FakeSlack):
         workspace = workspace_for(workspace)
     return convening.convene(sessions, engine, request, terms, workspace, now, LONDON)
