@@ -1,1 +1,1 @@
-"""The Microsoft Teams front end over the same domain: auth today; listeners, cards and Workspace to come."""
+"""The Microsoft Teams front end: the only code that knows Adaptive Cards, activities and the Teams manifest."""
