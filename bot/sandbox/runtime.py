@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
@@ -51,6 +52,55 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "UDMEDDIR1": ("Margot Ellery", "medical_director", ""),
     "UDMEMBER1": ("Kit Ashdown", "member", ""),
 }
+
+
+# What each scheduled message is, in words for the clock panel (never who it names): kind -> (what, noun
+# for its recipients when they are people). Recipients that are rooms read "in the case channel".
+_DUE_WORDS: dict[str, tuple[str, str]] = {
+    "reply_chase": ("chase", "member"),
+    "pre_call_check": ("quorum check before the call", "person"),
+    "agenda": ("agenda", "person"),
+    "roll_call": ("roll-call", "person"),
+    "roll_call_close": ("roll-call closes", "person"),
+    "calendar": ("calendar file", "person"),
+    "circulation": ("outcome circulated", "person"),
+    "circulation_chase": ("reminder to circulate the outcome", "person"),
+    "circulation_escalate": ("outcome not circulated, governance told", "person"),
+    "action_digest": ("action point reminder", "owner"),
+    "overdue_escalation": ("overdue action points", "person"),
+    "delivery_failed": ("report of undelivered messages", "person"),
+}
+
+
+@dataclass(frozen=True)
+class Due:
+    """Scheduled messages of one kind due together: to how many people, in how many case channels."""
+
+    kind: str
+    people: int
+    rooms: int
+
+    def words(self) -> str:
+        what, noun = _DUE_WORDS.get(self.kind, (self.kind.replace("_", " "), "person"))
+        parts = []
+        if self.people:
+            plural = {"person": "people"}.get(noun, noun + "s") if self.people != 1 else noun
+            parts.append(f"to {self.people} {plural}")
+        if self.rooms:
+            parts.append("in the case channel" if self.rooms == 1 else f"in {self.rooms} case channels")
+        return " ".join([what, *parts])
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the scheduler sends next, and when: for the clock panel's "Next: …"."""
+
+    at: datetime
+    due: tuple[Due, ...]
+
+    def describe(self, zone: ZoneInfo) -> str:
+        """E.g. "chase to 2 members, Wed 02 Dec 14:00" (kinds due together joined by "and")."""
+        return f"{' and '.join(d.words() for d in self.due)}, {self.at.astimezone(zone):%a %d %b %H:%M}"
 
 
 def demo_roster_csv() -> str:
@@ -193,6 +243,7 @@ class Sandbox:
         return view
 
     def view_action(self, user: str, action: dict[str, Any], view_id: str, values: dict[str, Any]) -> Reply:
+        self.slack.keep_state(view_id, values)  # Slack's client keeps what was typed unless the app replaces it
         view = self.view_payload(view_id, values)
         payload = self._base("block_actions", user)
         payload["actions"] = [{**action, "action_ts": str(time.time())}]
@@ -209,7 +260,11 @@ class Sandbox:
         return self._payload(payload)
 
     def submit(self, user: str, view_id: str, values: dict[str, Any]) -> str | None:
-        """Send view_submission and apply Slack's rules for the answer; returns an error to show, if any."""
+        """Send view_submission and apply Slack's rules for the answer; returns an error to show, if any.
+
+        What the person entered stays with the view, as in Slack: refused with errors, the form comes
+        back exactly as submitted; replaced (update), entries carry over field by field; closed, gone."""
+        self.slack.keep_state(view_id, values)
         payload = self._base("view_submission", user)
         payload["view"] = self.view_payload(view_id, values)
         reply = self._payload(payload)
@@ -257,6 +312,29 @@ class Sandbox:
             row = session.exec(select(ScheduledMessage.due_at).where(ScheduledMessage.state == MessageState.PENDING)
                                .order_by(ScheduledMessage.due_at).limit(1)).first()
         return row
+
+    def upcoming(self) -> Upcoming | None:
+        """The next scheduled messages (all due within a minute of the first), counted by kind."""
+        from storage.tables import MessageState, ScheduledMessage
+
+        first = self.next_due()
+        if first is None:
+            return None
+        with self.sessions() as session:
+            rows = session.exec(select(ScheduledMessage.kind, ScheduledMessage.recipient, ScheduledMessage.case_id)
+                                .where(ScheduledMessage.state == MessageState.PENDING,
+                                       ScheduledMessage.due_at < first + timedelta(minutes=1))
+                                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)).all()
+        people: dict[str, set[str]] = {}
+        rooms: dict[str, set[int | None]] = {}
+        for kind, recipient, case_id in rows:
+            people.setdefault(kind, set())
+            rooms.setdefault(kind, set())
+            if recipient == "room":
+                rooms[kind].add(case_id)
+            else:
+                people[kind].add(recipient)
+        return Upcoming(first, tuple(Due(k, len(people[k]), len(rooms[k])) for k in people))
 
     def advance(self, step: str) -> str:
         """Move the bot's clock (+1 hour, +1 day, or to the next scheduled message) and tick at once."""
