@@ -53,10 +53,10 @@ def state_values(form: MultiDict[str, str]) -> dict[str, Any]:
 
 def settle(sandbox: Sandbox, quiet: float = 0.35, limit: float = 6.0) -> None:
     """Wait until the bot has finished what a click started (it answers Slack at once, then works),
-    then run a scheduler tick, so what the click made due (circulation, say) shows at once."""
+    then run a scheduler tick, so what the click made due (circulation, say) shows at once. The tick
+    sends in this thread, so once it returns there is nothing more to wait for."""
     _quiet(sandbox, quiet, limit)
     sandbox.tick()
-    _quiet(sandbox, quiet, limit)
 
 
 def _quiet(sandbox: Sandbox, quiet: float, limit: float) -> None:

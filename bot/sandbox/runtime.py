@@ -82,6 +82,8 @@ class Due:
 
     def words(self) -> str:
         what, noun = _DUE_WORDS.get(self.kind, (self.kind.replace("_", " "), "person"))
+        if not self.people and not self.rooms:  # every one of them will be dropped (say, all have answered)
+            return f"{what}, not needed"
         parts = []
         if self.people:
             plural = {"person": "people"}.get(noun, noun + "s") if self.people != 1 else noun
@@ -314,8 +316,9 @@ class Sandbox:
         return row
 
     def upcoming(self) -> Upcoming | None:
-        """The next scheduled messages (all due within a minute of the first), counted by kind."""
-        from storage.tables import MessageState, ScheduledMessage
+        """The next scheduled messages (all due within a minute of the first), counted by kind. A chase
+        to someone who has answered is not counted: the scheduler drops it (bot.chasing)."""
+        from storage.tables import Invitee, MessageState, Reply, ScheduledMessage
 
         first = self.next_due()
         if first is None:
@@ -325,6 +328,8 @@ class Sandbox:
                                 .where(ScheduledMessage.state == MessageState.PENDING,
                                        ScheduledMessage.due_at < first + timedelta(minutes=1))
                                 .order_by(ScheduledMessage.due_at, ScheduledMessage.id)).all()
+            waiting = {(i.case_id, i.user_id) for i in session.exec(select(Invitee).where(
+                Invitee.reply == Reply.NO_REPLY, Invitee.case_id.in_({c for _, _, c in rows if c is not None})))}
         people: dict[str, set[str]] = {}
         rooms: dict[str, set[int | None]] = {}
         for kind, recipient, case_id in rows:
@@ -332,7 +337,7 @@ class Sandbox:
             rooms.setdefault(kind, set())
             if recipient == "room":
                 rooms[kind].add(case_id)
-            else:
+            elif kind != "reply_chase" or (case_id, recipient) in waiting:
                 people[kind].add(recipient)
         return Upcoming(first, tuple(Due(k, len(people[k]), len(rooms[k])) for k in people))
 
