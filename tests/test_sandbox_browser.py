@@ -177,7 +177,7 @@ def _form_values(page: Any, given: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, list):
             shown[block] = sorted(control.evaluate("s => [...s.selectedOptions].map(o => o.value)"))
         elif hasattr(value, "isoformat"):
-            shown[block] = type(value).fromisoformat(control.input_value())
+            shown[block] = type(value).fromisoformat(control.input_value()) if control.input_value() else None
         else:
             shown[block] = control.input_value()
     shown["short_notice"] = page.locator('.modal [data-block="short_notice"] input[type=checkbox]').is_checked()

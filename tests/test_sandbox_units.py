@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot import clock
 from bot.sandbox import checks
 from bot.sandbox.blockkit import Viewer, mrkdwn, render_blocks
-from bot.sandbox.page import state_values
+from bot.sandbox.page import dispatched_action, state_values
 from bot.sandbox.runtime import Due, Upcoming
 from bot.sandbox.workspace import SandboxSlack
 
@@ -209,3 +209,18 @@ def test_the_real_manifest_grants_every_method_the_bot_calls() -> None:
                  "conversations.invite", "conversations.archive", "users.list", "files.getUploadURLExternal",
                  "files.completeUploadExternal"]
     assert [m for m in bot_calls if checks.missing_scope(m, granted)] == []
+
+
+def test_changing_a_dispatching_select_sends_the_block_action_slack_would() -> None:
+    options = [{"text": {"type": "plain_text", "text": "Nursing"}, "value": "nursing"},
+               {"text": {"type": "plain_text", "text": "Paramedic"}, "value": "paramedic"}]
+    block = {"type": "input", "block_id": "profession", "dispatch_action": True,
+             "label": {"type": "plain_text", "text": "Profession"},
+             "element": {"type": "static_select", "action_id": "profession", "options": options}}
+    assert 'data-dispatch="1"' in str(render_blocks([block], _viewer()))
+    values = {"profession": {"profession": {"type": "static_select", "selected_option": {"value": "paramedic"}}}}
+    action = dispatched_action({"blocks": [block]}, "v|profession|profession|static_select", values)
+    assert action == {"type": "static_select", "action_id": "profession", "block_id": "profession",
+                      "selected_option": options[1]}
+    quiet = {**block, "dispatch_action": False}
+    assert dispatched_action({"blocks": [quiet]}, "v|profession|profession|static_select", values) is None

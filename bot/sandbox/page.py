@@ -246,7 +246,7 @@ def create_page(sandbox: Sandbox) -> Flask:
             sandbox.view_action(uid, action, view_id, state_values(request.form))
         elif request.form.get("dispatch"):
             values = state_values(request.form)
-            action = _dispatched(slack.views[view_id], request.form["dispatch"], values)
+            action = dispatched_action(slack.views[view_id], request.form["dispatch"], values)
             if action is not None:
                 sandbox.view_action(uid, action, view_id, values)
         settle(sandbox)
@@ -286,7 +286,7 @@ def _action(form: MultiDict[str, str]) -> dict[str, Any] | None:
     return action if isinstance(action, dict) else None
 
 
-def _dispatched(view: dict[str, Any], name: str, values: dict[str, Any]) -> dict[str, Any] | None:
+def dispatched_action(view: dict[str, Any], name: str, values: dict[str, Any]) -> dict[str, Any] | None:
     """The block action Slack sends when a control of an input block with dispatch_action changes."""
     try:
         _, block_id, action_id, kind = name.split("|", 3)

@@ -55,20 +55,21 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
 
 
 # What each scheduled message is, in words for the clock panel (never who it names): kind -> (what, noun
-# for its recipients when they are people). Recipients that are rooms read "in the case channel".
-_DUE_WORDS: dict[str, tuple[str, str]] = {
-    "reply_chase": ("chase", "member"),
-    "pre_call_check": ("quorum check before the call", "person"),
-    "agenda": ("agenda", "person"),
-    "roll_call": ("roll-call", "person"),
-    "roll_call_close": ("roll-call closes", "person"),
-    "calendar": ("calendar file", "person"),
-    "circulation": ("outcome circulated", "person"),
-    "circulation_chase": ("reminder to circulate the outcome", "person"),
-    "circulation_escalate": ("outcome not circulated, governance told", "person"),
-    "action_digest": ("action point reminder", "owner"),
-    "overdue_escalation": ("overdue action points", "person"),
-    "delivery_failed": ("report of undelivered messages", "person"),
+# for its recipients when they are people, whether a "room" recipient is the case channel itself, and
+# the condition under which a check sends anything at all).
+_DUE_WORDS: dict[str, tuple[str, str, bool, str]] = {
+    "reply_chase": ("chase", "member", True, ""),
+    "pre_call_check": ("quorum check before the call", "person", False, ""),
+    "agenda": ("agenda", "person", True, ""),
+    "roll_call": ("roll-call", "person", True, ""),
+    "roll_call_close": ("roll-call closes", "person", True, ""),
+    "calendar": ("calendar file", "person", True, ""),
+    "circulation": ("outcome and action points circulated", "person", False, ""),
+    "circulation_chase": ("reminder to the chair and governance", "person", False, "if the outcome is not circulated"),
+    "circulation_escalate": ("governance told", "person", False, "if the outcome is not circulated"),
+    "action_digest": ("action point reminder", "owner", True, ""),
+    "overdue_escalation": ("overdue action points", "person", True, "if any"),
+    "delivery_failed": ("report of undelivered messages", "person", True, ""),
 }
 
 
@@ -81,16 +82,16 @@ class Due:
     rooms: int
 
     def words(self) -> str:
-        what, noun = _DUE_WORDS.get(self.kind, (self.kind.replace("_", " "), "person"))
+        what, noun, in_room, condition = _DUE_WORDS.get(self.kind, (self.kind.replace("_", " "), "person", True, ""))
         if not self.people and not self.rooms:  # every one of them will be dropped (say, all have answered)
             return f"{what}, not needed"
-        parts = []
-        if self.people:
+        parts = [what]
+        if self.people and not condition:
             plural = {"person": "people"}.get(noun, noun + "s") if self.people != 1 else noun
             parts.append(f"to {self.people} {plural}")
-        if self.rooms:
+        if self.rooms and in_room:
             parts.append("in the case channel" if self.rooms == 1 else f"in {self.rooms} case channels")
-        return " ".join([what, *parts])
+        return " ".join([*parts, condition]).strip()
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,13 @@
                     'select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
   const focusables = (root) => [...root.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length);
 
+  // Whether the person last used a pointer or the keyboard: focus put back after a reload shows its
+  // ring for keyboard users, as a click would not.
+  let pointer = false;
+  document.addEventListener('pointerdown', () => { pointer = true; }, true);
+  document.addEventListener('keydown', () => { pointer = false; }, true);
+  const put = (el) => el.focus({focusVisible: !saved.pointer});
+
   // Where focus should be after the reload this submit causes, and what opened a modal.
   let nextFocus = null;  // set when leaving a select sends it: focus goes where the person was going
   document.addEventListener('submit', (event) => {
@@ -53,6 +60,7 @@
     const from = nextFocus || keyOf(typing || event.submitter || active);
     nextFocus = null;
     saved.focus = from;
+    saved.pointer = pointer;
     if (!event.target.closest('.modal')) saved.opener = from;
     keep();
   }, true);
@@ -99,7 +107,7 @@
     delete saved.focus;
     saved.modal = dialog.dataset.view;
     keep();
-    target.focus();
+    put(target);
     document.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && !event.defaultPrevented) {
         event.preventDefault();
@@ -132,13 +140,19 @@
     target = target || find(saved.focus);
     delete saved.focus;
     keep();
-    if (target) target.focus();
+    if (target) put(target);
   }
 
-  // Reload when the workspace changed, unless a form is open or something is being typed.
+  // Reload when the workspace changed, unless a form is open, something is being typed, or the person
+  // turned live updates off (WCAG 2.2.2: content that updates by itself can be paused).
+  const live = document.getElementById('live-updates');
+  if (live) {
+    live.checked = saved.live !== false;
+    live.addEventListener('change', () => { saved.live = live.checked; keep(); });
+  }
   const shown = document.body.dataset.version;
   setInterval(async () => {
-    if (dialog) return;
+    if (dialog || saved.live === false) return;
     const box = document.getElementById('composer');
     if (box && box.value) return;
     try {
@@ -146,6 +160,7 @@
       const body = await reply.json();
       if (String(body.version) !== shown) {
         saved.focus = keyOf(document.activeElement);
+        saved.pointer = pointer;
         keep();
         location.reload();
       }
