@@ -143,6 +143,23 @@
     if (target) put(target);
   }
 
+  // Tell screen-reader users what appeared after their action (a private reply, or a call Slack
+  // refused), which shows elsewhere on the page than where their focus was put back.
+  const news = [];
+  const replies = [...document.querySelectorAll('[data-eph]')];
+  const newest = Math.max(0, ...replies.map((e) => Number(e.dataset.eph)));
+  if (saved.seenReply !== undefined) {
+    replies.filter((e) => Number(e.dataset.eph) > saved.seenReply)
+      .forEach((e) => news.push(e.querySelector('.message-body').innerText.replace(/^.*Dismiss\s*/s, '')));
+  }
+  saved.seenReply = Math.max(saved.seenReply || 0, newest);
+  const refusals = [...document.querySelectorAll('.slack-error')].map((e) => e.innerText.trim());
+  news.push(...refusals.filter((text) => !(saved.refusals || []).includes(text)));
+  saved.refusals = refusals;
+  keep();
+  const announcer = document.getElementById('announce');
+  if (announcer && news.length) setTimeout(() => { announcer.textContent = news.join(' '); }, 300);
+
   // Reload when the workspace changed, unless a form is open, something is being typed, or the person
   // turned live updates off (WCAG 2.2.2: content that updates by itself can be paused).
   const live = document.getElementById('live-updates');
