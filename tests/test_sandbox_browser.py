@@ -349,7 +349,13 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
 
 
 def test_from_the_keyboard_a_refused_convene_form_comes_back_with_every_value_given(page: Any, shots: Path) -> None:
+    # At 320 CSS pixels wide (a 1280-pixel window at 400% zoom) the page reflows: nothing scrolls sideways.
+    page.set_viewport_size({"width": 320, "height": 640})
     page.goto(f"/as/{MANAGER}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    _axe(page, "#general, 320 pixels wide")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
     # The first Tab reaches the skip link, which moves past the sidebar.
     page.keyboard.press("Tab")
     assert _focused(page).endswith("Skip to messages"), _focused(page)
