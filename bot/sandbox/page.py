@@ -24,14 +24,9 @@ from bot.sandbox.slack_api import BOT_USER_ID
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
-
-_VALUE_KEYS = {
-    "plain_text_input": "value", "datepicker": "selected_date", "timepicker": "selected_time",
-    "users_select": "selected_user", "multi_users_select": "selected_users",
-    "static_select": "selected_option", "radio_buttons": "selected_option",
-    "multi_static_select": "selected_options", "checkboxes": "selected_options",
-}
-
+CLOSE_ICON = Markup('<svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false">'
+                    '<path d="M3.5 3.5l9 9M12.5 3.5l-9 9" stroke="currentColor" stroke-width="2" '
+                    'stroke-linecap="round"/></svg>')
 
 def state_values(form: MultiDict[str, str]) -> dict[str, Any]:
     """view.state.values as Slack builds it from a modal's controls (each control named v|block|action|type)."""
@@ -43,7 +38,7 @@ def state_values(form: MultiDict[str, str]) -> dict[str, Any]:
             continue
         raw = [v for v in form.getlist(name) if v != ""]
         element: dict[str, Any] = {"type": kind}
-        key = _VALUE_KEYS.get(kind, "value")
+        key = blockkit.STATE_KEYS.get(kind, "value")
         if key in ("selected_options",):
             element[key] = [{"value": v} for v in raw]
         elif key == "selected_option":
@@ -58,10 +53,10 @@ def state_values(form: MultiDict[str, str]) -> dict[str, Any]:
 
 def settle(sandbox: Sandbox, quiet: float = 0.35, limit: float = 6.0) -> None:
     """Wait until the bot has finished what a click started (it answers Slack at once, then works),
-    then run a scheduler tick, so what the click made due (circulation, say) shows at once."""
+    then run a scheduler tick, so what the click made due (circulation, say) shows at once. The tick
+    sends in this thread, so once it returns there is nothing more to wait for."""
     _quiet(sandbox, quiet, limit)
     sandbox.tick()
-    _quiet(sandbox, quiet, limit)
 
 
 def _quiet(sandbox: Sandbox, quiet: float, limit: float) -> None:
@@ -88,7 +83,17 @@ def create_page(sandbox: Sandbox) -> Flask:
         return next(cid for cid, c in slack.channels.items() if c.get("name") == GENERAL)
 
     def viewer(uid: str) -> blockkit.Viewer:
-        return blockkit.viewer_for(slack.users, slack.channels, uid, clock.now)
+        links = {c["id"]: url_for("channel", uid=uid, cid=c["id"]) for c in slack.channels_of(uid)}
+        links[f"D{uid}"] = url_for("dm", uid=uid)
+        return blockkit.viewer_for(slack.users, slack.channels, uid, clock.now, links)
+
+    def may_see(uid: str, cid: str) -> bool:
+        channel = slack.channels.get(cid)
+        if channel is None:
+            return False
+        if channel.get("is_im"):
+            return channel.get("user") == uid
+        return uid in slack._members.get(cid, [])
 
     def back(uid: str) -> Any:
         target = request.form.get("back") or url_for("channel", uid=uid, cid=general_id())
@@ -110,23 +115,39 @@ def create_page(sandbox: Sandbox) -> Flask:
         person(uid)
         return redirect(url_for("channel", uid=uid, cid=general_id()))
 
+    @page.get("/switch")
+    def switch() -> Any:
+        """Become someone else, keeping the view where they may see it: the same channel if they are in it,
+        their own direct messages for a DM, else their Home (opened as Slack opens it)."""
+        uid = request.args.get("who", "")
+        person(uid)
+        cid = request.args.get("cid", "")
+        channel = slack.channels.get(cid) or {}
+        if channel.get("is_im"):
+            return redirect(url_for("dm", uid=uid))
+        if cid and request.args.get("home") != "1" and may_see(uid, cid):
+            return redirect(url_for("channel", uid=uid, cid=cid))
+        sandbox.open_home(uid)
+        settle(sandbox)
+        return redirect(url_for("home", uid=uid))
+
     def screen(uid: str, *, cid: str = "", home: bool = False) -> str:
         me = person(uid)
         v = viewer(uid)
         if home:
             view = slack.home_views.get(uid)
             title = "Home"
+            private = False
             body = blockkit.render_blocks(view.get("blocks"), v) if view else Markup(
                 '<p class="empty">Nothing published yet.</p>')
             messages: list[dict[str, Any]] = []
             ephemerals: list[Any] = []
         else:
-            channel = slack.channels.get(cid)
-            if channel is None or (not channel.get("is_im") and uid not in slack._members.get(cid, [])):
+            if not may_see(uid, cid):
                 abort(404)
-            if channel.get("is_im") and channel.get("user") != uid:
-                abort(404)
+            channel = slack.channels[cid]
             title = "pmccg (app)" if channel.get("is_im") else "#" + str(channel.get("name"))
+            private = bool(channel.get("is_private")) and not channel.get("is_im")
             body = Markup("")
             messages = [_message_view(m, v) for m in slack.messages_in(cid)]
             ephemerals = [{"id": e.id, "html": blockkit.render_blocks(e.blocks, v, fallback=e.text)}
@@ -139,15 +160,20 @@ def create_page(sandbox: Sandbox) -> Flask:
             modal = {"id": view["id"], "title": blockkit.text_object(view.get("title"), v),
                      "submit": blockkit.text_object(view.get("submit"), v) if view.get("submit") else "",
                      "close": blockkit.text_object(view.get("close") or {"text": "Cancel"}, v),
-                     "html": blockkit.render_blocks(view.get("blocks"), v, errors=errors)}
-        channels = sorted(slack.channels_of(uid), key=lambda c: str(c.get("name")))
+                     "errors": len(errors),
+                     "html": blockkit.render_blocks(view.get("blocks"), v, errors=errors,
+                                                    state=slack.modal_state(view["id"]))}
+        channels = [{**c, "private": bool(c.get("is_private"))}
+                    for c in sorted(slack.channels_of(uid), key=lambda c: str(c.get("name")))]
         rejections = [r.describe() for r in slack.rejections_for(uid)][-5:]
         now_local = clock.now().astimezone(v.zone)
-        due = sandbox.next_due()
+        upcoming = sandbox.upcoming()
         return render_template(
-            "workspace.html", me=me, uid=uid, cid=cid, home=home, title=title, body=body, messages=messages,
-            ephemerals=ephemerals, modal=modal, channels=channels, rejections=rejections, version=slack.version,
-            now=f"{now_local:%a %d %b %Y, %H:%M}", next_due=f"{due.astimezone(v.zone):%a %d %b, %H:%M}" if due else "",
+            "workspace.html", me=me, uid=uid, cid=cid, home=home, title=title, private=private, body=body,
+            messages=messages, ephemerals=ephemerals, modal=modal, channels=channels, rejections=rejections,
+            version=slack.version, now=f"{now_local:%a %d %b %Y, %H:%M}",
+            next_due=upcoming.describe(v.zone) if upcoming else "", lock=blockkit.icon("lock", ""),
+            warning=blockkit.icon("warning", ""), close_icon=CLOSE_ICON,
             people=[(u, n) for u, (n, _, _) in DEMO_PEOPLE.items()], dm=f"D{uid}", back=request.full_path.rstrip("?"))
 
     @page.get("/as/<uid>/c/<cid>")
@@ -218,6 +244,11 @@ def create_page(sandbox: Sandbox) -> Flask:
                 flash_error(uid, error)
         elif (action := _action(request.form)) is not None:
             sandbox.view_action(uid, action, view_id, state_values(request.form))
+        elif request.form.get("dispatch"):
+            values = state_values(request.form)
+            action = dispatched_action(slack.views[view_id], request.form["dispatch"], values)
+            if action is not None:
+                sandbox.view_action(uid, action, view_id, values)
         settle(sandbox)
         return back(uid)
 
@@ -253,6 +284,25 @@ def _action(form: MultiDict[str, str]) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return action if isinstance(action, dict) else None
+
+
+def dispatched_action(view: dict[str, Any], name: str, values: dict[str, Any]) -> dict[str, Any] | None:
+    """The block action Slack sends when a control of an input block with dispatch_action changes."""
+    try:
+        _, block_id, action_id, kind = name.split("|", 3)
+    except ValueError:
+        return None
+    block = next((b for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "input"
+                  and b.get("block_id") == block_id and b.get("dispatch_action")), None)
+    element = (block or {}).get("element") or {}
+    if element.get("action_id") != action_id or element.get("type") != kind:
+        return None
+    entry = dict((values.get(block_id) or {}).get(action_id) or {"type": kind})
+    if isinstance(entry.get("selected_option"), dict):  # Slack sends the chosen option whole, text and value
+        chosen = entry["selected_option"]["value"]
+        whole = next((o for o in blockkit.select_options(element) if str(o.get("value")) == chosen), None)
+        entry["selected_option"] = whole or entry["selected_option"]
+    return {**entry, "action_id": action_id, "block_id": block_id}
 
 
 def _message_view(message: dict[str, Any], v: blockkit.Viewer) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
@@ -51,6 +52,58 @@ DEMO_PEOPLE: dict[str, tuple[str, str, str]] = {
     "UDMEDDIR1": ("Margot Ellery", "medical_director", ""),
     "UDMEMBER1": ("Kit Ashdown", "member", ""),
 }
+
+
+# What each scheduled message is, in words for the clock panel (never who it names): kind -> (what, noun
+# for its recipients when they are people, whether a "room" recipient is the case channel itself, and
+# the condition under which a check sends anything at all).
+_DUE_WORDS: dict[str, tuple[str, str, bool, str]] = {
+    "reply_chase": ("chase", "member", True, ""),
+    "pre_call_check": ("quorum check before the call", "person", False, ""),
+    "agenda": ("agenda", "person", True, ""),
+    "roll_call": ("roll-call", "person", True, ""),
+    "roll_call_close": ("roll-call closes", "person", True, ""),
+    "calendar": ("calendar file", "person", True, ""),
+    "circulation": ("outcome and action points circulated", "person", False, ""),
+    "circulation_chase": ("reminder to the chair and governance", "person", False, "if the outcome is not circulated"),
+    "circulation_escalate": ("governance told", "person", False, "if the outcome is not circulated"),
+    "action_digest": ("action point reminder", "owner", True, ""),
+    "overdue_escalation": ("overdue action points", "person", True, "if any"),
+    "delivery_failed": ("report of undelivered messages", "person", True, ""),
+}
+
+
+@dataclass(frozen=True)
+class Due:
+    """Scheduled messages of one kind due together: to how many people, in how many case channels."""
+
+    kind: str
+    people: int
+    rooms: int
+
+    def words(self) -> str:
+        what, noun, in_room, condition = _DUE_WORDS.get(self.kind, (self.kind.replace("_", " "), "person", True, ""))
+        if not self.people and not self.rooms:  # every one of them will be dropped (say, all have answered)
+            return f"{what}, not needed"
+        parts = [what]
+        if self.people and not condition:
+            plural = {"person": "people"}.get(noun, noun + "s") if self.people != 1 else noun
+            parts.append(f"to {self.people} {plural}")
+        if self.rooms and in_room:
+            parts.append("in the case channel" if self.rooms == 1 else f"in {self.rooms} case channels")
+        return " ".join([*parts, condition]).strip()
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """What the scheduler sends next, and when: for the clock panel's "Next: …"."""
+
+    at: datetime
+    due: tuple[Due, ...]
+
+    def describe(self, zone: ZoneInfo) -> str:
+        """E.g. "chase to 2 members, Wed 02 Dec 14:00" (kinds due together joined by "and")."""
+        return f"{' and '.join(d.words() for d in self.due)}, {self.at.astimezone(zone):%a %d %b %H:%M}"
 
 
 def demo_roster_csv() -> str:
@@ -193,6 +246,7 @@ class Sandbox:
         return view
 
     def view_action(self, user: str, action: dict[str, Any], view_id: str, values: dict[str, Any]) -> Reply:
+        self.slack.keep_state(view_id, values)  # Slack's client keeps what was typed unless the app replaces it
         view = self.view_payload(view_id, values)
         payload = self._base("block_actions", user)
         payload["actions"] = [{**action, "action_ts": str(time.time())}]
@@ -209,7 +263,11 @@ class Sandbox:
         return self._payload(payload)
 
     def submit(self, user: str, view_id: str, values: dict[str, Any]) -> str | None:
-        """Send view_submission and apply Slack's rules for the answer; returns an error to show, if any."""
+        """Send view_submission and apply Slack's rules for the answer; returns an error to show, if any.
+
+        What the person entered stays with the view, as in Slack: refused with errors, the form comes
+        back exactly as submitted; replaced (update), entries carry over field by field; closed, gone."""
+        self.slack.keep_state(view_id, values)
         payload = self._base("view_submission", user)
         payload["view"] = self.view_payload(view_id, values)
         reply = self._payload(payload)
@@ -257,6 +315,32 @@ class Sandbox:
             row = session.exec(select(ScheduledMessage.due_at).where(ScheduledMessage.state == MessageState.PENDING)
                                .order_by(ScheduledMessage.due_at).limit(1)).first()
         return row
+
+    def upcoming(self) -> Upcoming | None:
+        """The next scheduled messages (all due within a minute of the first), counted by kind. A chase
+        to someone who has answered is not counted: the scheduler drops it (bot.chasing)."""
+        from storage.tables import Invitee, MessageState, Reply, ScheduledMessage
+
+        first = self.next_due()
+        if first is None:
+            return None
+        with self.sessions() as session:
+            rows = session.exec(select(ScheduledMessage.kind, ScheduledMessage.recipient, ScheduledMessage.case_id)
+                                .where(ScheduledMessage.state == MessageState.PENDING,
+                                       ScheduledMessage.due_at < first + timedelta(minutes=1))
+                                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)).all()
+            waiting = {(i.case_id, i.user_id) for i in session.exec(select(Invitee).where(
+                Invitee.reply == Reply.NO_REPLY, Invitee.case_id.in_({c for _, _, c in rows if c is not None})))}
+        people: dict[str, set[str]] = {}
+        rooms: dict[str, set[int | None]] = {}
+        for kind, recipient, case_id in rows:
+            people.setdefault(kind, set())
+            rooms.setdefault(kind, set())
+            if recipient == "room":
+                rooms[kind].add(case_id)
+            elif kind != "reply_chase" or (case_id, recipient) in waiting:
+                people[kind].add(recipient)
+        return Upcoming(first, tuple(Due(k, len(people[k]), len(rooms[k])) for k in people))
 
     def advance(self, step: str) -> str:
         """Move the bot's clock (+1 hour, +1 day, or to the next scheduled message) and tick at once."""

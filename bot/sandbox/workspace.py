@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from bot import clock
 from bot.sandbox import checks
+from bot.sandbox.blockkit import shown_values
 from bot.sandbox.slack_api import FakeSlack, Response
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class Rejection:
 class _Screens:
     modals: dict[str, list[str]] = field(default_factory=dict)  # user -> stack of view ids
     modal_errors: dict[str, dict[str, str]] = field(default_factory=dict)  # view id -> block id -> error
+    # view id -> what the person entered (view.state.values): Slack's client keeps it while the modal is
+    # open, through a refused submission (response_action=errors) and, field by field, through updates.
+    modal_state: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     ephemerals: list[Ephemeral] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
@@ -85,8 +89,20 @@ class SandboxSlack(FakeSlack):
 
     def set_modal_stack(self, user: str, stack: list[str]) -> None:
         with self._lock:
+            for gone in set(self.screens.modals.get(user, [])) - set(stack):
+                self.screens.modal_state.pop(gone, None)
+                self.screens.modal_errors.pop(gone, None)
             self.screens.modals[user] = stack
             self.version += 1
+
+    def keep_state(self, view_id: str, values: dict[str, dict[str, Any]]) -> None:
+        """What the person entered in an open modal, as Slack's client holds it between requests."""
+        with self._lock:
+            self.screens.modal_state[view_id] = values
+
+    def modal_state(self, view_id: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return dict(self.screens.modal_state.get(view_id, {}))
 
     def store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
         """A view the bot returned in a submission response (update / push), kept like views.update would."""
@@ -161,6 +177,15 @@ class SandboxSlack(FakeSlack):
     def _api_views_push(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._open_modal(params, super()._api_views_push(params), push=True)
 
+    def _store_view(self, view: Any, view_id: str | None = None, previous: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            old = self.views.get(view_id) if view_id else None
+            stored = super()._store_view(view, view_id, previous)
+            if old is not None and stored["id"] in self.screens.modal_state:
+                kept = carried_state(self.screens.modal_state[stored["id"]], old, stored)
+                self.screens.modal_state[stored["id"]] = kept
+            return stored
+
     def _api_views_update(self, params: dict[str, Any]) -> dict[str, Any]:
         result = super()._api_views_update(params)
         if result.get("ok"):
@@ -201,3 +226,27 @@ class SandboxSlack(FakeSlack):
                 return self._api_chat_update({"channel": channel, "ts": ts, "text": text, "blocks": blocks})
         self.screens.ephemerals.append(Ephemeral(next(self._eph_ids), user, channel, text, blocks))
         return {"ok": True}
+
+
+def _inputs(view: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(str(b.get("block_id", "")), str((b.get("element") or {}).get("action_id", ""))): b.get("element") or {}
+            for b in view.get("blocks") or [] if isinstance(b, dict) and b.get("type") == "input"}
+
+
+def carried_state(entered: dict[str, dict[str, Any]], old: dict[str, Any],
+                  new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What stays of a person's entries when the app replaces an open view (views.update, or
+    response_action=update). Slack documents that entries are kept where the new view has an input
+    with the same block_id and action_id; this stand-in also lets an entry that only repeats what the
+    old view proposed give way to what the new view proposes (the person did not change it)."""
+    before = _inputs(old)
+    kept: dict[str, dict[str, Any]] = {}
+    for (block_id, action_id), element in _inputs(new).items():
+        entry = (entered.get(block_id) or {}).get(action_id)
+        if entry is None or entry.get("type") != element.get("type"):
+            continue
+        proposed = before.get((block_id, action_id))
+        if proposed is not None and shown_values(proposed, entry) == shown_values(proposed):
+            continue
+        kept.setdefault(block_id, {})[action_id] = entry
+    return kept
