@@ -31,6 +31,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
+            # Freed space (a row rewritten or deleted) is overwritten with zeros, so purged text is not
+            # left behind in the file (bot/records/retention.py).
+            cursor.execute("PRAGMA secure_delete=ON")
             # WAL lets the board be read while a reply is written; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
