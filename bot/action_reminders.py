@@ -309,9 +309,10 @@ def compose_digest(due: Due) -> list[Delivery] | Drop:
     if not items:
         return Drop("nothing due", then=plan_next)
     view = _reminder_view(due.session, owner, terms, zone, today, items, due.late)
-    # A failed reminder still plans the next one, so one bad day never ends the chain.
+    # A failed reminder still plans the next one, so one bad day never ends the chain. The ledger keeps the
+    # items it listed, so they stay in view when a click updates it in place.
     return [Delivery(Message(DIGEST, view), user=owner, on_sent=lambda session, _posted: plan_next(session),
-                     on_failed=plan_next)]
+                     on_failed=plan_next, detail={"actions": [i.action_id for i in view.items]})]
 
 
 def compose_overdue_escalation(due: Due) -> list[Delivery] | Drop:
