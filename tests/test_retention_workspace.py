@@ -10,6 +10,7 @@ closure) with every Web API call landing on the stand-in; both backends.
 from __future__ import annotations
 
 import json
+import time as wall
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -397,3 +398,36 @@ def test_an_erase_that_cannot_finish_now_is_tried_again_on_the_next_run(
     second = run(sessions, engine, short, directory, CALL_A + timedelta(days=32))
     assert second.purged == () and second.erased is True
     assert run(sessions, engine, short, directory, CALL_A + timedelta(days=33)).erased is None
+
+
+# --- through the running bot ----------------------------------------------------------------------
+
+
+def test_a_case_convened_and_exported_through_slack_leaves_none_of_the_bots_messages_after_its_purge(
+        bot: Any, terms: Terms) -> None:
+    from tests.factories import convene_state
+
+    bot.submit("U0MANAGER", "convene", convene_state(datetime.now(UTC)))
+    bot.slack.wait_for("views.update")
+    with bot.services.sessions() as session:
+        case = session.exec(select(Case)).one()
+    bot.command("U0GOVERN1", f"export {case.reference}")
+    bot.slack.wait_for("files.completeUploadExternal", lambda c: c.ok, count=3)
+    deadline = datetime.now(UTC) + timedelta(seconds=5)
+    while len([r for r in ledger_rows(bot.services.sessions, case.id or 0) if r.is_file]) < 3:
+        assert datetime.now(UTC) < deadline, "the exported files were not recorded in the ledger"
+        wall.sleep(0.01)
+    posted = {ts: m["channel"] for ts, m in bot.slack.messages.items()}
+    assert case.room_id in posted.values() and len([c for c in posted.values() if c.startswith("D")]) == 6
+    shared = {f["id"] for f in bot.slack.files.values() if f.get("channels")}
+    assert len(shared) == 3
+    bot.slack.clear()
+
+    purge_at = case.call_at + timedelta(days=terms.records.open_case_retention_days, hours=1)
+    result = retention.run(bot.services.sessions, bot.services.engine, workspace_for(bot.slack), terms, LONDON,
+                           purge_at, dry_run=False)
+
+    assert [(p.reference, p.ended) for p in result.purged] == [(case.reference, retention.NEVER_CLOSED)]
+    assert bot.slack.messages == {} and not shared & set(bot.slack.files)  # nothing of the bot's is left
+    assert deletions(bot.slack) == ({(channel, ts) for ts, channel in posted.items()}, shared)
+    assert result.not_deleted == ()
