@@ -260,8 +260,10 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
         for reference, kinds in retention.summary_counts(run.deleted).items():
             lines.append(f"  {reference}  " + ", ".join(f"{what} ({n})" for what, n in sorted(kinds.items())))
     if run.not_deleted:
-        lines.append(f"Still in Slack, {len(run.not_deleted)} of the bot's messages and files about purged cases "
-                     f"{'cannot be deleted' if dry else 'were not deleted (tried again at the next purge)'}:")
+        n = len(run.not_deleted)
+        verb = ("cannot be deleted" if dry
+                else f"{'was' if n == 1 else 'were'} not deleted (tried again at the next purge)")
+        lines.append(f"Still in Slack, {n} of the bot's messages and files about purged cases {verb}:")
         for r in run.not_deleted:
             # A direct message's recipient is the person (a user id), a post's is its room.
             where = f"to {r.recipient}" if r.recipient[:1] in ("U", "W") else f"in {r.room or r.recipient}"
