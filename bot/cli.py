@@ -250,23 +250,66 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from bot.records import retention
-    from storage.db import session_factory, transaction, upgrade
+    from storage.db import session_factory, upgrade
 
     terms, engine = load_terms(settings.config_path), _engine(settings)
     upgrade(engine)
-    with transaction(session_factory(engine)) as session:
-        items = retention.purge(session, terms, clock.now(), settings.zone, dry_run=args.dry_run)
-    verb = "would purge" if args.dry_run else "purged"
-    print(f"Retention period: {terms.records.retention_days} days after a case is closed or cancelled.")
-    if not items:
-        print("No case is past its retention period with free text left.")
-    for item in items:
-        ended = item.ended_at.astimezone(settings.zone)
-        print(f"{item.reference}  {item.ended} {ended:%Y-%m-%d}  {verb} {item.fields} free-text fields")
-    if items:
-        print(("Dry run: nothing was changed. " if args.dry_run else "")
-              + f"{len(items)} case{'s' if len(items) != 1 else ''}; dates, counts and categories are kept.")
+    workspace = None
+    if settings.slack_bot_token and not args.dry_run:
+        from bot.app import make_client
+        from handlers.slack_workspace import SlackWorkspace
+
+        workspace = SlackWorkspace(make_client(settings))
+    run = retention.run(session_factory(engine), engine, workspace, terms, settings.zone, clock.now(),
+                        dry_run=args.dry_run)
+    for line in purge_lines(run, terms, settings.zone):
+        print(line)
     return 0
+
+
+def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
+    """What `pmccg purge` prints: the cases purged, the messages deleted in Slack (and those that could
+    not be, with why), and whether the database's files were rewritten. No free text, no names."""
+    from bot.records import retention
+
+    dry = run.dry_run
+    records = terms.records
+    lines = [f"Retention: free text is purged {records.retention_days} days after a case is closed or cancelled, "
+             f"and {records.open_case_retention_days} days after the call of a case never closed."]
+    if not run.purged:
+        lines.append("No case is past its retention period with free text left.")
+    verb = "would purge" if dry else "purged"
+    for item in run.purged:
+        ended = item.ended_at.astimezone(zone)
+        how = "never closed, call" if item.ended == retention.NEVER_CLOSED else item.ended
+        lines.append(f"{item.reference}  {how} {ended:%Y-%m-%d}  {verb} {item.fields} free-text fields")
+    if run.purged:
+        n = len(run.purged)
+        lines.append(("Dry run: nothing was changed. " if dry else "")
+                     + f"{n} case{'s' if n != 1 else ''}; dates, counts and categories are kept.")
+    if run.deleted:
+        lines.append(f"In Slack, {'would delete' if dry else 'deleted'} {len(run.deleted)} of the bot's messages "
+                     "and files about purged cases:")
+        for reference, kinds in retention.summary_counts(run.deleted).items():
+            lines.append(f"  {reference}  " + ", ".join(f"{what} ({n})" for what, n in sorted(kinds.items())))
+    if run.not_deleted:
+        n = len(run.not_deleted)
+        verb = ("cannot be deleted" if dry
+                else f"{'was' if n == 1 else 'were'} not deleted (tried again at the next purge)")
+        lines.append(f"Still in Slack, {n} of the bot's messages and files about purged cases {verb}:")
+        for r in run.not_deleted:
+            # A direct message's recipient is the person (a user id), a post's is its room.
+            where = f"to {r.recipient}" if r.recipient[:1] in ("U", "W") else f"in {r.room or r.recipient}"
+            lines.append(f"  {r.reference}  {r.what} {where}: {retention.reason_words(r.error)}")
+    if not run.deleted and not run.not_deleted:
+        lines.append("In Slack, no message or file of a purged case is left to delete.")
+    if run.erased is True:
+        lines.append("Database: the purged text " + ("would be erased from its files." if dry
+                                                     else "was erased from its files."))
+    elif run.erased is False:
+        lines.append("Database: the purged text could not be erased from its files now (in use); "
+                     "tried again at the next purge.")
+    return lines
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -351,8 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=cmd_export)
     purge = sub.add_parser("purge", help="purge the free text of cases past the retention period",
                            description="Replace the free text of cases closed (or cancelled) longer ago than the "
-                           "terms' records.retention_days with a dated marker; dates, counts and categories stay.")
-    purge.add_argument("--dry-run", action="store_true", help="list what would be purged and change nothing")
+                           "terms' records.retention_days, or never closed records.open_case_retention_days after "
+                           "their call, with a dated marker (dates, counts and categories stay); delete the bot's "
+                           "messages and files about them in Slack (needs SLACK_BOT_TOKEN); erase the text from "
+                           "the database's files. Lists what could not be deleted, and why.")
+    purge.add_argument("--dry-run", action="store_true",
+                       help="list what would be purged and deleted, and change nothing")
     purge.set_defaults(run=cmd_purge)
     report = sub.add_parser("report", help="the year's attendance matrix or annual summary report").add_subparsers(
         dest="report_command", required=True, metavar="REPORT")

@@ -30,8 +30,7 @@ from bot.notify import Workspace
 from bot.records import retention
 from bot.reminders import Reporting, TickReport
 from bot.terms import Terms
-from storage.db import SessionFactory, transaction
-from storage.locks import named_lock
+from storage.db import SessionFactory
 
 log = logging.getLogger(__name__)
 
@@ -78,19 +77,21 @@ class Ticker:
                 "busy": report.busy, "retry": report.retry})
         return report
 
-    def purge_expired(self) -> list[retention.PurgeItem]:
-        """Purge the free text of cases past the retention period (daily; the same as `pmccg purge`)."""
+    def purge_expired(self) -> retention.RetentionRun:
+        """The retention run (daily; the same as `pmccg purge`): purge the free text of cases past their
+        period, delete the bot's messages about purged cases in the workspace, erase the text from the
+        database's files. One run at a time on a database (a named lock inside the run)."""
         try:
-            # One scheduler at a time, so two on one database never purge (and record) a case twice.
-            with named_lock(self.engine, "retention"), transaction(self.sessions) as session:
-                purged = retention.purge(session, self.terms, self.clock(), self.zone, dry_run=False)
+            run = retention.run(self.sessions, self.engine, self.workspace, self.terms, self.zone, self.clock(),
+                                dry_run=False)
         except Exception:  # noqa: BLE001  (tried again tomorrow; the reminders must go on)
             log.exception("purge_failed", extra={"event": "purge_failed"})
-            return []
-        if purged:
-            log.info("purged", extra={"event": "purged", "cases": len(purged),
-                                      "case_refs": [p.reference for p in purged]})
-        return purged
+            return retention.RetentionRun((), (), (), None)
+        if run.purged or run.deleted or run.not_deleted or run.erased is not None:
+            log.info("purged", extra={"event": "purged", "cases": len(run.purged),
+                                      "case_refs": [p.reference for p in run.purged], "deleted": len(run.deleted),
+                                      "not_deleted": len(run.not_deleted), "erased": run.erased})
+        return run
 
 
 class Leadership:
@@ -135,9 +136,9 @@ class LedTicker:
             return TickReport()
         return self.ticker.tick()
 
-    def purge_expired(self) -> list[retention.PurgeItem]:
+    def purge_expired(self) -> retention.RetentionRun:
         if not self.leadership.acquire():
-            return []
+            return retention.RetentionRun((), (), (), None)
         return self.ticker.purge_expired()
 
 

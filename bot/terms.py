@@ -80,6 +80,8 @@ class RecordsRule:
     attendance_target: float  # a member attending less than this share of meetings is flagged
     small_number_threshold: int  # counts below this are suppressed in reports
     retention_days: int  # after closure, free text is purged once this many days have passed
+    # A case never closed is purged this many days after its call.
+    open_case_retention_days: int = 2555
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,7 @@ def _records(root: _Reader) -> RecordsRule:
         attendance_target=float(target),
         small_number_threshold=threshold,
         retention_days=table.positive("retention_days", int, 2555),
+        open_case_retention_days=table.positive("open_case_retention_days", int, 2555),
     )
 
 

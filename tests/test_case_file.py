@@ -21,7 +21,7 @@ from bot.terms import Terms
 from handlers import ids
 from storage.db import SessionFactory
 from storage.tables import Case, CaseEvent
-from tests.factories import LONDON, all_names, convene_state
+from tests.factories import HERE, LONDON, all_names, convene_state
 from tests.records_case import (
     CALL,
     CLOSE_REASON,
@@ -171,8 +171,58 @@ def test_typed_text_is_shown_literally_in_the_html(sessions: SessionFactory, eng
     html, markdown, _ = render_case_file(case_file(sessions, terms, case.reference))
     page = html.content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a &lt;b&gt;bold&lt;/b&gt;" in page and "<b>bold" not in page
-    assert "> Errors <script>" in markdown.content.decode()  # the Markdown source keeps it as typed, quoted
+    # The Markdown source quotes it, escaped: it reads as typed and is not markup.
+    assert "> Errors &lt;script&gt;alert(1)&lt;/script&gt; &amp; a &lt;b&gt;bold&lt;/b&gt; claim." in \
+        markdown.content.decode()
     assert "The case is not closed." in page and "No outcome has been recorded." in page
+
+
+MARKUP = ("Errors <script>alert(1)</script> then <img src=x onerror=alert(1)> see [click](https://evil.example)"
+          " or <https://evil.example/login> and ![pixel](https://evil.example/p.png)\n# not a heading\n"
+          "1. not a list\n---\n| not | a table |\n`code` *bold* _em_ ~~gone~~ &amp;")
+
+
+def test_the_markdown_case_file_shows_typed_html_and_markdown_as_typed(
+        sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
+    from markdown_it import MarkdownIt
+
+    from bot import action_points
+    from bot.action_points import NewAction
+    from bot.fairness import PRINCIPLES
+    from bot.outcomes import OutcomeForm, record_outcome
+    from storage.db import transaction
+    from tests.factories import load_roster
+
+    with sessions() as session:
+        load_roster(session, terms)
+    with freeze_time(CONVENED):
+        case = convene_at(sessions, engine, terms, directory, CONVENED, CALL, key="markdown", concern=MARKUP)
+    form = OutcomeForm(reference=case.reference, actor="U0CHAIR01", process="informal",
+                       rationale="Support first.", risk_level="moderate", risk_notes="", ml_policy_notify="no",
+                       legal_advice="no", welfare_offered="yes", line_manager_support="",
+                       fairness={p.key: ("yes", "") for p in PRINCIPLES},
+                       actions=(NewAction("Agree a supported improvement plan", "U0MANAGER", date(2026, 11, 5)),),
+                       quorate_stated=True, quorum_statement="Confirmed <b>at</b> the [start](https://evil.example)")
+    with transaction(sessions) as session:
+        recorded = record_outcome(session, terms, form, CALL + timedelta(hours=2), LONDON, all_names(), HERE)
+        (action_id,) = recorded.action_ids
+        action_points.add_update(session, action_id, "U0MANAGER", MARKUP, CALL + timedelta(hours=3), {"U0CHAIR01"})
+    _, markdown, _ = render_case_file(case_file(sessions, terms, case.reference))
+    source = markdown.content.decode()
+    html = MarkdownIt("commonmark").render(source)  # raw HTML on, as CommonMark has it
+
+    assert "<script" not in html and "<img" not in html and "<a " not in html and "<b>" not in html
+    assert "<code>" not in html and "<em>" not in html and "<strong>bold" not in html
+    # Every heading is the template's: "# not a heading" typed in the concern and the update is a line of text.
+    headings = [line for line in html.splitlines() if line.startswith(("<h1", "<h2", "<h3", "<h4"))]
+    assert headings[0] == f"<h1>Case file {case.reference}</h1>" and not [h for h in headings if "not a" in h]
+    assert "<hr />" in html and html.count("<hr />") == 1  # the template's rule before the footer, no other
+    assert "<table>" not in html and "<ol>" not in html
+    # What was typed is shown, character for character, in the concern, the update and the timeline.
+    shown = html.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&amp;", "&")
+    for line in MARKUP.splitlines():
+        assert shown.count(line) >= 2, line
+    assert "Confirmed <b>at</b> the [start](https://evil.example)" in shown
 
 
 # --- export over HTTP -----------------------------------------------------------------------------

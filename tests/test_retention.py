@@ -118,6 +118,7 @@ def test_the_cli_dry_run_prints_and_the_purge_does_it(story: Story, engine: Engi
 
     monkeypatch.setenv("DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.delenv("PMCCG_CONFIG", raising=False)
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.chdir(tmp_path)
     later = CLOSED_AT + timedelta(days=terms.records.retention_days, hours=1)
     with freeze_time(later):
@@ -132,6 +133,11 @@ def test_the_cli_dry_run_prints_and_the_purge_does_it(story: Story, engine: Engi
         assert cli.main(["purge"]) == 0
     out = capsys.readouterr().out
     assert f"{story.reference}  closed 2026-11-27  purged 14 free-text fields" in out
+    # Without a Slack token nothing is deleted there: each message is listed, for the next run with one.
+    assert ("Still in Slack, 19 of the bot's messages and files about purged cases were not deleted (tried again "
+            "at the next purge):") in out
+    assert f"  {story.reference}  the case header in {story.room_id}: not tried: no Slack token" in out
+    assert f"  {story.reference}  the invitation to U0CHAIR01: not tried: no Slack token" in out
     with sessions() as session:
         assert session.get(Case, story.case_id).concern.startswith("[purged")  # type: ignore[union-attr]
 
@@ -156,17 +162,23 @@ def test_the_scheduler_purges_by_itself_once_and_logs_references_only(
                     clock=clock_now)
     later = CLOSED_AT + timedelta(days=terms.records.retention_days, hours=1)
     with freeze_time(CLOSED_AT + timedelta(days=30)):
-        assert ticker.purge_expired() == []  # inside the period: nothing goes
+        assert ticker.purge_expired().purged == ()  # inside the period: nothing goes
+    directory.clear()
     with freeze_time(later), caplog.at_level("INFO", logger="bot.scheduler"):
-        (item,) = ticker.purge_expired()
-        assert ticker.purge_expired() == []  # the next night finds nothing left
+        run = ticker.purge_expired()
+        (item,) = run.purged
+        assert ticker.purge_expired().purged == ()  # the next night finds nothing left
     assert (item.reference, item.fields) == (story.reference, 14)
+    # Its messages and files went from Slack with it: each deletion as the stand-in received it.
+    assert len(run.deleted) == 19 and run.not_deleted == () and run.erased is True
+    assert len(directory.delivered("chat.delete")) == 18 and len(directory.delivered("files.delete")) == 1
     with sessions() as session:
         assert session.get(Case, story.case_id).concern.startswith("[purged")  # type: ignore[union-attr]
         events = session.exec(select(CaseEvent).where(CaseEvent.case_id == story.case_id, CaseEvent.kind == "purged"))
         assert len(list(events)) == 1
     logged = [r for r in caplog.records if getattr(r, "event", None) == "purged"]
-    assert [r.case_refs for r in logged] == [[story.reference]]  # type: ignore[attr-defined]
+    assert [(r.case_refs, r.deleted, r.not_deleted) for r in logged] == [  # type: ignore[attr-defined]
+        ([story.reference], 19, 0)]
     assert not [typed for typed in TYPED for r in caplog.records if typed in r.getMessage()]
 
 

@@ -436,7 +436,15 @@ def _summary(event: CaseEvent, detail: dict[str, Any], seats: dict[str, list[str
                            f"{detail.get('dropped', 0)} dropped, {detail.get('open_items', 0)} still open"),
         "case_file_exported": lambda: f"Case file exported by {who}",
         "purged": lambda: (f"Free text purged under the retention policy ({detail.get('fields', 0)} fields, "
-                           f"{detail.get('retention_days')} days after the case ended)"),
+                           f"{detail.get('retention_days')} days after "
+                           + ("its call: the case was never closed)" if detail.get("ended") == "never closed"
+                              else "the case ended)")),
+        "messages_deleted": lambda: ("The bot deleted "
+                                     + _count(detail.get("deleted", 0), "message or file", "messages and files")
+                                     + " about the case in Slack"
+                                     + (f"; {detail.get('not_deleted')} could not be deleted yet"
+                                        if detail.get("not_deleted") else "")),
+        "purged_text_erased": lambda: "Purged text erased from the database's files",
     }
     make = described.get(kind)
     return make() if make else f"{kind.replace('_', ' ').capitalize()} by {who}"
