@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +78,9 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     def inject_services(context: BoltContext, next: Any) -> None:
         # A session *factory*, not an open session: Bolt's next() does not wrap the listener.
         context["services"] = services
+        # When the request came in: the error handler answers a failed form in the form itself only
+        # while Slack still waits (3 s), and by direct message after (handlers/errors.py).
+        context["received_at"] = time.monotonic()
         next()
 
     handlers.register(app)

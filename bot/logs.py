@@ -21,7 +21,7 @@ OURS = ("pmccg", "bot", "handlers", "storage")
 # Libraries whose INFO or DEBUG lines carry request bodies (slack_sdk, slack_bolt), SQL statements
 # with their parameters (sqlalchemy.engine, when its logger is enabled) or URLs holding a response_url
 # token (urllib3): never below WARNING.
-HELD_AT_WARNING = ("slack_sdk", "slack_bolt", "sqlalchemy", "urllib3")
+HELD_AT_WARNING = ("slack_sdk", "slack_bolt", "pmccg.bolt", "sqlalchemy", "urllib3")
 MANAGED = ("", *OURS, *HELD_AT_WARNING)
 
 LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}

@@ -58,6 +58,11 @@ def _str(value: Any, path: str) -> None:
         raise _Wrong(path)
 
 
+def _bool(value: Any, path: str) -> None:
+    if not isinstance(value, bool):
+        raise _Wrong(path)
+
+
 def _bool_or_str(value: Any, path: str) -> None:
     if not isinstance(value, bool | str):
         raise _Wrong(path)
@@ -85,6 +90,8 @@ def _list_of(check: Check) -> Check:
 
 def _object(*fields: tuple[str, Check], required: tuple[str, ...] = ()) -> Check:
     """A dict whose named fields pass their checks (other keys are Slack's business)."""
+    assert set(required) <= {key for key, _ in fields}, "a required field needs its check"
+
     def check(value: Any, path: str) -> None:
         obj = _dict(value, path)
         prefix = f"{path}." if path else ""
@@ -138,7 +145,7 @@ _ACTION = _object(("action_id", _str), ("block_id", _str), ("type", _str), ("val
                   ("selected_option", _OPTION), ("selected_user", _str), ("selected_date", _str),
                   required=("action_id",))
 _CONTAINER = _object(("type", _str), ("channel_id", _str), ("message_ts", _str), ("view_id", _str),
-                     ("is_ephemeral", _bool_or_str))
+                     ("is_ephemeral", _bool))
 _MESSAGE = _object(("ts", _str), ("text", _str), ("thread_ts", _str), ("user", _str), ("blocks", _BLOCKS))
 _RESPONSE_URL = _object(("response_url", _str), ("channel_id", _str), ("block_id", _str), ("action_id", _str))
 _AUTHORIZATION = _object(("team_id", _str), ("enterprise_id", _str), ("user_id", _str),
@@ -157,6 +164,7 @@ _COMMAND = _object(("command", _str), ("text", _str), ("trigger_id", _str), ("us
                    ("channel_id", _str), ("team_domain", _str), ("user_name", _str),
                    required=("command", "user_id", "trigger_id"))
 _BLOCK_ACTIONS = _object(("user", _USER), ("actions", _list_of(_ACTION)), ("view", _view(submitted=False)),
+                         ("trigger_id", _str), ("channel", _object(("id", _str))),
                          required=("user", "actions", "trigger_id"))
 _VIEW_SUBMISSION = _object(("user", _USER), ("view", _view(submitted=True)), required=("user", "view"))
 _VIEW_CLOSED = _object(("user", _USER), ("view", _view(submitted=False)), required=("user", "view"))

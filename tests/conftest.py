@@ -81,6 +81,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
 
 
 @pytest.fixture
@@ -96,22 +97,48 @@ def directory(fake_slack: FakeSlack) -> FakeSlack:
     return fake_slack
 
 
-@pytest.fixture
-def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
-    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
+def running_bot(engine: Engine, terms: Terms, directory: FakeSlack) -> Any:
+    """The whole bot on `engine` behind real HTTP, its Web API calls going to the fake Slack (stop() it)."""
     from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
-    from tests.factories import load_roster
     from tests.slack_client import RunningBot
 
-    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                               "SLACK_API_URL": directory.url, "DATABASE_URL": str(engine.url)}, dotenv=False)
-    with sessions() as session:
-        load_roster(session, terms)
     built = create_app(settings, terms=terms, engine=engine)
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
     running.services = built.services  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
+    return running
+
+
+@pytest.fixture
+def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
+    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
+    from tests.factories import load_roster
+
+    with sessions() as session:
+        load_roster(session, terms)
+    running = running_bot(engine, terms, directory)
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """`pmccg`'s main() and the log tests reconfigure logging: leave it as the next test expects."""
+    import logging
+    import sys
+    import threading
+
+    from bot import logs
+
+    loggers = {name: logging.getLogger(name) for name in logs.MANAGED}
+    saved = {name: (lg.level, lg.handlers[:]) for name, lg in loggers.items()}
+    hooks = (sys.excepthook, threading.excepthook)
+    yield
+    for name, (level, handlers) in saved.items():
+        loggers[name].setLevel(level)
+        loggers[name].handlers[:] = handlers
+    sys.excepthook, threading.excepthook = hooks

@@ -24,7 +24,9 @@ class RunningBot:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.secret = signing_secret
         self.response_url = response_url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll so that stop() (shutdown) returns at once rather than after half a second.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
