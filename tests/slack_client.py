@@ -75,7 +75,7 @@ class RunningBot:
         return self.post_payload(payload)
 
     def submit(self, user: str, callback_id: str, values: dict[str, Any], *, view_id: str | None = None,
-               private_metadata: str = "") -> requests.Response:
+               private_metadata: str = "", blocks: list[dict[str, Any]] | None = None) -> requests.Response:
         payload = {
             "type": "view_submission", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
             "api_app_id": "A0001", "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
@@ -83,4 +83,6 @@ class RunningBot:
                      "callback_id": callback_id, "private_metadata": private_metadata,
                      "hash": "h", "state": {"values": values}},
         }
+        if blocks is not None:  # Slack sends the view's blocks with its state
+            payload["view"]["blocks"] = blocks
         return self.post_payload(payload)
