@@ -375,8 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if not is_unavailable(exc):
             raise
-        log.error("database_unavailable", exc_info=exc, extra={"event": "database_unavailable",
-                                                               "error": type(exc).__name__})
+        # What failed where, for -v; the person is told in plain words below.
+        log.info("database_unavailable", exc_info=exc, extra={"event": "database_unavailable",
+                                                              "error": type(exc).__name__})
         print(f"pmccg: the database could not be used just now ({type(exc).__name__}): it may be down, locked by "
               "another process or read-only. Check DATABASE_URL, then run the command again.", file=sys.stderr)
         return 1

@@ -120,6 +120,8 @@ def test_pmccg_serve_runs_gunicorn_answers_slack_and_keeps_secrets_out_of_the_lo
     assert "gunicorn" in startup.lower()
     assert "Booting worker" in startup
     assert "WARNING: This is a development server" not in startup
+    # The migrations it ran at start are not in its log unless -v or PMCCG_LOG_LEVEL asks for them.
+    assert "alembic" not in startup and "Running upgrade" not in startup
 
     # `/pmccg` on its own: the help comes straight back in the HTTP answer, only to the person who asked.
     response = server.command("", fake.url + "response")
