@@ -21,9 +21,12 @@ import handlers
 from bot import clock
 from bot.config import Settings
 from bot.terms import Terms, load_terms
+from handlers import payloads
 from handlers.context import Clock, Services
 from handlers.directory import Directory
 from storage.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
 
 # Bolt acknowledges only once a listener thread has picked the request up (5 threads by default):
 # enough threads that the work after earlier acknowledgements never makes a new one wait (bench/).
@@ -63,6 +66,16 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
               request_verification_enabled=True, process_before_response=False, logger=bolt_logger,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
+
+    @app.middleware
+    def refuse_wrong_shapes(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Over HTTP bot/web.py refuses these before Bolt; in Socket Mode this is the same check.
+        wrong = payloads.problem(req.body)
+        if wrong is not None:
+            log.warning("malformed_slack_request", extra={"event": "malformed_slack_request",
+                                                          "kind": payloads.kind_of(req.body), "field": wrong})
+            return BoltResponse(status=400, body="")
+        return next()  # type: ignore[no-any-return]
 
     @app.middleware
     def drop_slack_retries(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:

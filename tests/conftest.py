@@ -109,6 +109,7 @@ def running_bot(engine: Engine, terms: Terms, directory: FakeSlack) -> Any:
     built = create_app(settings, terms=terms, engine=engine)
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
     running.services = built.services  # type: ignore[attr-defined]
+    running.app = built.app  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
     return running
 

@@ -609,3 +609,21 @@ def test_healthz_recovers_after_its_postgresql_sessions_are_terminated(fake_slac
     finally:
         engine.dispose()
     assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_in_socket_mode_a_wrongly_typed_body_is_refused_before_any_listener(
+        bot: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Socket Mode has no bot/web.py in front of Bolt: the app's own first middleware makes the same check.
+    import logging
+
+    from slack_bolt.request import BoltRequest
+
+    caplog.set_level(logging.WARNING)
+    response = bot.app.dispatch(BoltRequest(body=_click_payload(user="U0CHAIR01"), mode="socket_mode"))
+    assert response.status == 400
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "malformed_slack_request"]
+    assert line.field == "user"  # type: ignore[attr-defined]
+    assert _acting_calls(bot) == []
+    fine = bot.app.dispatch(BoltRequest(body=_click_payload(), mode="socket_mode"))
+    assert fine.status == 200
