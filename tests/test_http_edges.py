@@ -625,5 +625,7 @@ def test_in_socket_mode_a_wrongly_typed_body_is_refused_before_any_listener(
     [line] = [r for r in caplog.records if getattr(r, "event", None) == "malformed_slack_request"]
     assert line.field == "user"  # type: ignore[attr-defined]
     assert _acting_calls(bot) == []
-    fine = bot.app.dispatch(BoltRequest(body=_click_payload(), mode="socket_mode"))
+    # A well-formed one passes (the Messages tab opening: a listener that does nothing).
+    fine = bot.app.dispatch(BoltRequest(body=_event({"type": "app_home_opened", "user": "U0CHAIR01",
+                                                     "tab": "messages"}), mode="socket_mode"))
     assert fine.status == 200
