@@ -97,31 +97,24 @@ def directory(fake_slack: FakeSlack) -> FakeSlack:
     return fake_slack
 
 
-def running_bot(engine: Engine, terms: Terms, directory: FakeSlack) -> Any:
-    """The whole bot on `engine` behind real HTTP, its Web API calls going to the fake Slack (stop() it)."""
+@pytest.fixture
+def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
+    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
     from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from tests.factories import load_roster
     from tests.slack_client import RunningBot
 
-    settings = load_settings({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": SIGNING_SECRET,
                               "SLACK_API_URL": directory.url, "DATABASE_URL": str(engine.url)}, dotenv=False)
+    with sessions() as session:
+        load_roster(session, terms)
     built = create_app(settings, terms=terms, engine=engine)
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
     running.services = built.services  # type: ignore[attr-defined]
     running.app = built.app  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
-    return running
-
-
-@pytest.fixture
-def bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack, tmp_path: Path) -> Iterator[Any]:
-    """The whole bot behind real HTTP, its Web API calls going to the fake Slack, roster loaded."""
-    from tests.factories import load_roster
-
-    with sessions() as session:
-        load_roster(session, terms)
-    running = running_bot(engine, terms, directory)
     yield running
     running.stop()
 
