@@ -342,14 +342,12 @@ def test_roster_list_prints_the_csv_and_nothing_else(capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize("argv", [
     pytest.param(["db", "upgrade"], id="db upgrade"),
-    pytest.param(["roster", "import", "good.csv"], id="roster import"),
     pytest.param(["roster", "list"], id="roster list"),
     pytest.param(["purge", "--dry-run"], id="purge dry run"),
     pytest.param(["report", "annual", "--year", "2025"], id="report annual"),
 ])
 def test_each_command_writes_nothing_to_stderr_when_it_succeeds(capsys: pytest.CaptureFixture[str], workdir: Path,
                                                                 argv: list[str]) -> None:
-    write(workdir / "good.csv", roster_csv())
     code, out, err = run(capsys, *argv)
     assert code == 0 and out
     assert err == ""
@@ -380,16 +378,16 @@ def test_a_log_level_that_does_not_exist_is_refused_naming_the_choices(
 
 def test_a_database_that_cannot_be_written_is_an_error_in_plain_words(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
-    assert run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv())))[0] == 0
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{workdir}/x.db?mode=ro&uri=true")
+    import sqlite3
 
-    code, out, err = run(capsys, "roster", "import", str(write(workdir / "one.csv", f"{HEADER}\nU0CHAIR01,chair,\n")))
+    sqlite3.connect(workdir / "new.db").close()  # an empty file, opened read-only: the migrations cannot run
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{workdir}/new.db?mode=ro&uri=true")
+
+    code, out, err = run(capsys, "roster", "list")
 
     assert (code, out) == (1, "")
     assert err == ("pmccg: the database could not be used just now (OperationalError): it may be down, locked by "
                    "another process or read-only. Check DATABASE_URL, then run the command again.\n")
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{workdir}/x.db")
-    assert run(capsys, "roster", "list")[1] == expected_listing()
 
 
 @pytest.mark.parametrize(("command", "verbose", "env", "expected"), [
