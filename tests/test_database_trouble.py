@@ -127,10 +127,14 @@ def test_an_attendance_click_that_cannot_be_saved_is_told_so_and_works_once_the_
 
 
 def _deputy_form(bot: Any, reference: str, room: str) -> dict[str, Any]:
+    """The deputy modal the bot opened, as the stand-in holds it (with the id Slack gave it)."""
     bot.click(CHAIR, ids.SENDING_DEPUTY, reference, channel=room)
-    [opened] = bot.slack.wait_for("views.open")
+    [call] = bot.slack.wait_for("views.open")
+    sent = call.params["view"]
     bot.slack.clear()
-    return dict(opened.params["view"])
+    return dict(next(v for v in reversed(list(bot.slack.views.values()))
+                     if v.get("callback_id") == sent["callback_id"]
+                     and v.get("private_metadata") == sent.get("private_metadata")))
 
 
 def _deputy_values() -> dict[str, Any]:
@@ -144,16 +148,16 @@ def test_a_form_that_cannot_be_saved_stays_open_with_the_reason_at_its_field(
     view = _deputy_form(bot, reference, room)
 
     trouble.start()
-    refused = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), private_metadata=view["private_metadata"],
-                         blocks=view["blocks"])
+    refused = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), view_id=view["id"],
+                         private_metadata=view["private_metadata"], blocks=view["blocks"])
     trouble.end()
     # Slack keeps the form open, with what was chosen, and shows why at the field; pressing Save retries.
     assert refused.status_code == 200
     assert refused.json() == {"response_action": "errors", "errors": {ids.DEPUTY_FIELD: NOT_SAVED_AT_FIELD}}
     assert _reply_of(sessions, CHAIR) != Reply.DEPUTY
 
-    saved = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), private_metadata=view["private_metadata"],
-                       blocks=view["blocks"])
+    saved = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), view_id=view["id"],
+                       private_metadata=view["private_metadata"], blocks=view["blocks"])
     assert saved.status_code == 200 and not saved.text.strip()
     assert _reply_of(sessions, CHAIR) == Reply.DEPUTY
 
@@ -170,8 +174,8 @@ def test_a_form_whose_save_outlasts_slacks_wait_is_answered_by_direct_message(
     holder = sqlite3.connect(engine.url.database or "", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        refused = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), private_metadata=view["private_metadata"],
-                             blocks=view["blocks"])
+        refused = bot.submit(CHAIR, ids.DEPUTY_VIEW, _deputy_values(), view_id=view["id"],
+                             private_metadata=view["private_metadata"], blocks=view["blocks"])
         assert refused.status_code != 200 or refused.text.strip() == ""
         [dm] = bot.slack.wait_for("chat.postMessage", lambda c: c.params.get("channel") == CHAIR, timeout=10)
     finally:

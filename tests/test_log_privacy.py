@@ -100,29 +100,48 @@ def test_a_convene_whose_case_cannot_be_saved_logs_the_failure_but_nothing_typed
     assert _leaks(logged) == []
 
 
+def _opened_form(bot: Any) -> dict[str, Any]:
+    """The modal the bot just opened, as the stand-in holds it: with the id Slack gave it, which a
+    submission carries back."""
+    [call] = bot.slack.wait_for("views.open")
+    sent = call.params["view"]
+    return dict(next(v for v in reversed(list(bot.slack.views.values()))
+                     if v.get("callback_id") == sent["callback_id"]
+                     and v.get("private_metadata") == sent.get("private_metadata")))
+
+
+def _button(bot: Any, ts: str, action: str, item: int) -> str:
+    """The value the bot put on the reminder's button for this item (whatever else it carries)."""
+    for block in bot.slack.messages[ts]["blocks"]:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action and str(element.get("value", "")).split(":")[0] == str(item):
+                return str(element["value"])
+    raise AssertionError(f"no {action} button for item {item}")
+
+
 def test_action_point_forms_whose_save_fails_log_the_failure_but_nothing_typed(
         bot: Any, sessions: SessionFactory, engine: Engine, full_log: io.StringIO, refused: Any) -> None:
     _, (first, _), channel, ts = live_digest(bot, sessions, engine, bot.services.terms)
     refused("action_updates")
 
-    bot.click(MANAGER, ids.ACTION_ADD_UPDATE, str(first), channel=channel, message_ts=ts)
-    [opened] = bot.slack.wait_for("views.open")
-    view = opened.params["view"]
+    bot.click(MANAGER, ids.ACTION_ADD_UPDATE, _button(bot, ts, ids.ACTION_ADD_UPDATE, first), channel=channel,
+              message_ts=ts)
+    view = _opened_form(bot)
     answer = bot.submit(MANAGER, ids.ACTION_UPDATE_VIEW, {ids.ACTION_UPDATE_FIELD: {ids.ACTION_UPDATE_FIELD: {
-        "type": "plain_text_input", "value": UPDATE}}}, private_metadata=view["private_metadata"],
-        blocks=view["blocks"])
+        "type": "plain_text_input", "value": UPDATE}}}, view_id=view["id"],
+        private_metadata=view["private_metadata"], blocks=view["blocks"])
     assert answer.json()["response_action"] == "errors"  # told at the field; the form keeps the text
 
     bot.slack.clear()
-    bot.click(MANAGER, ids.ACTION_NEW_DUE, str(first), channel=channel, message_ts=ts)
-    [opened] = bot.slack.wait_for("views.open")
-    view = opened.params["view"]
+    bot.click(MANAGER, ids.ACTION_NEW_DUE, _button(bot, ts, ids.ACTION_NEW_DUE, first), channel=channel,
+              message_ts=ts)
+    view = _opened_form(bot)
     old = next(b for b in view["blocks"] if b.get("block_id") == ids.ACTION_DUE_FIELD)["element"]["initial_date"]
     due = (date.fromisoformat(old) + timedelta(days=14)).isoformat()
     answer = bot.submit(MANAGER, ids.ACTION_DUE_VIEW, {
         ids.ACTION_DUE_FIELD: {ids.ACTION_DUE_FIELD: {"type": "datepicker", "selected_date": due}},
         ids.ACTION_DUE_REASON_FIELD: {ids.ACTION_DUE_REASON_FIELD: {"type": "plain_text_input", "value": REASON}},
-    }, private_metadata=view["private_metadata"], blocks=view["blocks"])
+    }, view_id=view["id"], private_metadata=view["private_metadata"], blocks=view["blocks"])
     assert answer.json()["response_action"] == "errors"
 
     logged = full_log.getvalue()
