@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ import handlers
 from bot import clock
 from bot.config import Settings
 from bot.terms import Terms, load_terms
+from handlers import payloads
 from handlers.context import Clock, Services
 from handlers.directory import Directory
 from handlers.forms import foreign_reply_url, reply_hosts
@@ -67,6 +69,16 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
 
     @app.middleware
+    def refuse_wrong_shapes(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Over HTTP bot/web.py refuses these before Bolt; in Socket Mode this is the same check.
+        wrong = payloads.problem(req.body)
+        if wrong is not None:
+            log.warning("malformed_slack_request", extra={"event": "malformed_slack_request",
+                                                          "kind": payloads.kind_of(req.body), "field": wrong})
+            return BoltResponse(status=400, body="")
+        return next()  # type: ignore[no-any-return]
+
+    @app.middleware
     def drop_slack_retries(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
         # Slack retries a request it thinks timed out. Commands and clicks were already handled
         # (we acknowledge at once), so a retry is answered and dropped, never run twice.
@@ -93,6 +105,9 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     def inject_services(context: BoltContext, next: Any) -> None:
         # A session *factory*, not an open session: Bolt's next() does not wrap the listener.
         context["services"] = services
+        # When the request came in: the error handler answers a failed form in the form itself only
+        # while Slack still waits (3 s), and by direct message after (handlers/errors.py).
+        context["received_at"] = time.monotonic()
         next()
 
     handlers.register(app)

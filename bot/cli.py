@@ -55,7 +55,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     workers = 1 if settings.is_sqlite else int(os.environ.get("WEB_CONCURRENCY", "2"))
     options: dict[str, Any] = {
         "bind": f"{args.host}:{settings.port}", "workers": workers, "worker_class": "gthread",
-        "threads": int(os.environ.get("PMCCG_THREADS", "8")), "timeout": 30, "accesslog": None, "loglevel": "info",
+        "threads": int(os.environ.get("PMCCG_THREADS", "8")), "timeout": 30,
+        # No access log (request lines say who used the bot when); gunicorn's own lines (listening,
+        # workers booted) at the level of our own events.
+        "accesslog": None, "loglevel": logging.getLevelName(getattr(args, "log_level", logging.INFO)).lower(),
         # Per-process control socket: two servers on one host must not share gunicorn's default path.
         "control_socket": str(Path(os.environ.get("TMPDIR", "/tmp")) / f"pmccg-gunicorn-{os.getpid()}.ctl")}
     if settings.run_scheduler:
@@ -418,16 +421,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Long-running commands: their log is what the operator watches, so our own events show at INFO.
+SERVERS = frozenset({"serve", "socket", "worker", "sandbox"})
+
+
+def _add_verbose(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """-v/--verbose on `pmccg` itself and on every command (`pmccg -v roster list`, `pmccg roster list -v`)."""
+    parser.add_argument("-v", "--verbose", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="also log what the bot and its libraries do (migrations, requests) at INFO, on stderr")
+    for action in parser._actions:  # noqa: SLF001  (argparse offers no public walk of its subcommands)
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in dict.fromkeys(action.choices.values()):
+                _add_verbose(sub, top=False)
+
+
+def log_levels(command: str, verbose: bool, env_level: str | None) -> tuple[int, int]:
+    """(our level, the libraries' level). A command prints only what was asked for: migrations and
+    libraries log at INFO only with -v or PMCCG_LOG_LEVEL; errors always."""
+    if env_level and env_level.strip():
+        try:
+            chosen = logs.parse_level(env_level)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        if verbose:
+            chosen = min(chosen, logging.INFO)
+        return chosen, chosen
+    if verbose:
+        return logging.INFO, logging.INFO
+    return (logging.INFO if command in SERVERS else logging.WARNING), logging.WARNING
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _add_verbose(parser, top=True)
     args = parser.parse_args(argv)
-    logs.configure()
+    logs.configure(logging.WARNING)  # until the settings (and .env) say otherwise
     try:
         settings = load_settings()
+        args.log_level, args.library_log_level = log_levels(args.command, args.verbose,
+                                                            os.environ.get("PMCCG_LOG_LEVEL"))
+        logs.configure(args.log_level, libraries=args.library_log_level)
         return int(args.run(args, settings))
     except (ConfigError, TermsError, UsageError) as exc:
         print(f"pmccg: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        from storage.db import is_unavailable
+
+        if not is_unavailable(exc):
+            raise
+        # What failed where, for -v; the person is told in plain words below.
+        log.info("database_unavailable", exc_info=exc, extra={"event": "database_unavailable",
+                                                              "error": type(exc).__name__})
+        print(f"pmccg: the database could not be used just now ({type(exc).__name__}): it may be down, locked by "
+              "another process or read-only. Check DATABASE_URL, then run the command again.", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

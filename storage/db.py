@@ -23,10 +23,20 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# How long a write waits for SQLite's one write lock before giving up ("database is locked").
+SQLITE_BUSY_SECONDS = 15.0
+# How long /healthz waits for the write lock (or a PostgreSQL row lock) before saying "not writable".
+PROBE_LOCK_SECONDS = 2.0
+
+
+def make_engine(url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS, **kwargs: Any) -> Engine:
+    """An engine for `url`. SQL parameters are never put into exception messages or logs
+    (`hide_parameters`): a failed INSERT must not write the concern or the dial-in into the log."""
     url = normalise_url(url)
+    kwargs["hide_parameters"] = True
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15}, **kwargs)
+        busy_ms = int(busy_seconds * 1000)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_seconds}, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,7 +47,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # WAL lets the board be read while a reply is written; foreign keys are off by default.
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
@@ -69,6 +79,55 @@ def is_reachable(engine: Engine) -> bool:
         return True
     except Exception:
         return False
+
+
+def is_writable(engine: Engine) -> bool:
+    """Whether a write would succeed now: a real UPDATE (of alembic's one row, to itself), rolled back.
+
+    It needs what every answer and form needs: SQLite's write lock (not held by another process, the
+    file not read-only), a PostgreSQL session that is not read-only (a replica after a failover,
+    `default_transaction_read_only`) and the UPDATE privilege. Waits at most PROBE_LOCK_SECONDS for a lock.
+    """
+    try:
+        with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            wait_ms = int(PROBE_LOCK_SECONDS * 1000)
+            usual = None
+            if sqlite:
+                usual = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            else:
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {2 * wait_ms}")
+            try:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            finally:
+                conn.rollback()  # the probe changes nothing, and releases the lock at once
+                if sqlite:
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout={int(usual or 0)}")
+        return True
+    except Exception:
+        return False
+
+
+# The database could not be used just now (down, locked, read-only, connection lost): the person is
+# told their answer was not recorded and to try again. Errors in what was written are not among them.
+_UNAVAILABLE = (exc.OperationalError, exc.InterfaceError, exc.InternalError, exc.TimeoutError,
+                exc.DisconnectionError, exc.PendingRollbackError)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) means the database could not be reached or written."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, exc.DBAPIError) and current.connection_invalidated:
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def migrations_path() -> Path:

@@ -82,6 +82,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
 
 
 @pytest.fixture
@@ -130,6 +131,7 @@ def _running_bot(engine: Engine, sessions: SessionFactory, terms: Terms, directo
     built = create_app(settings, terms=terms, engine=engine, now=clock or real_clock.now)
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
     running.services = built.services  # type: ignore[attr-defined]
+    running.app = built.app  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
     running.clock = clock  # type: ignore[attr-defined]
     return running
@@ -149,3 +151,22 @@ def clocked_bot(engine: Engine, sessions: SessionFactory, terms: Terms, director
     running = _running_bot(engine, sessions, terms, directory, MovingClock())
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """`pmccg`'s main() and the log tests reconfigure logging: leave it as the next test expects."""
+    import logging
+    import sys
+    import threading
+
+    from bot import logs
+
+    loggers = {name: logging.getLogger(name) for name in logs.MANAGED}
+    saved = {name: (lg.level, lg.handlers[:]) for name, lg in loggers.items()}
+    hooks = (sys.excepthook, threading.excepthook)
+    yield
+    for name, (level, handlers) in saved.items():
+        loggers[name].setLevel(level)
+        loggers[name].handlers[:] = handlers
+    sys.excepthook, threading.excepthook = hooks

@@ -24,7 +24,9 @@ class RunningBot:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.secret = signing_secret
         self.response_url = response_url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll so that stop() (shutdown) returns at once rather than after half a second.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
@@ -73,7 +75,7 @@ class RunningBot:
         return self.post_payload(payload)
 
     def submit(self, user: str, callback_id: str, values: dict[str, Any], *, view_id: str | None = None,
-               private_metadata: str = "") -> requests.Response:
+               private_metadata: str = "", blocks: list[dict[str, Any]] | None = None) -> requests.Response:
         payload = {
             "type": "view_submission", "team": TEAM, "user": {"id": user, "team_id": TEAM["id"]},
             "api_app_id": "A0001", "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
@@ -81,6 +83,8 @@ class RunningBot:
                      "callback_id": callback_id, "private_metadata": private_metadata,
                      "hash": "h", "state": {"values": values}},
         }
+        if blocks is not None:  # Slack sends the view's blocks with its state
+            payload["view"]["blocks"] = blocks
         return self.post_payload(payload)
 
 

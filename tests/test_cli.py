@@ -442,3 +442,75 @@ def test_a_bad_orphan_time_is_refused_naming_the_variable(raw: str) -> None:
 
     with pytest.raises(ConfigError, match="PMCCG_CONVENE_ORPHAN_SECONDS"):
         load_settings({"PMCCG_CONVENE_ORPHAN_SECONDS": raw}, dotenv=False)
+
+
+# --- quiet commands: only what was asked for; -v or PMCCG_LOG_LEVEL for the rest, errors always --------
+
+
+def test_roster_list_prints_the_csv_and_nothing_else(capsys: pytest.CaptureFixture[str], workdir: Path) -> None:
+    # The first command on a new database runs every migration: none of it is printed.
+    code, out, err = run(capsys, "roster", "list")
+    assert (code, out, err) == (0, HEADER + "\n", "")
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["db", "upgrade"], id="db upgrade"),
+    pytest.param(["roster", "list"], id="roster list"),
+    pytest.param(["purge", "--dry-run"], id="purge dry run"),
+    pytest.param(["report", "annual", "--year", "2025"], id="report annual"),
+])
+def test_each_command_writes_nothing_to_stderr_when_it_succeeds(capsys: pytest.CaptureFixture[str], workdir: Path,
+                                                                argv: list[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and out
+    assert err == ""
+
+
+@pytest.mark.parametrize("how", [
+    pytest.param(["-v", "roster", "list"], id="pmccg -v roster list"),
+    pytest.param(["roster", "list", "--verbose"], id="pmccg roster list --verbose"),
+    pytest.param(["roster", "list", "PMCCG_LOG_LEVEL=INFO"], id="PMCCG_LOG_LEVEL=INFO"),
+])
+def test_verbose_shows_the_migrations_on_stderr_and_leaves_stdout_alone(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, how: list[str]) -> None:
+    argv = [a for a in how if "=" not in a]
+    for setting in (a for a in how if "=" in a):
+        monkeypatch.setenv(*setting.split("=", 1))
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (0, HEADER + "\n")
+    assert "INFO alembic.runtime.migration Running upgrade" in err
+
+
+def test_a_log_level_that_does_not_exist_is_refused_naming_the_choices(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMCCG_LOG_LEVEL", "chatty")
+    code, out, err = run(capsys, "roster", "list")
+    assert (code, out) == (2, "")
+    assert "pmccg: PMCCG_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, not 'chatty'." in err
+
+
+def test_a_database_that_cannot_be_written_is_an_error_in_plain_words(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
+    import sqlite3
+
+    sqlite3.connect(workdir / "new.db").close()  # an empty file, opened read-only: the migrations cannot run
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///file:{workdir}/new.db?mode=ro&uri=true")
+
+    code, out, err = run(capsys, "roster", "list")
+
+    assert (code, out) == (1, "")
+    assert err == ("pmccg: the database could not be used just now (OperationalError): it may be down, locked by "
+                   "another process or read-only. Check DATABASE_URL, then run the command again.\n")
+
+
+@pytest.mark.parametrize(("command", "verbose", "env", "expected"), [
+    pytest.param("roster", False, None, (logging.WARNING, logging.WARNING), id="a command: warnings and errors"),
+    pytest.param("serve", False, None, (logging.INFO, logging.WARNING), id="a server: its own events too"),
+    pytest.param("roster", True, None, (logging.INFO, logging.INFO), id="-v: libraries at INFO too"),
+    pytest.param("worker", False, "debug", (logging.DEBUG, logging.DEBUG), id="PMCCG_LOG_LEVEL=debug"),
+    pytest.param("serve", False, "ERROR", (logging.ERROR, logging.ERROR), id="PMCCG_LOG_LEVEL=ERROR"),
+    pytest.param("serve", True, "ERROR", (logging.INFO, logging.INFO), id="-v wins over a quieter level"),
+])
+def test_log_levels_by_command_flag_and_setting(command: str, verbose: bool, env: str | None,
+                                                expected: tuple[int, int]) -> None:
+    assert cli.log_levels(command, verbose, env) == expected

@@ -251,3 +251,381 @@ def test_healthz_is_503_when_the_database_is_unreachable(fake_slack: Any, tmp_pa
     # The answer names no URL, host or credentials.
     assert "127.0.0.1" not in response.get_data(as_text=True)
     assert str(tmp_path) not in response.get_data(as_text=True)
+
+
+# --- stamps in the future, and stamps that are not numbers ---------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+@pytest.mark.parametrize("offset", [pytest.param(301, id="five-minutes-and-a-second-ahead"),
+                                    pytest.param(3600, id="an-hour-ahead"),
+                                    pytest.param(-301, id="five-minutes-and-a-second-old")])
+def test_a_correctly_signed_request_stamped_outside_five_minutes_is_refused(bot: Any, offset: int) -> None:
+    # A request signed now for later (prepared in advance, then replayed) is as stale as an old one.
+    response = bot.post(_command_body(bot, "U0MANAGER", "convene"), timestamp=int(time.time()) + offset)
+    assert response.status_code == 401
+    _settle()
+    assert bot.slack.calls == []
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+def test_a_request_stamped_a_little_ahead_is_accepted_for_clock_skew(bot: Any) -> None:
+    response = bot.post(_command_body(bot, "U0MANAGER", "convene"), timestamp=int(time.time()) + 240)
+    assert response.status_code == 200
+    bot.slack.wait_for("views.open")
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+@pytest.mark.parametrize("stamp", ["soon", "", "1e9", "-5", "\u00b2\u00b3", "9" * 40])
+def test_a_timestamp_that_is_not_a_plain_number_is_refused_not_a_server_error(bot: Any, stamp: str) -> None:
+    body = _command_body(bot, "U0MANAGER", "convene")
+    signature = SignatureVerifier(bot.secret).generate_signature(timestamp=stamp, body=body)
+    response = bot.post(body, signed=False, headers={"X-Slack-Request-Timestamp": stamp,
+                                                     "X-Slack-Signature": signature or "v0=x"})
+    assert response.status_code == 401
+    _settle(0.2)
+    assert bot.slack.calls == []
+
+
+# --- bodies over 1 MiB ----------------------------------------------------------------------------
+
+
+def _raw_exchange(bot: Any, head: bytes, parts: list[bytes]) -> bytes:
+    """Send a request head and some body parts over one socket, never finishing the body; return
+    what the server answers (it must answer without waiting for the rest)."""
+    import socket
+
+    host, port = bot.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head)
+        for part in parts:
+            sock.sendall(part)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+def _head(bot: Any, extra: str) -> bytes:
+    ts = str(int(time.time()))
+    return (f"POST /slack/events HTTP/1.1\r\nHost: {bot.url.removeprefix('http://')}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {ts}\r\n"
+            f"X-Slack-Signature: v0=unchecked\r\n{extra}\r\n").encode()
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+def test_a_body_declared_over_1_mib_is_refused_before_it_is_sent(bot: Any) -> None:
+    # Two of the five MiB declared are never sent: the 413 comes back regardless.
+    answer = _raw_exchange(bot, _head(bot, f"Content-Length: {5 * 1024 * 1024}\r\n"), [b"payload=" + b"x" * 4096])
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"connection: close" in answer.lower()
+    _settle(0.2)
+    assert bot.slack.calls == []
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+def test_a_chunked_body_over_1_mib_is_refused_without_reading_to_its_end(bot: Any) -> None:
+    chunk = b"x" * (64 * 1024)
+    parts = [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(17)]  # 1.06 MiB, never terminated
+    answer = _raw_exchange(bot, _head(bot, "Transfer-Encoding: chunked\r\n"), parts)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    _settle(0.2)
+    assert bot.slack.calls == []
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+def test_a_signed_body_just_under_1_mib_is_still_served(bot: Any) -> None:
+    body = _command_body(bot, "U0MANAGER", "help")
+    body += "&padding=" + "x" * (1024 * 1024 - len(body) - len("&padding="))
+    assert len(body.encode()) == 1024 * 1024
+    response = bot.post(body)
+    assert response.status_code == 200
+    (reply,) = bot.slack.wait_for("response")
+    assert "`/pmccg convene`" in reply.params["text"]
+
+
+# --- signed bodies whose fields have the wrong types --------------------------------------------------
+
+CANARY = "canary-typed-text-7f3a"
+
+
+def _click_payload(**changes: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "type": "block_actions", "team": TEAM, "user": {"id": "U0CHAIR01", "team_id": TEAM["id"]},
+        "api_app_id": "A0001", "trigger_id": "trigger-typed", "response_url": "http://127.0.0.1:1/response",
+        "container": {"type": "message", "channel_id": "C0CASE", "message_ts": "1.0"},
+        "actions": [{"action_id": "attendance_attending", "block_id": "attendance", "type": "button",
+                     "value": "PMCCG-2026-001", "action_ts": "1.0"}]}
+    payload.update(changes)
+    return payload
+
+
+def _submission_payload(values: Any = None, **view_changes: Any) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": "VTYPED1", "type": "modal", "callback_id": "convene", "private_metadata": "",
+                            "hash": "h", "state": {"values": convene_state(now(), concern=f"Concern {CANARY}")
+                                                   if values is None else values}}
+    view.update(view_changes)
+    return {"type": "view_submission", "team": TEAM, "user": {"id": "U0MANAGER", "team_id": TEAM["id"]},
+            "api_app_id": "A0001", "trigger_id": "trigger-typed", "view": view}
+
+
+def _with_element(field: str, **element: Any) -> dict[str, Any]:
+    values = convene_state(now(), concern=f"Concern {CANARY}")
+    values[field][field].update(element)
+    return values
+
+
+def _event(event: Any) -> dict[str, Any]:
+    return {"type": "event_callback", "team_id": TEAM["id"], "api_app_id": "A0001", "event_id": "Ev1",
+            "event": event}
+
+
+WRONGLY_TYPED = [
+    pytest.param(_click_payload(user="U0CHAIR01"), "user", id="click-user-a-string"),
+    pytest.param(_click_payload(user={"id": 42}), "user.id", id="click-user-id-a-number"),
+    pytest.param(_click_payload(actions={"action_id": "attendance_attending"}), "actions",
+                 id="click-actions-not-a-list"),
+    pytest.param(_click_payload(actions=[]), "actions", id="click-no-actions"),
+    pytest.param(_click_payload(actions=["attendance_attending"]), "actions[*]", id="click-action-a-string"),
+    pytest.param(_click_payload(actions=[{"action_id": "attendance_attending", "value": 2026}]), "actions[*].value",
+                 id="click-value-a-number"),
+    pytest.param(_click_payload(container="C0CASE"), "container", id="click-container-a-string"),
+    pytest.param(_click_payload(message={"ts": 1.0}), "message.ts", id="click-message-ts-a-number"),
+    pytest.param(_click_payload(response_url=["http://127.0.0.1:1/"]), "response_url", id="click-response-url-a-list"),
+    pytest.param(_click_payload(trigger_id=None), "trigger_id", id="click-without-trigger"),
+    pytest.param(_submission_payload(values=[]), "view.state.values", id="form-values-a-list"),
+    pytest.param(_submission_payload(values={"concern": "x"}), "view.state.values[*]", id="form-block-a-string"),
+    pytest.param(_submission_payload(values=_with_element("duration", selected_option={"value": 60})),
+                 "view.state.values[*][*].selected_option.value", id="form-option-value-a-number"),
+    pytest.param(_submission_payload(values=_with_element("risks", value=["a", "list"])),
+                 "view.state.values[*][*].value", id="form-text-a-list"),
+    pytest.param(_submission_payload(values=_with_element("seat_chair", selected_user={"id": "U0CHAIR01"})),
+                 "view.state.values[*][*].selected_user", id="form-user-an-object"),
+    pytest.param(_submission_payload(values=_with_element("extra_members", selected_users="U0MEMBER1")),
+                 "view.state.values[*][*].selected_users", id="form-users-a-string"),
+    pytest.param(_submission_payload(state="values"), "view.state", id="form-state-a-string"),
+    pytest.param(_submission_payload(private_metadata={"action": 1}), "view.private_metadata",
+                 id="form-metadata-an-object"),
+    pytest.param(_submission_payload(id=None), "view.id", id="form-without-view-id"),
+    pytest.param({**_submission_payload(), "view": "convene"}, "view", id="form-view-a-string"),
+    pytest.param(_event({"type": "app_home_opened", "user": {"id": "U0CHAIR01"}, "tab": "home"}), "event.user",
+                 id="event-user-an-object"),
+    pytest.param(_event("app_home_opened"), "event", id="event-a-string"),
+    pytest.param(_event({"type": 7}), "event.type", id="event-type-a-number"),
+]
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+@pytest.mark.parametrize(("payload", "field"), WRONGLY_TYPED)
+def test_a_signed_body_with_wrongly_typed_fields_is_a_400_with_a_log_line_and_nothing_acts(
+        bot: Any, caplog: pytest.LogCaptureFixture, payload: dict[str, Any], field: str) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    if payload.get("type") == "event_callback":
+        response = bot.post(json.dumps(payload), headers={"Content-Type": "application/json"})
+    else:
+        response = bot.post_payload(payload)
+    assert response.status_code == 400
+    assert response.json() == {"error": "malformed request"}
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "malformed_slack_request"]
+    assert line.field == field  # type: ignore[attr-defined]
+    assert CANARY not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert bot.slack.calls == []  # refused before Bolt: no listener was started to act later
+    assert _cases(bot) == []
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the door, not the database
+@pytest.mark.parametrize("body", [
+    pytest.param(urlencode({"command": "/pmccg", "user_id": "U0MANAGER"}), id="command-without-trigger"),
+    pytest.param(json.dumps({"command": "/pmccg", "user_id": 42, "trigger_id": "t", "text": "convene"}),
+                 id="command-user-a-number-as-json"),
+    pytest.param(json.dumps({"command": "/pmccg", "user_id": "U0MANAGER", "trigger_id": "t", "text": ["convene"]}),
+                 id="command-text-a-list-as-json"),
+    pytest.param("payload=" + "[" * 100_000 + "]" * 100_000, id="json-nested-beyond-the-parser"),
+    pytest.param("payload=%ff%fe", id="not-utf-8"),
+])
+def test_a_signed_command_with_wrongly_typed_fields_is_a_400_not_a_500(bot: Any, body: str) -> None:
+    content_type = "application/json" if body.startswith("{") else "application/x-www-form-urlencoded"
+    response = bot.post(body, headers={"Content-Type": content_type})
+    assert response.status_code == 400
+    assert bot.slack.calls == []
+
+
+def test_every_field_a_listener_reads_is_checked_before_bolt_runs() -> None:
+    """Each field the listeners read (grep handlers/ for body[...], command[...]), given each wrong type,
+    is refused by the shape check: none reaches a listener to fail there."""
+    from handlers import payloads
+
+    click = _click_payload(view={"id": "V1", "hash": "h", "private_metadata": "", "callback_id": "outcome",
+                                 "blocks": [{"type": "input", "block_id": "b",
+                                             "element": {"type": "static_select", "options": [{"value": "v"}]}}],
+                                 "state": {"values": {"b": {"b": {"type": "plain_text_input", "value": "v"}}}}},
+                           message={"ts": "1.0", "blocks": [{"type": "actions", "elements": [
+                               {"type": "button", "action_id": "a", "value": "1"}]}]},
+                           channel={"id": "C0CASE"},
+                           container={"type": "message", "channel_id": "C0CASE", "message_ts": "1.0",
+                                      "is_ephemeral": False})
+    read = {
+        "click": (click, ["user", "user.id", "actions", "actions.0", "actions.0.action_id", "actions.0.value",
+                          "trigger_id", "response_url", "container", "container.channel_id", "container.message_ts",
+                          "container.is_ephemeral", "channel", "channel.id", "message", "message.ts",
+                          "message.blocks", "message.blocks.0", "message.blocks.0.elements",
+                          "message.blocks.0.elements.0.value", "message.blocks.0.elements.0.action_id",
+                          "view", "view.id", "view.hash", "view.private_metadata", "view.blocks", "view.blocks.0",
+                          "view.blocks.0.block_id", "view.blocks.0.element", "view.blocks.0.element.options",
+                          "view.blocks.0.element.options.0.value", "view.state", "view.state.values",
+                          "view.state.values.b", "view.state.values.b.b", "view.state.values.b.b.value"]),
+        "form": (_submission_payload(), ["user", "user.id", "view", "view.id", "view.callback_id", "view.hash",
+                                         "view.private_metadata", "view.state", "view.state.values",
+                                         "view.state.values.concern", "view.state.values.concern.concern",
+                                         "view.state.values.concern.concern.value",
+                                         "view.state.values.profession.profession.selected_option",
+                                         "view.state.values.profession.profession.selected_option.value",
+                                         "view.state.values.seat_chair.seat_chair.selected_user",
+                                         "view.state.values.extra_members.extra_members.selected_users",
+                                         "view.state.values.call_date.call_date.selected_date",
+                                         "view.state.values.call_time.call_time.selected_time",
+                                         "view.state.values.short_notice.short_notice.selected_options"]),
+        "command": ({"command": "/pmccg", "user_id": "U0MANAGER", "trigger_id": "t", "text": "convene",
+                     "response_url": "https://hooks.slack.com/x", "channel_id": "C0GENERAL"},
+                    ["command", "user_id", "trigger_id", "text", "response_url", "channel_id"]),
+        "event": (_event({"type": "app_home_opened", "user": "U0CHAIR01", "tab": "home"}),
+                  ["event", "event.type", "event.user", "event.tab"]),
+    }
+    missed = []
+    for name, (payload, paths) in read.items():
+        assert payloads.problem(payload) is None, name
+        for path in paths:
+            original = _at(payload, path)
+            wrong_values = [v for v in (12345, "text", ["a"], {"k": "v"}, True) if type(v) is not type(original)]
+            for wrong in wrong_values:
+                mutated = json.loads(json.dumps(payload))
+                _set(mutated, path, wrong)
+                if payloads.problem(mutated) is None:
+                    missed.append(f"{name}: {path} = {wrong!r}")
+    assert missed == []
+
+
+def _at(obj: Any, path: str) -> Any:
+    for key in path.split("."):
+        obj = obj[int(key)] if isinstance(obj, list) else obj[key]
+    return obj
+
+
+def _set(obj: Any, path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for key in parents:
+        obj = obj[int(key)] if isinstance(obj, list) else obj[key]
+    if isinstance(obj, list):
+        obj[int(last)] = value
+    else:
+        obj[last] = value
+
+
+# --- the health check when the database can be read but not written ----------------------------------
+
+
+def _healthz(bot: Any) -> tuple[int, Any, float]:
+    import requests
+
+    started = time.monotonic()
+    response = requests.get(f"{bot.url}/healthz", timeout=15)
+    return response.status_code, response.json(), time.monotonic() - started
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_healthz_is_503_while_another_process_holds_the_sqlite_write_lock(bot: Any, engine: Any) -> None:
+    import sqlite3
+
+    holder = sqlite3.connect(engine.url.database, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        status, body, elapsed = _healthz(bot)
+        assert (status, body) == (503, {"status": "database not writable"})
+        assert elapsed < 8  # inside a load balancer's usual probe timeout, not the 15 s a write waits
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert _healthz(bot)[:2] == (200, {"status": "ok"})
+
+
+def _web_for(url: str, fake_slack: Any, **engine_args: Any) -> Any:
+    from bot.app import create_app
+    from bot.config import load_settings
+    from bot.web import create_web_app
+    from storage.db import make_engine
+
+    settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": "s",
+                              "SLACK_API_URL": fake_slack.url, "DATABASE_URL": url}, dotenv=False)
+    engine = make_engine(url, **engine_args)
+    return create_web_app(create_app(settings, engine=engine), engine), engine
+
+
+def test_healthz_is_503_on_a_read_only_sqlite_file(fake_slack: Any, tmp_path: Path) -> None:
+    from storage.db import make_engine, upgrade
+
+    path = tmp_path / "pmccg.db"
+    writable = make_engine(f"sqlite:///{path}")
+    upgrade(writable)
+    writable.dispose()
+    web, engine = _web_for(f"sqlite:///file:{path}?mode=ro&uri=true", fake_slack)
+    try:
+        response = web.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "database not writable"}
+
+
+@pytest.mark.pg
+def test_healthz_is_503_on_a_read_only_postgresql_session(fake_slack: Any, pg_url: str) -> None:
+    # What a failover to a replica, or `default_transaction_read_only`, gives the bot.
+    web, engine = _web_for(pg_url, fake_slack, connect_args={"options": "-c default_transaction_read_only=on"})
+    try:
+        response = web.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "database not writable"}
+
+
+@pytest.mark.pg
+def test_healthz_recovers_after_its_postgresql_sessions_are_terminated(fake_slack: Any, pg_url: str) -> None:
+    from sqlalchemy import text as sql
+
+    web, engine = _web_for(pg_url, fake_slack)
+    try:
+        assert web.test_client().get("/healthz").status_code == 200
+        with engine.connect() as admin:
+            admin.execute(sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        # The pool notices the dead sessions (pre-ping) and opens new ones: still writable.
+        response = web.test_client().get("/healthz")
+    finally:
+        engine.dispose()
+    assert (response.status_code, response.get_json()) == (200, {"status": "ok"})
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_in_socket_mode_a_wrongly_typed_body_is_refused_before_any_listener(
+        bot: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Socket Mode has no bot/web.py in front of Bolt: the app's own first middleware makes the same check.
+    import logging
+
+    from slack_bolt.request import BoltRequest
+
+    caplog.set_level(logging.WARNING)
+    response = bot.app.dispatch(BoltRequest(body=_click_payload(user="U0CHAIR01"), mode="socket_mode"))
+    assert response.status == 400
+    [line] = [r for r in caplog.records if getattr(r, "event", None) == "malformed_slack_request"]
+    assert line.field == "user"  # type: ignore[attr-defined]
+    assert _acting_calls(bot) == []
+    # A well-formed one passes (the Messages tab opening: a listener that does nothing).
+    fine = bot.app.dispatch(BoltRequest(body=_event({"type": "app_home_opened", "user": "U0CHAIR01",
+                                                     "tab": "messages"}), mode="socket_mode"))
+    assert fine.status == 200

@@ -120,6 +120,8 @@ def test_pmccg_serve_runs_gunicorn_answers_slack_and_keeps_secrets_out_of_the_lo
     assert "gunicorn" in startup.lower()
     assert "Booting worker" in startup
     assert "WARNING: This is a development server" not in startup
+    # The migrations it ran at start are not in its log unless -v or PMCCG_LOG_LEVEL asks for them.
+    assert "alembic" not in startup and "Running upgrade" not in startup
 
     # `/pmccg` on its own: the help comes straight back in the HTTP answer, only to the person who asked.
     response = server.command("", fake.url + "response")
@@ -211,3 +213,36 @@ def test_one_serve_with_several_workers_runs_one_scheduler_and_hands_it_on_when_
                 assert second != first
             finally:
                 _stop(proc)
+
+
+def _send_without_finishing(url: str, head: str, parts: list[bytes]) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(head.encode())
+        for part in parts:
+            sock.sendall(part)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    return received
+
+
+def test_behind_gunicorn_a_body_over_1_mib_is_refused_without_being_read_in_full(
+        served: tuple[Served, FakeSlack]) -> None:
+    server, fake = served
+    _wait_healthy(server)
+    head = (f"POST /slack/events HTTP/1.1\r\nHost: {server.url.removeprefix('http://')}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nX-Slack-Request-Timestamp: {int(time.time())}\r\n"
+            "X-Slack-Signature: v0=unchecked\r\n")
+    declared = _send_without_finishing(server.url, head + f"Content-Length: {8 * 1024 * 1024}\r\n\r\n",
+                                       [b"payload=" + b"x" * 4096])
+    assert declared.startswith(b"HTTP/1.1 413"), declared[:200]
+    chunk = b"x" * (64 * 1024)
+    chunked = _send_without_finishing(server.url, head + "Transfer-Encoding: chunked\r\n\r\n",
+                                      [f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n" for _ in range(17)])
+    assert chunked.startswith(b"HTTP/1.1 413"), chunked[:200]
+    assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200  # and the server carries on
+    assert [c for c in fake.calls if c.method != "auth.test"] == []

@@ -24,7 +24,8 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = normalise_url(os.environ.get("DATABASE_URL") or config.get_main_option("sqlalchemy.url") or "")
-    engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool)
+    engine = engine_from_config({"sqlalchemy.url": url}, prefix="sqlalchemy.", poolclass=pool.NullPool,
+                                hide_parameters=True)
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata,
                           render_as_batch=conn.dialect.name == "sqlite")
