@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -28,10 +29,15 @@ class RunningBot:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
+        # Run by stop() once no request can arrive: e.g. wait for the bot's work after its acknowledgements,
+        # so none of it runs against the next test's stand-in.
+        self.on_stop: list[Callable[[], None]] = []
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        for wait in self.on_stop:
+            wait()
 
     # --- the raw HTTP path ---------------------------------------------------------------
 
