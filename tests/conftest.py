@@ -134,8 +134,6 @@ def _running_bot(engine: Engine, sessions: SessionFactory, terms: Terms, directo
     running.app = built.app  # type: ignore[attr-defined]
     running.slack = directory  # type: ignore[attr-defined]
     running.clock = clock  # type: ignore[attr-defined]
-    if built.after_ack is not None:  # the listeners' work after ack() finishes before the test's stand-in stops
-        running.on_stop.append(built.after_ack.shutdown)
     return running
 
 

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,15 +28,15 @@ class RunningBot:
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
-        # Run by stop() once no request can arrive: e.g. wait for the bot's work after its acknowledgements,
-        # so none of it runs against the next test's stand-in.
-        self.on_stop: list[Callable[[], None]] = []
 
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        for wait in self.on_stop:
-            wait()
+        # Bolt answers Slack at ack() and finishes the listener in its executor: wait for that work,
+        # so none of it lands in the next test's database or calls the next test's stand-in.
+        app = getattr(self, "app", None)
+        if app is not None:
+            app.listener_runner.listener_executor.shutdown(wait=True)
 
     # --- the raw HTTP path ---------------------------------------------------------------
 

@@ -61,10 +61,9 @@ def _start(engine: Engine, sessions: SessionFactory, terms: Terms, slack: FakeSl
                        client=make_client(replace(settings, slack_api_url=slack.url)))
     running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, api_url + "response")
     running.services = built.services  # type: ignore[attr-defined]
+    running.app = built.app  # type: ignore[attr-defined]  (stop() waits for its listeners: the pool)
     running.slack = slack  # type: ignore[attr-defined]
     running.after_ack = built.after_ack  # type: ignore[attr-defined]
-    assert built.after_ack is not None
-    running.on_stop.append(built.after_ack.shutdown)
     return running
 
 
