@@ -43,7 +43,7 @@ class Settings:
     # After ack(): how many listeners go on at once, how many more may wait their turn (beyond that a request
     # is turned away as busy), and the timeout of each call to Slack (handlers/after_ack.py).
     after_ack_workers: int = 16
-    after_ack_queue: int = 64
+    after_ack_queue: int = 256
     slack_timeout_seconds: float = 10.0
     # Secrets: excluded from repr so they never reach a log or traceback.
     slack_bot_token: str | None = field(default=None, repr=False)
@@ -124,7 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
     if not 0 < orphan <= 3600:
         raise ConfigError("PMCCG_CONVENE_ORPHAN_SECONDS must be more than 0 and at most 3600.")
     workers = _int("PMCCG_AFTER_ACK_WORKERS", env.get("PMCCG_AFTER_ACK_WORKERS", "16"), 1, 256)
-    queue = _int("PMCCG_AFTER_ACK_QUEUE", env.get("PMCCG_AFTER_ACK_QUEUE", "64"), 0, 4096)
+    queue = _int("PMCCG_AFTER_ACK_QUEUE", env.get("PMCCG_AFTER_ACK_QUEUE", "256"), 0, 4096)
     timeout_raw = env.get("PMCCG_SLACK_TIMEOUT_SECONDS", "10")
     try:
         slack_timeout = float(timeout_raw)

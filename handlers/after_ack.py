@@ -11,14 +11,16 @@ request's listener cannot start, so its ack() is late. Here, for every request t
   click); each one is logged as `after_ack_dropped` with its kind only;
 - after its ack() at most `workers` listeners go on at once; the others (at most `queue`) wait their turn,
   already answered. A listener acknowledged before it started (events) waits the same way before it runs;
-- Bolt's listener threads number `workers + queue + ACK_THREADS`: an admitted request's listener always
-  finds a thread to run on up to its ack(), so acknowledgements never wait behind Slack;
+- Bolt's listener threads are one per request that can be admitted (`workers + queue`, and a few spare): an
+  admitted request's listener always finds a thread at once and runs up to its ack(), so acknowledgements
+  never wait behind Slack;
 - every call after the ack() has a timeout: respond() here (`TimedRespond`), the Web API client where it
   is built (bot/app.py `make_client`), so a turn is held for a bounded time. A reply to a response_url that
   cannot be delivered is logged (`reply_failed`, the error's type) and dropped, not retried: whatever the
   listener recorded stays recorded, and the failure is contained to that reply.
 
-`shutdown()` waits for everything admitted (tests wait for it between tests, `tests/conftest.py`).
+The pool is Bolt's listener executor (`app.listener_runner.listener_executor`): the tests' RunningBot.stop
+waits for it, so none of a test's work runs against the next test's stand-in.
 """
 
 from __future__ import annotations
@@ -46,9 +48,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Listener threads kept for the part before ack(), beyond those the admitted work may hold. Requests reach
-# the listeners only as fast as the web server's threads hand them over (gunicorn: PMCCG_THREADS, 8).
-ACK_THREADS = 32
+# Threads beyond one per admitted request, for what Bolt runs in its listener executor unadmitted (lazy
+# listeners, which this app does not use).
+SPARE_THREADS = 4
 
 BUSY_COMMAND = (":hourglass: The bot is too busy to take this just now (Slack is slow to answer it). "
                 "Nothing was done: please try again in a minute.")
@@ -138,7 +140,7 @@ class _ListenerExecutor(ThreadPoolExecutor):
 class AfterAck:
     """The admission count, the turns after ack(), and Bolt's listener executor (see the module's note)."""
 
-    def __init__(self, workers: int, queue: int, *, timeout: float, ack_threads: int = ACK_THREADS) -> None:
+    def __init__(self, workers: int, queue: int, *, timeout: float, spare_threads: int = SPARE_THREADS) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("after-ack pool: workers must be at least 1 and the queue at least 0")
         self.workers, self.queue, self.timeout = workers, queue, timeout
@@ -148,7 +150,7 @@ class AfterAck:
         self._idle = threading.Condition(self._lock)
         self._request = threading.local()  # the request thread's ticket, until its listener is submitted
         self._listener = threading.local()  # the listener thread's ticket
-        self.executor = _ListenerExecutor(self, workers + queue + ack_threads)
+        self.executor = _ListenerExecutor(self, workers + queue + spare_threads)
 
     @property
     def admitted(self) -> int:
@@ -181,10 +183,6 @@ class AfterAck:
         self._request.ticket = None
         if ticket is not None and not ticket.handed_over:
             ticket.finish()
-
-    def shutdown(self, wait: bool = True) -> None:
-        """No new listeners; with `wait`, return once everything admitted has finished."""
-        self.executor.shutdown(wait=wait)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until nothing admitted is unfinished; False if that took longer than `timeout`."""

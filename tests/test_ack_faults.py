@@ -210,7 +210,7 @@ def test_when_the_pool_is_full_a_request_is_turned_away_at_once_and_told(
 def test_pool_settings_are_checked() -> None:
     base = {"DATABASE_URL": "sqlite://"}
     settings = load_settings(base, dotenv=False)
-    assert (settings.after_ack_workers, settings.after_ack_queue, settings.slack_timeout_seconds) == (16, 64, 10.0)
+    assert (settings.after_ack_workers, settings.after_ack_queue, settings.slack_timeout_seconds) == (16, 256, 10.0)
     for name, value in (("PMCCG_AFTER_ACK_WORKERS", "0"), ("PMCCG_AFTER_ACK_QUEUE", "-1"),
                         ("PMCCG_AFTER_ACK_WORKERS", "many"), ("PMCCG_SLACK_TIMEOUT_SECONDS", "0.1")):
         with pytest.raises(ConfigError, match=name):
