@@ -17,10 +17,11 @@ from bench import ack, faults, orphan, report, scale
 from bench.servers import start_bare, start_pmccg
 from bench.standin import StandIn
 
-PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan", "fault_ack", "fault_lease")
+PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan", "fault_ack", "fault_lease", "fault_orphan")
 # `--only faults`: the faults section (acknowledgements while Slack fails, reminders slower than the lease on
-# PostgreSQL, and the crash mid-convene, which is the orphan part).
-ALIASES = {"faults": ("fault_ack", "fault_lease", "orphan")}
+# PostgreSQL, a crash mid-convene: the orphan part's measurement with its quickest setting only, or the orphan
+# part's own results when it ran too).
+ALIASES = {"faults": ("fault_ack", "fault_lease", "fault_orphan")}
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -46,15 +47,17 @@ class Sizes:
     lease_reminders: int
     lease_seconds: float
     lease_latency: float
+    fault_orphan_settings: list[tuple[float, float, int]]
 
 
 FULL = Sizes(requests=500, warmup=20, clients=20, seconds=10.0, open_points=[500, 5_000, 50_000], due=20,
              repeats=3, reminders=2_000, rate_limits=10, orphan_settings=[(1.0, 1.0, 3), (60.0, 20.0, 1)],
              fault_requests=100, fault_warmup=3, fault_latency=5.0, fault_drain=20.0, lease_reminders=500,
-             lease_seconds=0.3, lease_latency=0.4)
+             lease_seconds=0.25, lease_latency=0.35, fault_orphan_settings=[(1.0, 1.0, 3)])
 QUICK = Sizes(requests=10, warmup=2, clients=4, seconds=1.0, open_points=[50, 200], due=3, repeats=1,
               reminders=30, rate_limits=2, orphan_settings=[(1.0, 1.0, 1)], fault_requests=5, fault_warmup=1,
-              fault_latency=5.0, fault_drain=5.0, lease_reminders=20, lease_seconds=0.3, lease_latency=0.4)
+              fault_latency=5.0, fault_drain=5.0, lease_reminders=20, lease_seconds=0.25, lease_latency=0.35,
+              fault_orphan_settings=[(1.0, 1.0, 1)])
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -132,6 +135,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             else:
                 print("fault_lease: skipped (it needs PostgreSQL; --no-postgres, or none at "
                       f"{scale.PG_ADMIN_URL})", file=sys.stderr)
+        if "fault_orphan" in args.parts:
+            results["fault_orphan"] = results["orphan"] if "orphan" in results else \
+                orphan.crash_to_cleanup(tmp, sizes.fault_orphan_settings)
     results["goals"] = report.goals(results)
     results["seconds"] = round(time.monotonic() - started, 1)
     path = args.json or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"

@@ -142,10 +142,17 @@ class _Count(logging.Handler):
         self.events[str(getattr(record, "event", record.getMessage()))] += 1
 
 
-def _unfinished(engine: Any) -> int:
+def _due_digests(engine: Any, now: Any) -> list[int]:
+    with engine.connect() as conn:
+        return [int(i) for i in conn.execute(select(col(ScheduledMessage.id)).where(
+            col(ScheduledMessage.kind) == "action_digest", col(ScheduledMessage.due_at) <= now)).scalars()]
+
+
+def _unfinished(engine: Any, ids: list[int]) -> int:
+    """How many of the rows `ids` are still to be sent (waiting, or claimed by a worker)."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(ScheduledMessage).where(
-            col(ScheduledMessage.kind) == "action_digest",
+            col(ScheduledMessage.id).in_(ids),
             col(ScheduledMessage.state).in_((MessageState.PENDING, MessageState.CLAIMED)))).scalar_one())
 
 
@@ -160,6 +167,7 @@ def lease_faults(workdir: str, reminders: int, lease_s: float, latency_s: float,
     try:
         with database("postgresql", workdir) as engine, FakeSlack() as fake:
             owners = Seeder(engine, now).add_due(reminders)
+            due = _due_digests(engine, now)
             fake.set_latency("chat.postMessage", latency_s)
             url = engine.url.render_as_string(hide_password=False)
             engines = [make_engine(url) for _ in range(workers)]
@@ -175,7 +183,7 @@ def lease_faults(workdir: str, reminders: int, lease_s: float, latency_s: float,
                     ticks[f"bench{index}"] += 1
                     errors.extend(report.errors)
                     if not report.claimed:
-                        if not _unfinished(engines[index]):
+                        if not _unfinished(engines[index], due):
                             return
                         time.sleep(lease_s / 2)  # the other worker's rows are in flight: see whether one lapses
 
@@ -186,7 +194,7 @@ def lease_faults(workdir: str, reminders: int, lease_s: float, latency_s: float,
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - start
-            unfinished = _unfinished(engine)
+            unfinished = _unfinished(engine, due)
             for extra in engines:
                 extra.dispose()
             posts = fake.calls_to("chat.postMessage")

@@ -63,7 +63,7 @@ def goals(results: dict[str, Any]) -> dict[str, bool]:
     for backend, row in results.get("scheduler", {}).items():
         out[f"tick_{backend}_ratio<=2"] = row["ratio_largest_smallest"] is not None and \
             row["ratio_largest_smallest"] <= TICK_GOAL_RATIO
-    for row in results.get("orphan", {}).get("settings", []):
+    for row in _orphan_rows(results):
         # Cleaned up within the orphan time plus two ticks after the restart is healthy.
         bound = row["restart_s"] + row["orphan_seconds"] + 2 * row["tick_seconds"]
         out[f"orphan_{row['orphan_seconds']:g}s_cleaned_in_time"] = row["max_cleaned_s"] <= bound + 5
@@ -80,6 +80,12 @@ def goals(results: dict[str, Any]) -> dict[str, bool]:
         f = results["fault_lease"]
         out["fault_lease_all_once"] = f["delivered_once"] == f["due"] and f["doubles"] == 0 and f["drops"] == 0
     return out
+
+
+def _orphan_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The crash mid-convene settings measured: by the orphan part, or by the faults section's own run."""
+    found = results.get("orphan") or results.get("fault_orphan") or {}
+    return list(found.get("settings", []))
 
 
 def _ms(value: float | None) -> str:
@@ -134,7 +140,7 @@ def _first_up(text: str) -> str:
 
 
 def has_faults(results: dict[str, Any]) -> bool:
-    return any(key in results for key in ("fault_ack", "fault_lease", "orphan"))
+    return any(key in results for key in ("fault_ack", "fault_lease", "fault_orphan", "orphan"))
 
 
 def faults_table(results: dict[str, Any]) -> str:
@@ -157,7 +163,7 @@ def faults_table(results: dict[str, Any]) -> str:
                      f"{f['latency_s']:g} s, lease {f['lease_s']:g} s | once {f['delivered_once']:,}, doubles "
                      f"{f['doubles']}, drops {f['drops']} ({f['seconds']} s; claims lost {f['claims_lost']}) | - | "
                      f"each exactly once |")
-    for row in results.get("orphan", {}).get("settings", []):
+    for row in _orphan_rows(results):
         lines.append(f"| Crash mid-convene (SIGKILL) to orphan cleaned up, orphan time {row['orphan_seconds']:g} s, "
                      f"tick {row['tick_seconds']:g} s (median of {row['repeats']}) | "
                      f"{row['cleaned_s']} s (restart {row['restart_s']} s; max {row['max_cleaned_s']} s) | - | "
