@@ -152,12 +152,6 @@ class AfterAck:
         self._listener = threading.local()  # the listener thread's ticket
         self.executor = _ListenerExecutor(self, workers + queue + spare_threads)
 
-    @property
-    def admitted(self) -> int:
-        """Requests admitted and not yet finished."""
-        with self._lock:
-            return self._admitted
-
     def admit(self, req: BoltRequest) -> BoltResponse | None:
         """Admit `req` (its ack() and respond() are ours from now on), or the busy answer to return instead."""
         with self._lock:
