@@ -30,7 +30,6 @@ from storage.db import make_engine, session_factory
 log = logging.getLogger(__name__)
 
 
-
 def make_client(settings: Settings) -> WebClient:
     """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections; each
     attempt gives up after PMCCG_SLACK_TIMEOUT_SECONDS."""
