@@ -449,30 +449,33 @@ def refresh_answer_dms(sessions: SessionFactory, engine: Engine, terms: Terms, w
     A refusal is logged (by event name) and the rest are still redrawn: the answer stands either way.
     """
     failed = 0
-    with named_lock(engine, f"answer_dms:{case_id}"), sessions() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            return 0
-        invitees = _invitees(session, case_id)
-        members = list(dict.fromkeys(user_ids if user_ids is not None else (i.user_id for i in invitees)))
-        for user in members:
-            seats = [i for i in invitees if i.user_id == user]
-            if not seats:
-                continue
-            for row in ledger.messages_to(session, case_id, user, ANSWER_KINDS):
-                version = _answer_version(session, row)
-                if version is None:
-                    continue
-                model = answer_dm(terms, case, seats, version, zone)
-                if user_ids is None and model.state == "open":
-                    continue
-                try:
-                    workspace.update(str(row.room), str(row.ref), Message("answer_dm", model))
-                except PlatformFailure as exc:
-                    failed += 1
-                    log.warning("answer_dm_update_failed", extra={
-                        "event": "answer_dm_update_failed", "case_ref": case.reference, "delivery_id": row.id,
-                        "kind": row.kind, "error": exc.error})
+    with named_lock(engine, f"answer_dms:{case_id}"):
+        drawn: list[tuple[DeliveryRecord, AnswerDm]] = []
+        with sessions() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                return 0
+            reference = case.reference
+            invitees = _invitees(session, case_id)
+            members = list(dict.fromkeys(user_ids if user_ids is not None else (i.user_id for i in invitees)))
+            for user in members:
+                seats = [i for i in invitees if i.user_id == user]
+                for row in ledger.messages_to(session, case_id, user, ANSWER_KINDS) if seats else []:
+                    version = _answer_version(session, row)
+                    if version is None:
+                        continue
+                    model = answer_dm(terms, case, seats, version, zone)
+                    if user_ids is not None or model.state != "open":
+                        drawn.append((row, model))
+        # The platform's calls after the read, holding no database connection while Slack takes its time.
+        for row, model in drawn:
+            try:
+                workspace.update(str(row.room), str(row.ref), Message("answer_dm", model))
+            except PlatformFailure as exc:
+                failed += 1
+                log.warning("answer_dm_update_failed", extra={
+                    "event": "answer_dm_update_failed", "case_ref": reference, "delivery_id": row.id,
+                    "kind": row.kind, "error": exc.error})
     return failed
 
 
@@ -551,7 +554,7 @@ def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, se
     NotFound, or InvalidInput keyed "seat" or "deputy". Writes the seat and a history event in the
     caller's transaction.
     """
-    case = find_case(session, reference)
+    case = locked_case(session, reference)  # never interleaved with a reschedule clearing the seats
     _require_open_call(case, now)
     may_add_people(session, terms, case, actor)
     rows = _invitees(session, case.id or 0)

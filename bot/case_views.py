@@ -64,7 +64,7 @@ class AttendanceBoard:
     quorum_reason: str
     open: bool
     # What its attendance buttons carry: the case, the schedule version, "board" (bot/attendance.py).
-    answer_value: str = ""
+    answer_value: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ class Invitation:
     duration_minutes: int
     short_notice: bool
     # What its attendance buttons carry: the case and the schedule version (bot/attendance.py).
-    answer_value: str = ""
+    answer_value: str
 
 
 @dataclass(frozen=True)

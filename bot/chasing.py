@@ -30,7 +30,7 @@ class ReplyChase:
     call_at_local: str
     call_at: object
     late: bool
-    answer_value: str = ""
+    answer_value: str
 
 
 @dataclass(frozen=True)

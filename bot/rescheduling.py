@@ -127,7 +127,7 @@ class RescheduleNotice:
     duration_minutes: int
     short_notice: bool
     # What its attendance buttons carry (a member's notice only: a deputy's has none).
-    answer_value: str = ""
+    answer_value: str
 
 
 @dataclass(frozen=True)
