@@ -68,7 +68,7 @@ def test_each_answer_updates_the_one_board_in_place_with_projected_quorum(bot: A
 def test_clicking_the_same_answer_twice_changes_nothing(bot: Any) -> None:
     case = _convened(bot)
     bot.click("U0CHAIR01", "attendance_attending", case.reference, channel=case.room_id)
-    bot.slack.wait_for("chat.update", _is_board, count=1)
+    bot.slack.wait_for("response", count=1)  # told once the board and their invitation are redrawn
     bot.click("U0CHAIR01", "attendance_attending", case.reference, channel=case.room_id)
     replies = bot.slack.wait_for("response", count=2)
     assert "No change" in replies[-1].params["text"]
