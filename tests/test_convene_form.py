@@ -307,3 +307,40 @@ def test_carried_values_fit_the_bots_own_fields_and_nothing_else(bot: Any) -> No
     assert shown["extra_members"] == ["U0MEMBER1"]
     assert "password" not in shown and "hunter2" not in str(rebuilt) and "<!channel>" not in str(rebuilt)
 
+
+
+# --- the same in the sandbox (no browser: its page's own request handling) ---------------------------------
+
+
+def test_in_the_sandbox_choosing_the_profession_proposes_its_lead_and_keeps_what_was_entered(tmp_path: Any) -> None:
+    from bot.sandbox.page import _quiet, dispatched_action
+    from bot.sandbox.runtime import GENERAL, Sandbox
+
+    sandbox = Sandbox(tmp_path / "sandbox", tick_seconds=3600).start()
+    try:
+        slack = sandbox.slack
+        manager = "UDMANAGER"
+        general = next(cid for cid, c in slack.channels.items() if c.get("name") == GENERAL)
+        sandbox.command(manager, general, "/pmccg convene")
+        _quiet(sandbox, 0.3, 5.0)
+        (view_id,) = slack.modal_stack(manager)
+        entered: dict[str, Any] = {
+            "route": {"route": _option("complaint")},
+            "concern": {"concern": {"type": "plain_text_input", "value": "Two errors on nights."}},
+            "call_time": {"call_time": {"type": "timepicker", "selected_time": "14:00"}},
+            "seat_service_lead": {"seat_service_lead": {"type": "users_select", "selected_user": "UDMEDDIR1"}},
+        }
+        for profession, lead in (("paramedic", "UDPARALED"), ("nursing", "UDNURSELD")):
+            values = {**slack.modal_state(view_id), **entered, "profession": {"profession": _option(profession)}}
+            action = dispatched_action(slack.views[view_id], "v|profession|profession|static_select", values)
+            assert action is not None, "the profession input dispatches its choice"
+            sandbox.view_action(manager, action, view_id, values)
+            _quiet(sandbox, 0.3, 5.0)
+            view = slack.views[view_id]
+            assert _lead_block(view)["element"]["initial_user"] == lead
+            kept = slack.modal_state(view_id)  # what the page shows over the view's own starting values
+            assert not any(k.startswith(LEAD) for k in kept), "the proposal shows, not the earlier lead"
+            for block_id, entry in entered.items():
+                assert kept.get(block_id) == entry or _shown(view)[block_id] == _given({block_id: entry})[block_id]
+    finally:
+        sandbox.stop()
