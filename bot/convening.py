@@ -279,7 +279,7 @@ def validate(
             continue
         if terms.one_seat_per_person and user in seat_of:
             errors[name] = (f"Already chosen as {seat_of[user].label.lower()}. The terms of reference need a "
-                            f"different person in each seat.")
+                            f"different person in each role.")
             continue
         entry = roster_entries.get(user)
         if seat.roster_role is Role.CHAIR and (entry is None or not entry.roles & terms.quorum.chair_roles):

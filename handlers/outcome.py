@@ -130,7 +130,7 @@ def fairness_blocks(current: dict[str, tuple[str, str]]) -> list[Block]:
         answer, note = current.get(p.key, ("", ""))
         blocks.append(_choice(fairness_field(p.key), p.title, _answer_options(), radio=True, hint=p.question,
                               initial=answer))
-        blocks.append(_text(fairness_note_field(p.key), f"{p.title}: note (optional)", outcomes.TEXT_LIMIT,
+        blocks.append(_text(fairness_note_field(p.key), f"{p.title}: note", outcomes.TEXT_LIMIT,
                             multiline=True, optional=True, initial=note))
     return blocks
 
@@ -181,7 +181,7 @@ def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
                  "Refer to the staff member by case number only: no names in any field."),
         _choice(PROCESS, "Recommended process", [option(k.value, v) for k, v in PROCESS_LABELS.items()], radio=False),
         _text(RATIONALE, "Rationale", outcomes.TEXT_LIMIT, multiline=True,
-              hint="Why this process is recommended. Required."),
+              hint="Why this process is recommended."),
         _choice(RISK_LEVEL, "Risk level", [option(k.value, v) for k, v in RISK_LABELS.items()], radio=False,
                 hint="A high-risk outcome is reported, anonymised, to the Quality Board."),
         _text(RISK_NOTES, "Risk assessment notes", outcomes.TEXT_LIMIT, multiline=True, optional=True),
