@@ -23,11 +23,15 @@ class Message:
     `delivery_id` is the ledger row of this delivery (bot/ledger.py) when the outbox sends it: a
     message whose buttons must later find the very message they sit on carries it, so a click is
     traced to what the bot stored, never to ids the client sends back.
+
+    `ledger_detail` is kept with the delivery's ledger row when a recording workspace sends it (ids and
+    numbers only, e.g. the schedule version an invitation's buttons were sent for).
     """
 
     template: str
     model: Any
     delivery_id: int | None = None
+    ledger_detail: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

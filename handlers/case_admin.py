@@ -18,7 +18,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import forms, rescheduling
+from bot import rescheduling
 from bot.case_views import local_time_text
 from bot.errors import InvalidInput, NotAllowed, NotFound
 from bot.forms import AlreadySubmitted, FormKind, FormRefused
@@ -30,7 +30,6 @@ from handlers.forms import answer_not_taken, form_of, open_modal
 from handlers.modals import field_value, input_block, message_modal, modal, option, plain
 from handlers.replies import not_allowed_text
 from handlers.slack_workspace import SlackWorkspace
-from storage.locks import named_lock
 from storage.tables import Case
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def reschedule_view(case: Case, zone: ZoneInfo) -> dict[str, Any]:
             "asked again whether they will attend, and the reminders follow the new time.")}},
         input_block(ids.CALL_DATE_FIELD, "New date of the call",
                     {"type": "datepicker", "initial_date": local.date().isoformat()}),
-        input_block(ids.CALL_TIME_FIELD, f"New time of the call ({zone.key})",
+        input_block(ids.CALL_TIME_FIELD, f"New time of the call ({zone.key} time)",
                     {"type": "timepicker", "timezone": zone.key, "initial_time": f"{local:%H:%M}"}),
         input_block(ids.DURATION_FIELD, "Duration",
                     {"type": "static_select", "options": duration_options, "initial_option": current}),
@@ -143,9 +142,8 @@ def register(app: App) -> None:
         duration = _parsed(values, ids.DURATION_FIELD, int)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"):
-                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.reschedule(
-                    session, services.terms, reference, user_id, call_date, call_time, duration, now, services.zone))
+            result = rescheduling.submit_reschedule(services.sessions, services.engine, form, services.terms, user_id,
+                                                    call_date, call_time, duration, now, services.zone)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
@@ -178,9 +176,8 @@ def register(app: App) -> None:
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"):
-                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.cancel(
-                    session, services.terms, reference, user_id, str(reason), now, directory_names=names))
+            result = rescheduling.submit_cancel(services.sessions, services.engine, form, services.terms, user_id,
+                                                str(reason), now, directory_names=names)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
