@@ -114,7 +114,7 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
         # sent to that address (issue 12, rule 3).
         if isinstance(req.body, dict) and foreign_reply_url(req.body, hosts):
             log.warning("reply_url_refused", extra={"event": "reply_url_refused",
-                                                    "type": str(req.body.get("type") or "command")[:40]})
+                                                    "kind": payloads.kind_of(req.body)})
             return BoltResponse(status=200, body="")
         return next()  # type: ignore[no-any-return]
 

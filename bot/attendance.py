@@ -207,7 +207,9 @@ def _check_before_the_end(session: Session, terms: Terms, case: Case, now: datet
 
 def _check_current(case: Case, button: AnswerButton | None, zone: ZoneInfo) -> None:
     """Refuse an answer given on a button sent for a schedule the case has since left (a reschedule)."""
-    if button is None or button.version is None or button.version == case.schedule_version:
+    # A button without a version was sent before buttons carried one, when every case was on its
+    # first schedule: taken as version 1, so removing the version from a value never gets past a reschedule.
+    if button is None or (button.version or 1) == case.schedule_version:
         return
     where = "please answer again on the board" if button.on_board else "please answer on the new invitation"
     raise NotAllowed(f"The call moved to {local_time_text(case.call_at, zone)}; {where}.")

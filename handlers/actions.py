@@ -85,7 +85,10 @@ def _refresh(services: Services, client: WebClient, origin: Origin, user_id: str
         if found is not None and found.room and found.ref:
             SlackWorkspace(client).update(found.room, found.ref, message)
         elif found is not None and found.reply_url:
-            WebhookClient(found.reply_url).send(**rendered(message), response_type="ephemeral", replace_original=True)
+            # Timed and not retried, like every reply after ack (handlers/after_ack.py).
+            WebhookClient(found.reply_url, timeout=int(services.settings.slack_timeout_seconds),
+                          retry_handlers=[]).send(**rendered(message), response_type="ephemeral",
+                                                  replace_original=True)
     except (PlatformFailure, SlackClientError, OSError) as exc:
         # The change is saved either way; the message shows it on the next reminder or list.
         log.warning("action_message_update_failed", extra={"event": "action_message_update_failed",
