@@ -343,7 +343,7 @@ class FormRecord(SQLModel, table=True):
     The form itself carries only `nonce` (in its private metadata). Everything its submission needs
     (the subject, the message to update afterwards) is read from here, never from values the client
     sends back. `claimed_at` is set by the one submission that takes effect, in the transaction of its
-    change, so a second delivery of the same view changes nothing (bot/forms.py).
+    change, so a second delivery of the same view changes nothing (bot/domain/forms.py).
     """
 
     __tablename__ = "forms"
@@ -378,7 +378,7 @@ class Convening(SQLModel, table=True):
     It holds ids only (the convener, the room, the bot's messages in it), never what the form said, so
     a convening that did not complete leaves nothing of the concern behind. `touched_at` moves on at
     each step; a row left pending (or committed) past a minute is finished or rolled back
-    (bot/convening.py `recover`).
+    (bot/domain/convening.py `recover`).
     """
 
     __tablename__ = "convenings"

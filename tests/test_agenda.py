@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from bot.agenda import Agenda, build_agenda, compose_agenda, split_text
-from bot.reminders import Delivery, Drop, Due
-from bot.render import render_json
-from bot.terms import Terms, load_terms
+from bot.domain.agenda import Agenda, build_agenda, compose_agenda, split_text
+from bot.domain.reminders import Delivery, Drop, Due
+from bot.domain.terms import Terms, load_terms
+from handlers.slack.render import render_json
 from storage.db import SessionFactory
 from storage.tables import Case, CaseStatus, Invitee, ScheduledMessage
 from tests.factories import LONDON, all_names

@@ -15,10 +15,10 @@ from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.domain.terms import Terms
 from bot.records.case_file import build_case_file, render_case_file
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers import ids
+from handlers.slack import ids
 from storage.db import SessionFactory
 from storage.tables import Case, CaseEvent
 from tests.factories import HERE, LONDON, all_names, convene_state
@@ -186,10 +186,10 @@ def test_the_markdown_case_file_shows_typed_html_and_markdown_as_typed(
         sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
     from markdown_it import MarkdownIt
 
-    from bot import action_points
-    from bot.action_points import NewAction
-    from bot.fairness import PRINCIPLES
-    from bot.outcomes import OutcomeForm, record_outcome
+    from bot.domain import action_points
+    from bot.domain.action_points import NewAction
+    from bot.domain.fairness import PRINCIPLES
+    from bot.domain.outcomes import OutcomeForm, record_outcome
     from storage.db import transaction
     from tests.factories import load_roster
 

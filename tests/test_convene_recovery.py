@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import convene_recovery, convening, ledger, roster
-from bot.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click, recover
-from bot.convening import Convened
-from bot.errors import PlatformFailure
-from bot.notify import Workspace
+from bot.domain import convene_recovery, convening, ledger, roster
+from bot.domain.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click, recover
+from bot.domain.convening import Convened
+from bot.domain.errors import PlatformFailure
+from bot.domain.notify import Workspace
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     Case,

@@ -18,18 +18,18 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import action_points, attendance, case_header, closing, home, outcomes, rescheduling
-from bot.action_points import NewAction
 from bot.clock import now as real_now
-from bot.errors import InvalidInput, NotAllowed
-from bot.fairness import PRINCIPLES
-from bot.notify import Message
-from bot.outcomes import OutcomeForm
-from bot.reminders import Reporting
+from bot.domain import action_points, attendance, case_header, closing, home, outcomes, rescheduling
+from bot.domain.action_points import NewAction
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.notify import Message
+from bot.domain.outcomes import OutcomeForm
+from bot.domain.reminders import Reporting
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers import ids
-from handlers.slack_workspace import rendered
+from handlers.slack import ids
+from handlers.slack.workspace import rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, CaseStatus, Invitee, MessageState, Outcome, Reply, ScheduledMessage
 from tests.conftest import SIGNING_SECRET
@@ -65,9 +65,9 @@ def roster_loaded(sessions: SessionFactory, terms: Terms) -> None:
 def bot_with(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack
              ) -> Iterator[Callable[..., Any]]:
     """Like the `bot` fixture, with a chosen clock and the archive-on-close setting."""
-    from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
     from tests.slack_client import RunningBot
 
     started: list[Any] = []

@@ -17,15 +17,15 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import attendance, cases, planning, reminders, roll_call
 from bot.clock import now
-from bot.errors import InvalidInput, NotAllowed
-from bot.history import events
-from bot.notify import Message, Posted
-from bot.roll_call import RollCallView
-from bot.terms import Terms
-from handlers import ids
-from handlers.slack_workspace import SlackWorkspace, rendered
+from bot.domain import attendance, cases, planning, reminders, roll_call
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.history import events
+from bot.domain.notify import Message, Posted
+from bot.domain.roll_call import RollCallView
+from bot.domain.terms import Terms
+from handlers.slack import ids
+from handlers.slack.workspace import SlackWorkspace, rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     Case,

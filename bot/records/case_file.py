@@ -19,17 +19,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot import action_points, history, ledger, outcomes
-from bot.attendance import REPLY_LABELS
-from bot.case_views import route_label
-from bot.cases import case_named
-from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
-from bot.history import record_event
-from bot.notify import Posted, Workspace
-from bot.outcomes import PROCESS_LABELS, RISK_LABELS
-from bot.permissions import may_read_records
-from bot.render import render_document
-from bot.terms import Terms
+from bot.domain import action_points, history, ledger, outcomes
+from bot.domain.attendance import REPLY_LABELS
+from bot.domain.case_views import route_label
+from bot.domain.cases import case_named
+from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
+from bot.domain.history import record_event
+from bot.domain.notify import Posted, Workspace
+from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS
+from bot.domain.permissions import may_read_records
+from bot.domain.terms import Terms
+from handlers.slack.render import render_document
 from storage.tables import (
     ActionPoint,
     ActionStatus,

@@ -9,7 +9,7 @@ ends there (its scheduled messages are cancelled, its open action points dropped
 case does not keep its concern for ever.
 
 The bot then deletes its own messages and files about the case in the workspace, found in the
-ledger (bot/ledger.py): every delivery of the case (header, board, agenda, roll-call, summaries,
+ledger (bot/domain/ledger.py): every delivery of the case (header, board, agenda, roll-call, summaries,
 notices, invitations and direct messages, calendar files, exported case files, reports) and every
 reminder digest that listed one of its action points. Each deletion is recorded on its ledger row
 (state "deleted"); a message already gone counts as deleted; one the platform refuses keeps its
@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, func, select, update
 
-from bot import ledger
-from bot.action_reminders import DIGEST, plan_owner
-from bot.errors import PlatformFailure
-from bot.history import record_event
-from bot.notify import Workspace
-from bot.terms import Terms
+from bot.domain import ledger
+from bot.domain.action_reminders import DIGEST, plan_owner
+from bot.domain.errors import PlatformFailure
+from bot.domain.history import record_event
+from bot.domain.notify import Workspace
+from bot.domain.terms import Terms
 from storage.db import EraseIncomplete, SessionFactory, erase_freed_space, transaction
 from storage.locks import named_lock
 from storage.tables import (

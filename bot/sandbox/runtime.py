@@ -26,7 +26,8 @@ from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from bot import clock, roster
+from bot import clock
+from bot.domain import roster
 from bot.sandbox.slack_api import APP_ID, TEAM_ID
 from bot.sandbox.workspace import Rejection, SandboxSlack
 
@@ -135,12 +136,12 @@ class Sandbox:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Sandbox:
-        from bot.app import create_app, make_client
         from bot.config import load_settings
+        from bot.domain.terms import load_terms
         from bot.scheduler import Ticker, build
-        from bot.terms import load_terms
         from bot.web import create_web_app
-        from handlers.slack_workspace import SlackWorkspace
+        from handlers.slack.app import create_app, make_client
+        from handlers.slack.workspace import SlackWorkspace
         from storage.db import make_engine, session_factory, transaction, upgrade
 
         self.slack.start()

@@ -1,0 +1,114 @@
+"""create_app(): the Bolt app with its listeners, error handler and services; never built on import."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from sqlalchemy.engine import Engine
+
+import handlers.slack.listeners
+from bot import clock
+from bot.config import Settings
+from bot.domain.terms import Terms, load_terms
+from bot.services import Clock, Services
+from handlers.slack import payloads
+from handlers.slack.directory import Directory
+from handlers.slack.forms import foreign_reply_url, reply_hosts
+from storage.db import make_engine, session_factory
+
+log = logging.getLogger(__name__)
+
+# Bolt acknowledges only once a listener thread has picked the request up (5 threads by default):
+# enough threads that the work after earlier acknowledgements never makes a new one wait (bench/).
+LISTENER_THREADS = 32
+
+
+def make_client(settings: Settings) -> WebClient:
+    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    client.retry_handlers.extend([
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+        ConnectionErrorRetryHandler(max_retry_count=2),
+    ])
+    return client
+
+
+@dataclass(frozen=True)
+class Bot:
+    app: App
+    services: Services
+
+
+def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine | None = None,
+               client: WebClient | None = None, now: Clock = clock.now) -> Bot:
+    """Build the Bolt app. Signature verification stays on; listeners get `services` injected."""
+    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    terms = terms or load_terms(settings.config_path)
+    engine = engine or make_engine(settings.database_url)
+    client = client or make_client(settings)
+    services = Services(settings=settings, terms=terms, engine=engine, sessions=session_factory(engine),
+                        directory=Directory(client), clock=now)
+    # Bolt copies its logger's level and logs rejected request bodies at INFO: give it a logger
+    # held at WARNING, so nothing typed into a form reaches the log through it.
+    bolt_logger = logging.getLogger("pmccg.bolt")
+    bolt_logger.setLevel(logging.WARNING)
+    app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
+              request_verification_enabled=True, process_before_response=False, logger=bolt_logger,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
+
+    @app.middleware
+    def refuse_wrong_shapes(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Over HTTP bot/web.py refuses these before Bolt; in Socket Mode this is the same check.
+        wrong = payloads.problem(req.body)
+        if wrong is not None:
+            log.warning("malformed_slack_request", extra={"event": "malformed_slack_request",
+                                                          "kind": payloads.kind_of(req.body), "field": wrong})
+            return BoltResponse(status=400, body="")
+        return next()  # type: ignore[no-any-return]
+
+    @app.middleware
+    def drop_slack_retries(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Slack retries a request it thinks timed out. Commands and clicks were already handled
+        # (we acknowledge at once), so a retry is answered and dropped, never run twice.
+        if req.headers.get("x-slack-retry-num") and (
+            req.body.get("command") or req.body.get("type") in ("block_actions", "view_submission")
+        ):
+            return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
+
+    hosts = reply_hosts(settings)
+
+    @app.middleware
+    def refuse_foreign_reply_urls(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Slack's response URLs are on Slack's hosts; one elsewhere means an edited request. Refused
+        # before any listener runs, so nothing is changed and nothing (not even an error reply) is
+        # sent to that address (issue 12, rule 3).
+        if isinstance(req.body, dict) and foreign_reply_url(req.body, hosts):
+            log.warning("reply_url_refused", extra={"event": "reply_url_refused",
+                                                    "type": str(req.body.get("type") or "command")[:40]})
+            return BoltResponse(status=200, body="")
+        return next()  # type: ignore[no-any-return]
+
+    @app.use
+    def inject_services(context: BoltContext, next: Any) -> None:
+        # A session *factory*, not an open session: Bolt's next() does not wrap the listener.
+        context["services"] = services
+        # When the request came in: the error handler answers a failed form in the form itself only
+        # while Slack still waits (3 s), and by direct message after (handlers/slack/listeners/errors.py).
+        context["received_at"] = time.monotonic()
+        next()
+
+    handlers.slack.listeners.register(app)
+    return Bot(app=app, services=services)

@@ -1,0 +1,641 @@
+"""Recording the outcome in Slack: the outcome modal, revisiting fairness, adding an action point later.
+
+The case's chair (or the deputy they named) or governance records the group's advisory outcome
+(bot/domain/outcomes.py). Permission is checked before a modal opens (a refusal is answered privately);
+a submission is validated and written in one short transaction before the acknowledgement, so a
+bad field is shown at the field and nothing is half-written. The circulation is a scheduled
+message due at once: the scheduler's next tick (within a minute) sends it, not this listener.
+
+Each modal is a form record (bot/domain/forms.py): the modal carries only its nonce; the case it is about
+and the number of action point rows are kept server-side. A submission counts once per view, and
+"Add another action point" rebuilds the form from the bot's own builder for the person it was opened
+for, carrying over only typed values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot.domain import action_points, cases, forms, outcomes
+from bot.domain.action_points import NewAction
+from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
+from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer
+from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
+from bot.domain.naming import describe_hits, find_person_names
+from bot.domain.notify import Message
+from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS, OutcomeForm, Recorded
+from bot.services import Services
+from handlers.slack import ids
+from handlers.slack.forms import answer_not_taken, form_of, open_modal
+from handlers.slack.header import refresh_case_header
+from handlers.slack.modals import Block, field_value, input_block, message_modal, modal, option, plain
+from handlers.slack.render import slack_escape
+from handlers.slack.replies import not_allowed_text
+from handlers.slack.workspace import SlackWorkspace
+from storage.locks import named_lock
+from storage.tables import ActionPoint, Case, CaseStatus
+
+log = logging.getLogger(__name__)
+
+# Block ids are the domain's field names, so InvalidInput.fields maps straight onto them.
+PROCESS = "process"
+RATIONALE = "rationale"
+RISK_LEVEL = "risk_level"
+RISK_NOTES = "risk_notes"
+ML_POLICY = "ml_policy"
+LEGAL_ADVICE = "legal_advice"
+WELFARE = "welfare"
+LINE_MANAGER_SUPPORT = "line_manager_support"
+QUORATE_STATED = "quorate_stated"
+QUORUM_STATEMENT = "quorum_statement"
+ACTION = "action"  # the one-row modal's fields: action_description, action_owner, action_due (check_new's names)
+MAX_ROWS = 10
+_ROW_FIELD = re.compile(r"^action_(\d+)_(description|owner|due)$")
+_INITIAL = {"plain_text_input": "initial_value", "static_select": "initial_option", "radio_buttons": "initial_option",
+            "users_select": "initial_user", "datepicker": "initial_date"}
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+YES_NO = {"yes": True, "no": False}
+
+
+def fairness_field(key: str) -> str:
+    return f"fairness_{key}"
+
+
+def fairness_note_field(key: str) -> str:
+    return f"fairness_{key}_note"
+
+
+def action_field(row: int | None, part: str) -> str:
+    """action_<row>_<part> on the outcome modal; action_<part> on the one-row modal."""
+    return f"{ACTION}_{row}_{part}" if row else f"{ACTION}_{part}"
+
+
+# --- views ------------------------------------------------------------------------------------------
+
+
+def _context(text: str, block_id: str | None = None) -> Block:
+    block: Block = {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": plain(text)}
+
+
+def _choice(field: str, label: str, options: list[dict[str, Any]], *, radio: bool, hint: str | None = None,
+            initial: str | None = None) -> Block:
+    element: dict[str, Any] = {"type": "radio_buttons" if radio else "static_select", "options": options}
+    if not radio:
+        element["placeholder"] = plain("Choose")
+    chosen = [o for o in options if o["value"] == initial]
+    if chosen:
+        element["initial_option"] = chosen[0]
+    return input_block(field, label, element, hint=hint)
+
+
+def _text(field: str, label: str, limit: int, *, multiline: bool, optional: bool = False, hint: str | None = None,
+          initial: str = "") -> Block:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline, "max_length": limit}
+    if initial:
+        element["initial_value"] = initial
+    return input_block(field, label, element, optional=optional, hint=hint)
+
+
+def _answer_options() -> list[dict[str, Any]]:
+    return [option(a.value, ANSWER_LABELS[a]) for a in Answer]
+
+
+def fairness_blocks(current: dict[str, tuple[str, str]]) -> list[Block]:
+    """The five principles: title as label, question as hint; yes/no/unknown and an optional note."""
+    blocks: list[Block] = []
+    for p in PRINCIPLES:
+        answer, note = current.get(p.key, ("", ""))
+        blocks.append(_choice(fairness_field(p.key), p.title, _answer_options(), radio=True, hint=p.question,
+                              initial=answer))
+        blocks.append(_text(fairness_note_field(p.key), f"{p.title}: note (optional)", outcomes.TEXT_LIMIT,
+                            multiline=True, optional=True, initial=note))
+    return blocks
+
+
+def action_row(row: int | None) -> list[Block]:
+    """Description, owner, due date. Optional on the outcome modal (an empty row is ignored)."""
+    optional = row is not None
+    label = f"Action point {row}" if row else "Action point"
+    hint = "What is to be done. Refer to the staff member by case number only." if row in (None, 1) else None
+    return [
+        _text(action_field(row, "description"), label, action_points.DESCRIPTION_LIMIT, multiline=False,
+              optional=optional, hint=hint),
+        input_block(action_field(row, "owner"), "Owner",
+                    {"type": "users_select", "placeholder": plain("Choose a person")}, optional=optional),
+        input_block(action_field(row, "due"), "Due date", {"type": "datepicker"}, optional=optional),
+    ]
+
+
+def _more_rows(reference: str, rows: int) -> Block:
+    """The "Add another action point" button, or, at the limit, where to add more later."""
+    if rows < MAX_ROWS:
+        return {"type": "actions", "block_id": ids.OUTCOME_MORE_ACTIONS, "elements": [
+            {"type": "button", "action_id": ids.OUTCOME_ADD_ACTION_ROW, "text": plain("Add another action point"),
+             "value": reference}]}
+    return _context(f"This form takes up to {MAX_ROWS} action points. Add more later from the case channel with "
+                    f"`{ids.COMMAND} action {reference}`.", ids.OUTCOME_MORE_ACTIONS)
+
+
+def _quorum_blocks(case: Case) -> list[Block]:
+    if case.quorate is not None:
+        recorded = case.quorum_reason or ("quorate" if case.quorate else "not quorate")
+        return [_context(f"From the roll-call: {slack_escape(recorded)}")]
+    yes_no = [option("yes", "Yes"), option("no", "No")]
+    return [
+        _header("Quorum"),
+        _choice(QUORATE_STATED, "Was the call quorate?", yes_no, radio=True,
+                hint="No roll-call was recorded for this call."),
+        _text(QUORUM_STATEMENT, "How is that known?", outcomes.TEXT_LIMIT, multiline=True,
+              hint="For example, the chair's count of the members on the call and their roles."),
+    ]
+
+
+def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
+    """The outcome form for `case`, with `rows` empty action point rows; `nonce` names its form record."""
+    answers = _answer_options()
+    blocks: list[Block] = [
+        _context(f"The group's advisory recommendation on *{case.reference}* to the Medical Director, who decides. "
+                 "Refer to the staff member by case number only: no names in any field."),
+        _choice(PROCESS, "Recommended process", [option(k.value, v) for k, v in PROCESS_LABELS.items()], radio=False),
+        _text(RATIONALE, "Rationale", outcomes.TEXT_LIMIT, multiline=True,
+              hint="Why this process is recommended. Required."),
+        _choice(RISK_LEVEL, "Risk level", [option(k.value, v) for k, v in RISK_LABELS.items()], radio=False,
+                hint="A high-risk outcome is reported, anonymised, to the Quality Board."),
+        _text(RISK_NOTES, "Risk assessment notes", outcomes.TEXT_LIMIT, multiline=True, optional=True),
+        _header("Legal liaison"),
+        _choice(ML_POLICY, "Does the medical-liability policy need notifying?", answers, radio=True),
+        _choice(LEGAL_ADVICE, "Is legal advice needed?", answers, radio=True),
+        _header("Support"),
+        _choice(WELFARE, "Was welfare / pastoral support offered to the staff member?", answers, radio=True),
+        _text(LINE_MANAGER_SUPPORT, "Support for the line manager", outcomes.TEXT_LIMIT, multiline=True,
+              optional=True),
+        *_quorum_blocks(case),
+        _header("Fairness and proportionality"),
+        _context('A "no" or "unknown" becomes an action point for further inquiry, owned by the chair. The answers '
+                 "stay in the case record and can be revisited as the case progresses."),
+        *fairness_blocks({}),
+        _header("Action points"),
+        _context("Each needs a description, an owner and a due date. A row left empty is ignored."),
+    ]
+    for row in range(1, min(rows, MAX_ROWS) + 1):
+        blocks += action_row(row)
+    blocks.append(_more_rows(case.reference, rows))
+    return modal(ids.OUTCOME_VIEW, "Outcome", blocks, submit="Record", private_metadata=nonce)
+
+
+def _typed(element: dict[str, Any], value: Any) -> Any:
+    """A typed value fit for the bot's own `element`, or None: text within its limit, a user id of Slack's
+    form, a real date, or one of the element's own options (a value from an edited payload is dropped)."""
+    kind = element.get("type")
+    if kind == "plain_text_input":
+        return value[:int(element.get("max_length") or 3000)] if isinstance(value, str) and value else None
+    if kind == "users_select":
+        return value if isinstance(value, str) and _USER_ID.match(value) else None
+    if kind == "datepicker":
+        day = _date(value) if isinstance(value, str) else None
+        return day.isoformat() if day else None
+    match = [o for o in element.get("options", []) if isinstance(value, str) and o.get("value") == value]
+    return match[0] if match else None
+
+
+def with_initial_values(blocks: list[Block], values: Any) -> list[Block]:
+    """A copy of the bot's `blocks` whose inputs start from what was typed (view.state.values), so nothing
+    is lost. Only values are taken from the payload, and only where they fit the bot's own elements."""
+    out = copy.deepcopy(blocks)
+    if not isinstance(values, dict):
+        return out
+    for block in out:
+        field = block.get("block_id")
+        if block.get("type") != "input" or field not in values or not isinstance(values.get(field), dict):
+            continue
+        element = block["element"]
+        key = _INITIAL.get(element.get("type", ""))
+        if key is None:
+            continue
+        try:
+            typed = _typed(element, field_value(values, field))
+        except (AttributeError, TypeError):  # an element of the wrong shape: nothing to carry over
+            typed = None
+        element.pop(key, None)
+        if typed:
+            element[key] = typed
+    return out
+
+
+def fairness_view(reference: str, current: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    blocks = [
+        _context(f"Revisit the fairness and proportionality answers for *{reference}*. Your answers are added to the "
+                 'case record; earlier ones are kept. A new "no" or "unknown" becomes an action point for further '
+                 "inquiry, owned by the chair, unless one is already open for that principle."),
+        *fairness_blocks(current),
+    ]
+    return modal(ids.FAIRNESS_VIEW, "Revisit fairness", blocks, submit="Save")
+
+
+def action_view(reference: str) -> dict[str, Any]:
+    blocks = [_context(f"A new action point on *{reference}*. Its owner is told by direct message and reminded "
+                       "until it is done."), *action_row(None)]
+    return modal(ids.ACTION_ADD_VIEW, "Add an action point", blocks, submit="Add")
+
+
+# --- parsing ----------------------------------------------------------------------------------------
+
+
+def _date(raw: Any) -> date | None:
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def _new_action(values: dict[str, Any], row: int | None) -> NewAction:
+    return NewAction(description=field_value(values, action_field(row, "description")) or "",
+                     owner_id=field_value(values, action_field(row, "owner")) or "",
+                     due_on=_date(field_value(values, action_field(row, "due"))))
+
+
+def parse_actions(values: dict[str, Any], max_row: int = MAX_ROWS) -> tuple[tuple[int, ...], tuple[NewAction, ...]]:
+    """The rows with anything in them, and their row numbers (a completely empty row is ignored). Only the
+    rows the bot built into the form (`max_row`) count: more in an edited payload are not read."""
+    rows = sorted({int(m.group(1)) for key in values if (m := _ROW_FIELD.match(key)) and int(m.group(1)) <= max_row})
+    kept: list[tuple[int, NewAction]] = []
+    for row in rows:
+        action = _new_action(values, row)
+        if action.description.strip() or action.owner_id or action.due_on is not None:
+            kept.append((row, action))
+    return tuple(r for r, _ in kept), tuple(a for _, a in kept)
+
+
+def at_rows(errors: dict[str, str], rows: tuple[int, ...]) -> dict[str, str]:
+    """The domain numbers the rows it was given 1, 2, ...; put each error back on the row it came from."""
+    out: dict[str, str] = {}
+    for key, message in errors.items():
+        m = _ROW_FIELD.match(key)
+        if m and 0 < int(m.group(1)) <= len(rows):
+            key = action_field(rows[int(m.group(1)) - 1], m.group(2))
+        out[key] = message
+    return out
+
+
+def _fairness_values(values: dict[str, Any]) -> dict[str, tuple[str | None, str]]:
+    return {p.key: (field_value(values, fairness_field(p.key)), field_value(values, fairness_note_field(p.key)) or "")
+            for p in PRINCIPLES}
+
+
+def parse_outcome(values: dict[str, Any], reference: str, actor: str,
+                  max_row: int = MAX_ROWS) -> tuple[tuple[int, ...], OutcomeForm]:
+    rows, actions = parse_actions(values, max_row)
+    form = OutcomeForm(
+        reference=reference, actor=actor, process=field_value(values, PROCESS),
+        rationale=field_value(values, RATIONALE) or "", risk_level=field_value(values, RISK_LEVEL),
+        risk_notes=field_value(values, RISK_NOTES) or "", ml_policy_notify=field_value(values, ML_POLICY),
+        legal_advice=field_value(values, LEGAL_ADVICE), welfare_offered=field_value(values, WELFARE),
+        line_manager_support=field_value(values, LINE_MANAGER_SUPPORT) or "", fairness=_fairness_values(values),
+        actions=actions, quorate_stated=YES_NO.get(field_value(values, QUORATE_STATED) or ""),
+        quorum_statement=field_value(values, QUORUM_STATEMENT) or "")
+    return rows, form
+
+
+# --- checks shared by the three modals ------------------------------------------------------------------
+# These would sit better in bot/domain/outcomes.py (status, revisiting fairness, adding later); kept here for now.
+
+
+def _refusal(exc: NotAllowed | NotFound) -> str:
+    return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+
+
+def _open_case(session: Session, services: Services, reference: str, user_id: str) -> Case:
+    """The case, if `user_id` may record on it and it is neither cancelled nor closed."""
+    case = cases.case_named(session, reference)
+    outcomes.may_record(session, services.terms, case, user_id)
+    if case.status != CaseStatus.CONVENED:
+        raise NotAllowed(f"{case.reference} is {case.status}: nothing more can be recorded on it.")
+    return case
+
+
+def _check_fairness(answers: dict[str, tuple[str | None, str]], names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    errors: dict[str, str] = {}
+    checked: dict[str, tuple[str, str]] = {}
+    for key, (answer, note) in answers.items():
+        if answer not in {a.value for a in Answer}:
+            errors[fairness_field(key)] = "Answer yes, no or unknown."
+        note = note.strip()
+        if len(note) > outcomes.TEXT_LIMIT:
+            errors[fairness_note_field(key)] = f"Keep this under {outcomes.TEXT_LIMIT} characters."
+        elif hits := find_person_names(note, names):
+            errors[fairness_note_field(key)] = describe_hits(hits)
+        checked[key] = (str(answer), note)
+    if errors:
+        raise InvalidInput(errors)
+    return checked
+
+
+def _reference(command: dict[str, Any]) -> str:
+    """The word after the subcommand: `/pmccg outcome PMCCG-2026-001`."""
+    words = (command.get("text") or "").split()
+    return words[1] if len(words) > 1 else ""
+
+
+def _open(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services, usage: str,
+          build: Callable[[Session, Case], dict[str, Any]], kind: FormKind) -> str | None:
+    """Check, then open the modal (the trigger lasts 3 s); return a refusal to show privately, or None."""
+    if not reference.strip():
+        return f"Say which case: `{ids.COMMAND} {usage}` followed by the case reference."
+    try:
+        with services.sessions() as session:
+            case = _open_case(session, services, reference, user_id)
+            view = build(session, case)
+            subject = case.reference
+    except (NotAllowed, NotFound) as exc:
+        return _refusal(exc)
+    open_modal(client, services, trigger_id, view, kind=kind, user_id=user_id, subject=subject)
+    # The names used to refuse a staff member's name in typed text: loaded while they type.
+    services.directory.refresh_in_background()
+    return None
+
+
+def _build_outcome(session: Session, case: Case) -> dict[str, Any]:
+    if outcomes.outcome_of(session, case.id or 0) is not None:
+        raise NotAllowed(f"The outcome of {case.reference} is already recorded. Revisit the fairness answers with "
+                         f"`{ids.COMMAND} fairness {case.reference}`, or add an action point with "
+                         f"`{ids.COMMAND} action {case.reference}`.")
+    return outcome_view(case)
+
+
+def _build_fairness(session: Session, case: Case) -> dict[str, Any]:
+    current = outcomes.current_fairness(session, case.id or 0)
+    return fairness_view(case.reference, {k: (a.answer, a.note) for k, a in current.items()})
+
+
+def _require_outcome(session: Session, case: Case) -> None:
+    if outcomes.outcome_of(session, case.id or 0) is None:
+        raise NotAllowed(f"Record the outcome of {case.reference} first (`{ids.COMMAND} outcome {case.reference}`): "
+                         "its action points are circulated with it.")
+
+
+def _build_action(session: Session, case: Case) -> dict[str, Any]:
+    _require_outcome(session, case)
+    return action_view(case.reference)
+
+
+def open_outcome(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
+    return _open(client, trigger_id, user_id, reference, services, "outcome", _build_outcome, FormKind.OUTCOME)
+
+
+def open_fairness(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
+    return _open(client, trigger_id, user_id, reference, services, "fairness", _build_fairness, FormKind.FAIRNESS)
+
+
+def open_action(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
+    return _open(client, trigger_id, user_id, reference, services, "action", _build_action, FormKind.ACTION_ADD)
+
+
+# --- /pmccg subcommands (the SUBCOMMANDS table in handlers/slack/listeners/commands.py) -------------------------------
+
+
+def _command(opener: Callable[[WebClient, str, str, str, Services], str | None]) -> Callable[..., None]:
+    def run(command: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
+        refusal = opener(client, command["trigger_id"], command["user_id"], _reference(command), services)
+        if refusal:
+            respond(text=refusal, response_type="ephemeral")
+    return run
+
+
+command_outcome = _command(open_outcome)
+command_fairness = _command(open_fairness)
+command_action = _command(open_action)
+
+
+# --- after a submission ----------------------------------------------------------------------------------
+
+
+def _recorded_text(recorded: Recorded) -> str:
+    text = (f":white_check_mark: Recorded: the outcome of *{recorded.reference}*. The action points are being "
+            "circulated within a minute: in the case channel, to each owner, and the recommendation, anonymised, "
+            "to the Medical Director.")
+    if recorded.inquiry_ids:
+        text += (f"\n{len(recorded.inquiry_ids)} fairness answer(s) call for further inquiry: an action point for "
+                 "each is with the chair.")
+    return text
+
+
+def _plan_owner(session: Session, owner: str, services: Services, now: datetime) -> bool:
+    """Plan the owner's reminders (bot/domain/action_reminders.py); False if that module is not there yet."""
+    try:
+        from bot.domain import action_reminders
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.domain.action_reminders":
+            raise
+        log.warning("action_reminders_missing", extra={"event": "action_reminders_missing"})
+        return False
+    action_reminders.plan_owner(session, owner, services.terms, services.zone, now)
+    return True
+
+
+def _tell(step: str, case_ref: str, send: Callable[[], object]) -> bool:
+    try:
+        send()
+        return True
+    except PlatformFailure as exc:
+        # The change is recorded either way; the message is the announcement.
+        log.warning(step, extra={"event": step, "case_ref": case_ref, "error": exc.error})
+        return False
+
+
+def register(app: App) -> None:
+    @app.action(ids.CASE_RECORD_OUTCOME)
+    def record_outcome_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
+                               services: Services) -> None:
+        ack()
+        refusal = open_outcome(client, body["trigger_id"], body["user"]["id"],
+                               str(body["actions"][0].get("value", "")), services)
+        if refusal:
+            respond(text=refusal, response_type="ephemeral", replace_original=False)
+
+    @app.action(ids.CASE_REVISIT_FAIRNESS)
+    def revisit_fairness_clicked(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
+                                 services: Services) -> None:
+        ack()
+        refusal = open_fairness(client, body["trigger_id"], body["user"]["id"],
+                                str(body["actions"][0].get("value", "")), services)
+        if refusal:
+            respond(text=refusal, response_type="ephemeral", replace_original=False)
+
+    @app.action(ids.OUTCOME_ADD_ACTION_ROW)
+    def add_action_row(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        ack()
+        payload_view = body.get("view") if isinstance(body.get("view"), dict) else {}
+        try:
+            # Only a view the bot opened for this person, as its form record says.
+            form = form_of(services, body, FormKind.OUTCOME)
+        except (FormRefused, AlreadySubmitted):
+            return  # logged by bot/domain/forms.py; the view is left as the bot built it
+        grown = forms.add_row(services.sessions, form, MAX_ROWS)
+        if grown is None:
+            return  # at the limit, or a double click already added this row
+        try:
+            with services.sessions() as session:
+                view = outcome_view(cases.case_named(session, form.subject), rows=grown.rows, nonce=form.nonce)
+        except NotFound:
+            forms.undo_row(services.sessions, grown)
+            return
+        # The bot's own blocks, with only the typed values carried over.
+        state = payload_view.get("state") if isinstance(payload_view.get("state"), dict) else {}
+        view["blocks"] = with_initial_values(view["blocks"], state.get("values"))
+        hash_ = payload_view.get("hash")
+        try:
+            client.views_update(view_id=grown.view_id, hash=hash_ if isinstance(hash_, str) else None, view=view)
+        except SlackApiError as exc:
+            # hash_conflict: the view changed meanwhile; the row is counted back so the form matches the view.
+            forms.undo_row(services.sessions, grown)
+            log.warning("outcome_add_row_failed", extra={"event": "outcome_add_row_failed",
+                                                         "error": str(exc.response.get("error"))})
+
+    @app.view(ids.OUTCOME_VIEW)
+    def submit_outcome(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.OUTCOME)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        rows, outcome_form = parse_outcome(body["view"]["state"]["values"], reference, user_id, form.rows)
+        # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
+        services.directory.refresh_in_background()
+        names = services.directory.names(wait_seconds=1.5)
+        now = services.clock()
+        try:
+            with named_lock(services.engine, f"outcome:{reference}"):
+                recorded = forms.submit_once(services.sessions, form, now, lambda session: outcomes.record_outcome(
+                    session, services.terms, outcome_form, now, services.zone, names, services.directory))
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
+        except InvalidInput as exc:
+            ack(response_action="errors", errors=at_rows(exc.fields, rows))
+            return
+        except (NotAllowed, NotFound) as exc:
+            ack(response_action="update", view=message_modal("Outcome not recorded", _refusal(exc)))
+            return
+        ack(response_action="update", view=message_modal("Outcome", _recorded_text(recorded)))
+        refresh_case_header(services, client, recorded.case_id)  # counts shown; "Record outcome" goes
+        log.info("outcome_recorded", extra={"event": "outcome_recorded", "case_ref": recorded.reference,
+                                            "actions": len(recorded.action_ids),
+                                            "inquiries": len(recorded.inquiry_ids)})
+
+    @app.view(ids.FAIRNESS_VIEW)
+    def submit_fairness(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.FAIRNESS)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        answers = _fairness_values(body["view"]["state"]["values"])
+        services.directory.refresh_in_background()
+        names = services.directory.names(wait_seconds=1.5)
+        now = services.clock()
+
+        def change(session: Session) -> tuple[dict[str, tuple[str, str]], list[int], list[str], str, str]:
+            case = _open_case(session, services, reference, user_id)
+            checked = _check_fairness(answers, names)
+            created = outcomes.record_fairness(session, services.terms, case, user_id, checked, now,
+                                               now.astimezone(services.zone).date())
+            items = [session.get(ActionPoint, i) for i in created]
+            owners = sorted({item.owner_id for item in items if item is not None})
+            return checked, list(created), owners, case.room_id, case.reference
+
+        try:
+            with named_lock(services.engine, f"outcome:{reference}"):
+                checked, created, owners, room_id, case_ref = forms.submit_once(services.sessions, form, now, change)
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
+        except InvalidInput as exc:
+            ack(response_action="errors", errors=exc.fields)
+            return
+        except (NotAllowed, NotFound) as exc:
+            ack(response_action="update", view=message_modal("Not saved", _refusal(exc)))
+            return
+        text = f":white_check_mark: Saved: the fairness answers for *{case_ref}*. Earlier answers stay in the record."
+        if created:
+            text += f"\n{len(created)} new action point(s) for further inquiry, with the chair."
+        ack(response_action="update", view=message_modal("Revisit fairness", text))
+        model = {"reference": case_ref, "actor_id": user_id, "inquiries": len(created), "owners": owners,
+                 "revisit_action": ids.CASE_REVISIT_FAIRNESS,
+                 "answers": [{"title": PRINCIPLE_BY_KEY[k].title, "answer": ANSWER_LABELS[Answer(a)]}
+                             for k, (a, _) in checked.items()]}
+        _tell("fairness_note_failed", case_ref,
+              lambda: SlackWorkspace(client).post(room_id, Message("fairness_revisited", model)))
+
+    @app.view(ids.ACTION_ADD_VIEW)
+    def submit_action(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
+        user_id = body["user"]["id"]
+        try:
+            form = form_of(services, body, FormKind.ACTION_ADD)
+        except (FormRefused, AlreadySubmitted) as exc:
+            answer_not_taken(ack, exc)
+            return
+        reference = form.subject
+        action = _new_action(body["view"]["state"]["values"], None)
+        services.directory.refresh_in_background()
+        names = services.directory.names(wait_seconds=1.5)
+        now = services.clock()
+
+        def change(session: Session) -> tuple[dict[str, Any], str, int]:
+            case = _open_case(session, services, reference, user_id)
+            _require_outcome(session, case)
+            errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
+                                             services.directory)
+            if errors:
+                raise InvalidInput(errors)
+            item = action_points.add(session, case, action, user_id, now, source="channel")
+            planned = _plan_owner(session, item.owner_id, services, now)
+            model = {"reference": case.reference, "room_id": case.room_id, "actor_id": user_id,
+                     "number": item.number, "description": item.description,
+                     "due_text": f"{item.due_on:%A} {item.due_on.day} {item.due_on:%B %Y}", "reminded": planned}
+            return model, item.owner_id, item.case_id
+
+        try:
+            with named_lock(services.engine, f"outcome:{reference}"):
+                model, owner, case_id = forms.submit_once(services.sessions, form, now, change)
+        except AlreadySubmitted as exc:
+            answer_not_taken(ack, exc)
+            return
+        except InvalidInput as exc:
+            ack(response_action="errors", errors=exc.fields)
+            return
+        except (NotAllowed, NotFound) as exc:
+            ack(response_action="update", view=message_modal("Not added", _refusal(exc)))
+            return
+        ack(response_action="update", view=message_modal("Add an action point", (
+            f":white_check_mark: Added action point {model['number']} on *{model['reference']}* for <@{owner}>, "
+            f"due {model['due_text']}. I am telling them by direct message.")))
+        refresh_case_header(services, client, case_id)
+        told = _tell("action_owner_dm_failed", model["reference"],
+                     lambda: SlackWorkspace(client).send_direct(owner, Message("action_assigned", model)))
+        if not told and form.view_id:
+            with contextlib.suppress(SlackApiError):  # the modal was closed: the case history has the item
+                client.views_update(view_id=form.view_id, view=message_modal("Add an action point", (
+                    f":warning: Added action point {model['number']} on *{model['reference']}*, but I could not "
+                    f"tell <@{owner}> by direct message: please let them know.")))
