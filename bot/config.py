@@ -55,7 +55,7 @@ class Settings:
 
     @property
     def reporting(self) -> Any:
-        from bot.domain.reminders import Reporting
+        from bot.domain.outbox import Reporting
 
         return Reporting(self.governance_channel, self.quality_board_channel, self.archive_on_close)
 

@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
-from bot.domain import convene_recovery, reminders
+from bot.domain import convene_recovery, convening, reminders
 from bot.domain.notify import Workspace
 from bot.domain.reminders import Reporting, TickReport
 from bot.domain.terms import Terms
@@ -66,8 +66,8 @@ class Ticker:
     def recover_convenings(self) -> convene_recovery.RecoveryReport:
         """Finish or roll back convenings left open by a process that died (never one still in progress)."""
         try:
-            report = convene_recovery.recover(self.sessions, self.engine, self.workspace, self.terms, self.zone,
-                                              self.clock(), older_than=self.orphan_after)
+            report = convening.recover(self.sessions, self.engine, self.workspace, self.terms, self.zone, self.clock(),
+                                       older_than=self.orphan_after)
         except Exception:  # noqa: BLE001  (a database blip must not stop the scheduler; tried next tick)
             log.exception("convening_recovery_failed", extra={"event": "convening_recovery_failed"})
             return convene_recovery.RecoveryReport()

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from bot.config import Settings
 from bot.domain.terms import Terms
 from handlers.slack.directory import Directory
-from storage.db import SessionFactory
+from storage.db import SessionFactory, make_engine, session_factory
 
 
 class Clock(Protocol):
@@ -31,3 +31,11 @@ class Services:
     @property
     def zone(self) -> ZoneInfo:
         return self.settings.zone
+
+
+def build_services(settings: Settings, terms: Terms, engine: Engine | None, directory: Directory,
+                   clock: Clock) -> Services:
+    """The process's collaborators: the engine (opened from the settings unless given) and its sessions."""
+    engine = engine or make_engine(settings.database_url)
+    return Services(settings=settings, terms=terms, engine=engine, sessions=session_factory(engine),
+                    directory=directory, clock=clock)

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.domain import convene_recovery, convening, ledger, roster
-from bot.domain.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click, recover
-from bot.domain.convening import Convened
+from bot.domain.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click
+from bot.domain.convening import Convened, recover
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Workspace
 from bot.domain.terms import Terms

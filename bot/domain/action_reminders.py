@@ -24,11 +24,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select, update
 
 from bot.domain import action_points
+from bot.domain.action_lines import ActionLine, DayView, action_line
 from bot.domain.agenda import split_text
-from bot.domain.circulation import ActionLine, DayView, action_line
 from bot.domain.notify import Message
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.outcomes import chair_ids
-from bot.domain.reminders import Delivery, Drop, Due
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import (

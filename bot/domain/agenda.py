@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 
 from bot.domain.case_views import SeatView, local_time_text, route_label
 from bot.domain.notify import Message
-from bot.domain.reminders import Delivery, Drop, Due
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.routes import ROUTE_LABELS, Route
 from bot.domain.terms import Terms
 from storage.tables import Case, CaseStatus, Invitee

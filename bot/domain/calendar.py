@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
 
-from bot.domain.reminders import Delivery, Drop, Due
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.terms import Terms
 from storage.tables import Case, CaseStatus
 

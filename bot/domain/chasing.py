@@ -16,8 +16,8 @@ from bot.domain import roster
 from bot.domain.attendance import _entries_for, projected_quorum
 from bot.domain.case_views import local_time_text
 from bot.domain.notify import Message
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.quorum import Condition
-from bot.domain.reminders import Delivery, Drop, Due
 from bot.domain.roles import Role
 from storage.tables import CaseStatus, Invitee, Reply
 

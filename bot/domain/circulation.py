@@ -15,18 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
 from bot.domain import ledger, roster
-from bot.domain.action_points import Rag, for_case, rag
+from bot.domain.action_lines import ActionLine, DayView, action_line, day_view
+from bot.domain.action_points import for_case
+from bot.domain.action_reminders import plan_owner
 from bot.domain.agenda import split_text
 from bot.domain.case_views import local_time_text
 from bot.domain.fairness import ANSWER_LABELS, PRINCIPLES, Answer
 from bot.domain.history import record_event
 from bot.domain.notify import Message, Posted
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.outcomes import (
     PROCESS_LABELS,
     RISK_LABELS,
@@ -39,12 +42,10 @@ from bot.domain.outcomes import (
     outcome_of,
 )
 from bot.domain.planning import days_after
-from bot.domain.reminders import Delivery, Drop, Due
 from bot.domain.roles import Role
 from bot.domain.terms import Terms
 from storage.tables import (
     ActionPoint,
-    ActionStatus,
     Case,
     CaseStatus,
     DeliveryState,
@@ -59,39 +60,9 @@ CIRCULATED_EVENT = "outcome_circulated"
 # What the chase's button opens (handlers/slack/ids.py CASE_RECORD_OUTCOME; bot/ never imports handlers/).
 RECORD_OUTCOME_ACTION = "case_record_outcome"
 
-_RAG = {  # status -> (label, emoji)
-    Rag.GREEN: ("Green", "large_green_circle"),
-    Rag.AMBER: ("Amber: due soon", "large_orange_circle"),
-    Rag.RED: ("Red: overdue", "red_circle"),
-    ActionStatus.DONE: ("Done", "white_check_mark"),
-    ActionStatus.DROPPED: ("Dropped", "heavy_minus_sign"),
-}
 
 
 # --- view models ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DayView:
-    """A day for a Slack date token: each reader sees it in their own zone; `text` otherwise."""
-
-    at: datetime
-    text: str
-
-    @property
-    def timestamp(self) -> int:
-        return int(self.at.timestamp())
-
-
-@dataclass(frozen=True)
-class ActionLine:
-    number: int
-    owner_id: str
-    description_chunks: tuple[str, ...]
-    due: DayView
-    rag: str
-    rag_label: str
-    rag_emoji: str
 
 
 @dataclass(frozen=True)
@@ -188,11 +159,6 @@ class CirculationEscalation:
 # --- building them --------------------------------------------------------------------------------
 
 
-def _day(day: date, zone: ZoneInfo) -> DayView:
-    # Midday keeps the date the same for readers a few hours either side of the organisation.
-    return DayView(datetime.combine(day, time(12), tzinfo=zone), f"{day:%A} {day.day} {day:%B %Y}")
-
-
 def _chunks(text: str | None) -> tuple[str, ...]:
     return split_text(text) if text and text.strip() else ()
 
@@ -212,13 +178,6 @@ def _profession_label(terms: Terms, case: Case) -> str:
 
 def _recommendation(terms: Terms, outcome: Outcome) -> str:
     return f"The group recommends to the {terms.decision_maker}: {_label(PROCESS_LABELS, Process(outcome.process))}"
-
-
-def action_line(item: ActionPoint, today: date, window_days: int, zone: ZoneInfo) -> ActionLine:
-    status = rag(item, today, window_days) if item.status == ActionStatus.OPEN else ActionStatus(item.status)
-    label, emoji = _RAG[status]
-    return ActionLine(number=item.number, owner_id=item.owner_id, description_chunks=split_text(item.description),
-                      due=_day(item.due_on, zone), rag=str(status), rag_label=label, rag_emoji=emoji)
 
 
 def _quorate_label(outcome: Outcome) -> str:
@@ -296,9 +255,6 @@ def _mark_circulated(case_id: int, outcome_id: int, terms: Terms, zone: ZoneInfo
         session.add(outcome)
         owners = sorted({a.owner_id for a in open_items(session, case_id)})
         record_event(session, case_id, BOT_ACTOR, CIRCULATED_EVENT, now, owners=len(owners))
-        # Imported here: bot/domain/action_reminders.py builds its reminders from this module's views.
-        from bot.domain.action_reminders import plan_owner
-
         for owner in owners:
             plan_owner(session, owner, terms, zone, now)
 
@@ -394,7 +350,7 @@ def compose_circulation_escalate(due: Due) -> list[Delivery] | Drop:
     call_day = case.call_at.astimezone(due.zone).date()
     model = CirculationEscalation(reference=case.reference,
                                   period=period_text(due.terms.reminders.circulation_escalate_days),
-                                  call=DayView(case.call_at, _day(call_day, due.zone).text), undelivered=missing)
+                                  call=DayView(case.call_at, day_view(call_day, due.zone).text), undelivered=missing)
     message = Message("circulation_escalate", model)
     if due.reporting.governance_room:
         return [Delivery(message, room=due.reporting.governance_room)]

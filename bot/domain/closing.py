@@ -26,8 +26,8 @@ from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
 from bot.domain.notify import Message, Workspace, attempt
+from bot.domain.outbox import Reporting
 from bot.domain.outcomes import PROCESS_LABELS, Process
-from bot.domain.reminders import Reporting
 from bot.domain.rescheduling import Announced
 from bot.domain.terms import Terms
 from storage.db import SessionFactory

@@ -377,7 +377,7 @@ def convene(
                 return _found(found)
         # We hold the lock, so a convening of this prefix and year still pending is one whose process died:
         # roll it back first, so its number and its room's name are free for this case.
-        recovery.resolve_pending(sessions, workspace, terms, zone, prefix, year, clock())
+        recovery.resolve_pending(sessions, workspace, terms, zone, prefix, year, clock(), send_owed_invitations)
         with sessions() as session:
             counter = session.get(ReferenceCounter, (prefix, year))
             seq = (counter.last if counter else 0) + 1
@@ -525,3 +525,11 @@ def send_owed_invitations(sessions: SessionFactory, workspace: Workspace, terms:
             log.error("undelivered_note_failed", extra={"event": "undelivered_note_failed",
                                                         "case_ref": case.reference})
     return tuple(undelivered)
+
+
+def recover(sessions: SessionFactory, engine: Engine, workspace: Workspace, terms: Terms, zone: ZoneInfo,
+            now: datetime, *, older_than: timedelta = recovery.ORPHAN_AFTER) -> recovery.RecoveryReport:
+    """Finish or roll back each convening left open (bot/domain/convene_recovery.py's recover), sending a finished
+    one's owed invitations as convene does."""
+    return recovery.recover(sessions, engine, workspace, terms, zone, now, finish=send_owed_invitations,
+                            older_than=older_than)

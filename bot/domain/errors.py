@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from storage.db import is_unavailable
+
 
 class DomainError(Exception):
     """Base class: `message` is safe to show to the person who made the request."""
@@ -47,3 +49,9 @@ class RoomNameTaken(PlatformFailure):
     def __init__(self, name: str) -> None:
         super().__init__("creating the case channel", f"the name {name} is taken")
         self.name = name
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) means the database could not be reached or written: the request
+    changed nothing and may simply be tried again (a front end says so, in its own words)."""
+    return is_unavailable(error)

@@ -39,9 +39,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select, update
 
 from bot.domain import ledger
+from bot.domain.composers import COMPOSERS
 from bot.domain.errors import PlatformFailure
 from bot.domain.history import record_event
 from bot.domain.notify import Message, Posted, Workspace
+from bot.domain.outbox import DELIVERY_FAILED, Composer, Delivery, Drop, Due, Reporting
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, DeliveryRecord, DeliveryState, MessageState, ScheduledMessage
@@ -53,84 +55,8 @@ LATE_AFTER = timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 # Rows one tick sends at most: the next tick (and the nightly purge) is never starved.
 TICK_LIMIT = 500
-DELIVERY_FAILED = "delivery_failed"
 # Pauses between attempts to record a delivery the platform accepted (seconds), while the lease lasts.
 RECORD_PAUSES = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One thing to deliver: a message to a room or a person, or a file to a room.
-
-    `key` names the recipient within its scheduled message (default: the room, person or file), so
-    a retry knows which deliveries already went out.
-    """
-
-    message: Message | None = None
-    room: str | None = None
-    user: str | None = None
-    file: tuple[str, bytes, str] | None = None  # filename, content, title
-    # Runs in the "sent" transaction with where it landed (e.g. to update it later).
-    on_sent: Callable[[Session, Posted], None] | None = None
-    # Runs in the transaction that records a permanent failure (e.g. to plan the next reminder).
-    on_failed: Callable[[Session], None] | None = None
-    key: str = ""
-    # Ids the ledger keeps with the delivery (e.g. the action points a reminder listed).
-    detail: dict[str, Any] | None = None
-    # False for the failure report itself, so a failure to report a failure is logged, not reported.
-    report_failure: bool = True
-
-    @property
-    def name(self) -> str:
-        if self.key:
-            return self.key
-        if self.file is not None:
-            return f"file:{self.room}:{self.file[0]}"
-        if self.room is not None:
-            return f"room:{self.room}"
-        return f"user:{self.user}"
-
-    @property
-    def recipient(self) -> str:
-        return self.room if self.room is not None and self.user is None else str(self.user)
-
-    @property
-    def kind(self) -> str:
-        return ledger.FILE_KIND if self.file is not None else (self.message.template if self.message else "")
-
-
-@dataclass(frozen=True)
-class Drop:
-    reason: str
-    # Runs in the transaction that records the drop (e.g. to plan the next weekly reminder).
-    then: Callable[[Session], None] | None = None
-
-
-@dataclass(frozen=True)
-class Reporting:
-    """Where reports go beyond the case: configured channel ids (empty: not configured)."""
-
-    governance_room: str = ""
-    quality_board_room: str = ""
-    archive_on_close: bool = False
-
-
-@dataclass(frozen=True)
-class Due:
-    """What a composer is given: the row, its case re-read now, and whether it is late."""
-
-    session: Session
-    row: ScheduledMessage
-    case: Case | None
-    terms: Terms
-    zone: ZoneInfo
-    now: datetime
-    late: bool
-    detail: dict[str, Any]
-    reporting: Reporting = Reporting()
-
-
-Composer = Callable[[Due], "list[Delivery] | Drop"]
 
 
 @dataclass
@@ -144,23 +70,8 @@ class TickReport:
 
 
 def composers() -> dict[str, Composer]:
-    """Kind -> composer. Imported here so each rule's module owns its own message."""
-    from bot.domain import action_reminders, agenda, calendar, chasing, circulation, roll_call, undelivered
-
-    return {
-        "reply_chase": chasing.compose_reply_chase,
-        "pre_call_check": chasing.compose_pre_call_check,
-        "agenda": agenda.compose_agenda,
-        "roll_call": roll_call.compose_roll_call,
-        "roll_call_close": roll_call.compose_roll_call_close,
-        "calendar": calendar.compose_calendar,
-        "circulation": circulation.compose_circulation,
-        "circulation_chase": circulation.compose_circulation_chase,
-        "circulation_escalate": circulation.compose_circulation_escalate,
-        "action_digest": action_reminders.compose_digest,
-        "overdue_escalation": action_reminders.compose_overdue_escalation,
-        DELIVERY_FAILED: undelivered.compose_report,
-    }
+    """Kind -> composer: the registry in bot/domain/composers.py, where each rule's module owns its message."""
+    return dict(COMPOSERS)
 
 
 # --- claiming -----------------------------------------------------------------------------------

@@ -34,10 +34,10 @@ from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
 from bot.domain.notify import Message, Posted, Workspace, attempt
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.people import People, require_people
 from bot.domain.permissions import chair_contacts, has_chair_powers, require_chair_powers
 from bot.domain.quorum import Attendee, QuorumResult, assess_quorum
-from bot.domain.reminders import Delivery, Drop, Due
 from bot.domain.roster import RosterEntry
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from bot.domain import roster
 from bot.domain.ledger import error_words, kind_words
 from bot.domain.notify import Message
-from bot.domain.reminders import Delivery, Drop, Due
+from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.roles import Role
 from storage.tables import Case, Invitee
 

@@ -29,7 +29,7 @@ from bot.domain.notify import Posted, Workspace
 from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS
 from bot.domain.permissions import may_read_records
 from bot.domain.terms import Terms
-from handlers.slack.render import render_document
+from bot.records.documents import render_document
 from storage.tables import (
     ActionPoint,
     ActionStatus,

@@ -21,11 +21,10 @@ import handlers.slack.listeners
 from bot import clock
 from bot.config import Settings
 from bot.domain.terms import Terms, load_terms
-from bot.services import Clock, Services
+from bot.services import Clock, Services, build_services
 from handlers.slack import payloads
 from handlers.slack.directory import Directory
 from handlers.slack.forms import foreign_reply_url, reply_hosts
-from storage.db import make_engine, session_factory
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +55,8 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     """Build the Bolt app. Signature verification stays on; listeners get `services` injected."""
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     terms = terms or load_terms(settings.config_path)
-    engine = engine or make_engine(settings.database_url)
     client = client or make_client(settings)
-    services = Services(settings=settings, terms=terms, engine=engine, sessions=session_factory(engine),
-                        directory=Directory(client), clock=now)
+    services = build_services(settings, terms, engine, Directory(client), now)
     # Bolt copies its logger's level and logs rejected request bodies at INFO: give it a logger
     # held at WARNING, so nothing typed into a form reaches the log through it.
     bolt_logger = logging.getLogger("pmccg.bolt")

@@ -8,13 +8,13 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.domain import attendance
+from bot.domain.attendance import Reply
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, plain
 from handlers.slack.replies import not_allowed_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.tables import Reply
 
 CONFIRMATIONS = {
     Reply.ATTENDING: "You are down as attending {ref}.",

@@ -13,11 +13,10 @@ from slack_bolt import App, BoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError, NotAllowed
+from bot.domain.errors import DomainError, NotAllowed, database_unavailable
 from handlers.slack.modals import message_modal
 from handlers.slack.payloads import kind_of
 from handlers.slack.replies import not_allowed_text
-from storage.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ NOT_SAVED_AT_FIELD = ("Not saved: the bot's database is busy or unavailable. Not
 def _text_for(error: Exception, kind: str) -> str:
     if isinstance(error, DomainError):
         return not_allowed_text(error) if isinstance(error, NotAllowed) else error.message
-    if is_unavailable(error):
+    if database_unavailable(error):
         log.error("database_unavailable", exc_info=error, extra={"event": "database_unavailable", "request": kind,
                                                                  "error": type(error).__name__})
         return NOT_RECORDED.get(kind, NOT_RECORDED["block_actions"])
@@ -96,7 +95,7 @@ def register(app: App) -> None:
             # Slack still waits for this form's answer: show it at the first field, the form stays
             # open with everything typed, and pressing submit again is the retry.
             field = _first_input(view)
-            short = NOT_SAVED_AT_FIELD if is_unavailable(error) else text[:150]
+            short = NOT_SAVED_AT_FIELD if database_unavailable(error) else text[:150]
             if field:
                 return BoltResponse(status=200, body={"response_action": "errors", "errors": {field: short}})
             return BoltResponse(status=200, body={"response_action": "update",
