@@ -302,3 +302,12 @@ def test_the_days_from_the_concern_count_from_the_date_the_convener_gave(
     html, markdown, _ = (f.content.decode() for f in render_case_file(data))
     assert "<dt>Concern raised</dt><dd>Mon 26 Oct 2026</dd>" in html
     assert "- **Concern raised to call:** 10 days\n" in markdown
+
+
+def test_the_circulation_target_the_case_file_reports_is_the_terms_not_a_constant(
+        story: Story, sessions: SessionFactory, terms: Terms) -> None:
+    from dataclasses import replace
+
+    assert case_file(sessions, terms, story.reference).timeliness.circulation_target_days == 7  # one week
+    ten = replace(terms, reminders=replace(terms.reminders, circulation_escalate_days=10))
+    assert case_file(sessions, ten, story.reference).timeliness.circulation_target_days == 10

@@ -19,6 +19,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.domain.errors import InvalidInput
+from bot.domain.roster import parse_entry
+from bot.domain.terms import Terms
 from storage.db import make_engine, migrations_path
 from storage.tables import ID_CHARS, RosterMember
 from tests.conftest import BACKENDS, PG_ADMIN_URL
@@ -92,3 +95,10 @@ def test_a_teams_length_id_is_stored_whole_and_the_widening_is_undone_by_its_dow
     assert _length(fresh, "cases", "header_ref") == 40
     _migrate(fresh, "head")
     assert _length(fresh, "roster_members", "user_id") == 255
+
+
+def test_the_roster_takes_a_teams_id_as_it_takes_a_slack_one(terms: Terms) -> None:
+    for user_id in (TEAMS_USER, "U0123ABCD"):
+        assert parse_entry(user_id, ["chair"], [], terms).user_id == user_id
+    with pytest.raises(InvalidInput):
+        parse_entry("<@U0123ABCD>", ["chair"], [], terms)

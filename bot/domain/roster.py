@@ -25,9 +25,10 @@ from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import RosterChange, RosterMember
 
-# A user id is opaque here (its platform's directory checks its form); it must fit the column and be
-# one token, so it cannot carry markup into a message.
-OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,31}$")
+# A user id is opaque here (its platform's directory checks its form: handlers/slack/directory.py for
+# Slack's U…/W…); it must fit the column (storage.tables.ID_CHARS) and be one token, so it cannot carry
+# markup into a message. Teams' ids (29:…, with "-", "_" and ".") fit.
+OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,254}$")
 IMPORT, CHAT = "import", "chat"
 
 

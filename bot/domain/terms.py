@@ -71,6 +71,12 @@ class ReminderOffsets:
     circulation_escalate_days: int
     action_reminder_days: int
 
+    @property
+    def circulation_target_days(self) -> int:
+        """The terms' target: action points circulated within this many days of the call (one week in both
+        presets). Missing it is what escalates to governance, so the case file reports against the same day."""
+        return self.circulation_escalate_days
+
 
 @dataclass(frozen=True)
 class RecordsRule:

@@ -42,9 +42,6 @@ from storage.tables import (
     RollCallMark,
 )
 
-# The terms of reference: action points are circulated within one week of the meeting.
-CIRCULATION_TARGET_DAYS = 7
-
 MESSAGE_LABELS = {
     "reply_chase": "Reminder to reply sent",
     "pre_call_check": "Pre-call quorum check sent",
@@ -265,11 +262,13 @@ def action_timeliness(item: ActionPoint, today: date, zone: ZoneInfo) -> tuple[s
     return "open", None
 
 
-def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> Timeliness:
+def timeliness_of(session: Session, case: Case, terms: Terms, zone: ZoneInfo, today: date) -> Timeliness:
     """Concern to call, convened to call, call to circulation, and action completion against due dates.
 
-    Where the convener gave no date the concern was raised, it counts from convening.
+    Where the convener gave no date the concern was raised, it counts from convening. The circulation target
+    is the terms' (one week in both presets), the day its escalation is due.
     """
+    target = terms.reminders.circulation_target_days
     outcome = outcomes.outcome_of(session, case.id or 0)
     circulated = outcome.circulated_at if outcome is not None else None
     to_circulation = local_days(case.call_at, circulated, zone) if circulated is not None else None
@@ -280,8 +279,8 @@ def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> 
         concern_to_call_days=concern_to_call_days(case, zone),
         convened_to_call_days=local_days(case.created_at, case.call_at, zone),
         call_to_circulation_days=to_circulation,
-        circulated_within_target=None if to_circulation is None else to_circulation <= CIRCULATION_TARGET_DAYS,
-        circulation_target_days=CIRCULATION_TARGET_DAYS,
+        circulated_within_target=None if to_circulation is None else to_circulation <= target,
+        circulation_target_days=target,
         actions_total=len(items),
         actions_done_on_time=sum(1 for s, _ in states if s == "done on time"),
         actions_done_late=len(lates),
@@ -533,7 +532,8 @@ def build_case_file(session: Session, terms: Terms, reference: str, zone: ZoneIn
                               at=stamp(m.at, zone)) for m in marks),
         quorate=quorate, quorum_reason=case.quorum_reason or "",
         outcome=_outcome_view(session, terms, case, zone), fairness=_fairness(session, case, zone),
-        actions=_actions(session, case, zone, today, updates), timeliness=timeliness_of(session, case, zone, today),
+        actions=_actions(session, case, zone, today, updates),
+        timeliness=timeliness_of(session, case, terms, zone, today),
         timeline=tuple(timeline),
         undelivered=tuple(UndeliveredView(stamp(u.at, zone), ledger.kind_words(u.kind),
                                           f"room {u.recipient}" if u.is_room else person(u.recipient),
