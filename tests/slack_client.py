@@ -32,6 +32,11 @@ class RunningBot:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        # Bolt answers Slack at ack() and finishes the listener in its executor: wait for that work,
+        # so none of it lands in the next test's database or calls the next test's stand-in.
+        app = getattr(self, "app", None)
+        if app is not None:
+            app.listener_runner.listener_executor.shutdown(wait=True)
 
     # --- the raw HTTP path ---------------------------------------------------------------
 

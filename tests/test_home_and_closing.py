@@ -81,6 +81,7 @@ def bot_with(engine: Engine, sessions: SessionFactory, terms: Terms, directory: 
         built = create_app(settings, terms=terms, engine=engine, now=clock)
         running = RunningBot(create_web_app(built, engine), SIGNING_SECRET, directory.url + "response")
         running.services = built.services  # type: ignore[attr-defined]
+        running.app = built.app  # type: ignore[attr-defined]
         running.slack = directory  # type: ignore[attr-defined]
         started.append(running)
         return running

@@ -244,6 +244,36 @@ def test_adding_an_action_point_row_keeps_what_was_typed_and_changes_nothing_els
         assert view[key] == opened[key]
 
 
+def test_adding_a_row_to_a_form_with_every_field_filled_keeps_every_value(bot: Any) -> None:
+    case = _convened(bot)
+    opened = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
+    _add_row(bot, "U0CHAIR01", opened)
+    bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"])
+    two_rows = bot.slack.views[opened["id"]]
+    notes = {f"fairness_{p.key}_note": f"Note on {p.key}." for p in PRINCIPLES}
+    typed = outcome_state(_row(1, "Review the rota", "U0SERVICE", _due(10)),
+                          _row(2, "Supervised rounds", "U0PEOPLE1", _due(20)),
+                          risk_notes="Rota gap if restricted.", fairness_heard="unknown", **notes)
+    _add_row(bot, "U0CHAIR01", two_rows, typed)
+    (_, update) = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"], count=2)
+    view = update.params["view"]
+    shown: dict[str, Any] = {}
+    for block in view["blocks"]:
+        element = block.get("element") or {}
+        start = next((v for k, v in element.items() if k.startswith("initial_")), None)
+        if block.get("type") == "input" and start is not None:
+            shown[block["block_id"]] = start["value"] if isinstance(start, dict) else start
+    given = {}
+    for field, by_action in typed.items():
+        entry = by_action[field]
+        value = entry.get("value") or entry.get("selected_user") or entry.get("selected_date") or (
+            (entry.get("selected_option") or {}).get("value"))
+        if value:
+            given[field] = value
+    assert shown == given  # every value typed, in every field and both rows; row 3 starts empty
+    assert {"action_3_description", "action_3_owner", "action_3_due"} <= {b.get("block_id") for b in view["blocks"]}
+
+
 def _add_row(bot: Any, user: str, view: dict[str, Any], values: dict[str, Any] | None = None) -> None:
     bot.click(user, "outcome_add_action_row", "", view={**view, "state": {"values": values or {}}})
 

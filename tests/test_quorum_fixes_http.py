@@ -45,7 +45,7 @@ def test_a_seat_already_filled_cannot_take_a_deputy(bot: Any) -> None:
               "deputy": {"deputy": {"type": "users_select", "selected_user": "U0DEPUTY1"}}}
     body = bot.submit("U0MANAGER", "invite_deputy", values, private_metadata=case.reference).json()
     assert body["response_action"] == "errors"
-    assert "nobody is expected to fill" in body["errors"]["seat"]
+    assert "needs nobody to stand in" in body["errors"]["seat"]
 
 
 def test_only_convener_chair_or_governance_can_use_the_fixes(bot: Any) -> None:

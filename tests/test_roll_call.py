@@ -816,7 +816,7 @@ def test_the_chair_corrects_the_roll_call_from_its_message_with_a_reason(clocked
     body = bot.submit("U0CHAIR01", ids.ROLL_CALL_CORRECT_VIEW, _correction("U0NURSELD", "present", None),
                       private_metadata=ref).json()
     assert body == {"response_action": "errors", "errors": {
-        ids.ROLL_CALL_REASON_FIELD: "Give the reason for the correction: it is kept in the case's record."}}
+        ids.ROLL_CALL_REASON_FIELD: "Give the reason for the correction: it is kept in the case record."}}
 
     response = bot.submit("U0CHAIR01", ids.ROLL_CALL_CORRECT_VIEW,
                           _correction("U0NURSELD", "present", "Joined by phone; could not press the button."),

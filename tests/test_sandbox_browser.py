@@ -130,8 +130,17 @@ def _type(page: Any, text: str) -> None:
 
 
 def _field(page: Any, block: str) -> Any:
-    """The form control of a modal's input block (named v|block|action|type, like view.state)."""
+    """The form control of a modal's input block (named v|block|action|type, like view.state). The seat that
+    follows the staff member's profession is found by its field name: its block id names the profession
+    it was proposed for (seat_professional_lead.nursing), so it is matched on that prefix."""
+    if block == "seat_professional_lead":
+        return page.locator(f'.modal [data-block^="{block}"] [name^="v|"]').first
     return page.locator(f'.modal [data-block="{block}"] [name^="v|"]').first
+
+
+def _seat(name: str) -> str:
+    """A seat's field from a control's name (v|block|action|type): the block id without the profession."""
+    return name.split("|")[1].split(".")[0]
 
 
 def _choose(page: Any, block: str, value: Any) -> None:
@@ -175,7 +184,7 @@ def _convene_form(page: Any, concern: str) -> dict[str, Any]:
     page.locator('.modal [data-block="short_notice"] input[type=checkbox]').check()
     # The other seats keep the roster's proposals; they must come back too.
     for seat in page.locator('.modal [data-block^="seat_"] select').all():
-        given[seat.get_attribute("name").split("|")[1]] = seat.input_value()
+        given[_seat(seat.get_attribute("name"))] = seat.input_value()
     return given
 
 
@@ -203,7 +212,13 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
     _type(page, "/pmccg convene")
     page.wait_for_selector(".modal")
     assert page.locator(".modal h2").inner_text() == "Convene PMCCG"
+    # Choosing the profession proposes its lead from the roster; changing it replaces the proposal.
+    _choose(page, "profession", "paramedic")
+    assert _field(page, "seat_professional_lead").input_value() == "UDPARALED"
     _choose(page, "profession", "nursing")
+    assert _field(page, "seat_professional_lead").input_value() == NURSING_LEAD
+    lead_seat = page.locator('.modal [data-block^="seat_professional_lead"]')
+    assert "a professional lead for nursing" in lead_seat.inner_text()
     _choose(page, "route", "incident")
     _field(page, "concern").fill("Two medication errors on night shifts in October.")
     _field(page, "risks").fill("Patient safety on night shifts.")

@@ -388,7 +388,8 @@ def invite_deputy(session: Session, terms: Terms, reference: str, actor: str, se
     rows = _invitees(session, case.id or 0)
     target = next((r for r in rows if r.seat == seat), None)
     if target is None or target.reply not in (Reply.NO_REPLY, Reply.APOLOGIES):
-        raise InvalidInput({"seat": "Choose a seat that nobody is expected to fill."})
+        raise InvalidInput({"seat": "Choose a member who has sent apologies or not answered yet: this one needs "
+                                    "nobody to stand in."})
     _check_deputy(rows, target.user_id, deputy_id)
     assert deputy_id is not None
     require_people(people, {"deputy": deputy_id})

@@ -144,6 +144,32 @@ def proposed_seats(session: Session, terms: Terms, convener_id: str, profession:
     return proposal
 
 
+def propose_for_profession(session: Session, terms: Terms, convener_id: str, profession: str | None,
+                           chosen: Mapping[str, str | None]) -> dict[str, str | None]:
+    """Once the staff member's profession is chosen (or changed): for each seat that follows it, the
+    roster's lead for that profession, or None when the roster has none free. Everyone else already
+    `chosen` (seat key -> user) keeps their seat; under one seat per person, none of them is proposed
+    again, nor is the convener. An unknown profession proposes nobody."""
+    known = terms.profession(profession or "")
+    taken = {convener_id}
+    if terms.one_seat_per_person:
+        taken |= {user for key, user in chosen.items() if user and not _follows_profession(terms, key)}
+    proposal: dict[str, str | None] = {}
+    for seat in terms.seats:
+        if not seat.match_profession:
+            continue
+        candidates = roster.holders(session, seat.roster_role, known.key) if known else []
+        free = [c.user_id for c in candidates if c.user_id not in taken]
+        proposal[seat.key] = free[0] if free else None
+        if free and terms.one_seat_per_person:
+            taken.add(free[0])
+    return proposal
+
+
+def _follows_profession(terms: Terms, seat_key: str) -> bool:
+    return any(s.key == seat_key and s.match_profession for s in terms.seats)
+
+
 def _call_at(form: ConveneForm, zone: ZoneInfo, errors: dict[str, str]) -> datetime | None:
     return call_at_in_zone(form.call_date, form.call_time, zone, errors)
 
@@ -253,7 +279,7 @@ def validate(
             continue
         if terms.one_seat_per_person and user in seat_of:
             errors[name] = (f"Already chosen as {seat_of[user].label.lower()}. The terms of reference need a "
-                            f"different person in each seat.")
+                            f"different person in each role.")
             continue
         entry = roster_entries.get(user)
         if seat.roster_role is Role.CHAIR and (entry is None or not entry.roles & terms.quorum.chair_roles):

@@ -44,6 +44,7 @@ NONCE_BYTES = 24  # 32 characters of URL-safe text: not guessable, short enough 
 
 
 class FormKind(StrEnum):
+    CONVENE = "convene"
     OUTCOME = "outcome"
     FAIRNESS = "fairness"
     ACTION_ADD = "action_add"

@@ -348,7 +348,7 @@ def correct(session: Session, terms: Terms, form: CorrectionForm, now: datetime,
         errors["present"] = "Say whether they were on the call."
     reason = form.reason.strip()
     if not reason:
-        errors["reason"] = "Give the reason for the correction: it is kept in the case's record."
+        errors["reason"] = "Give the reason for the correction: it is kept in the case record."
     elif len(reason) > CORRECTION_REASON_LIMIT:
         errors["reason"] = f"Keep this under {CORRECTION_REASON_LIMIT} characters."
     elif hits := find_person_names(reason, directory_names):

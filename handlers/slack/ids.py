@@ -4,6 +4,8 @@ COMMAND = "/pmccg"
 
 # Modals (callback ids)
 CONVENE_VIEW = "convene"
+# The convene form's profession field: choosing one dispatches this action (the lead is proposed).
+CONVENE_PROFESSION = "profession"
 DEPUTY_VIEW = "deputy"
 ROSTER_VIEW = "roster_edit"
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import copy
+import re
+from datetime import date, time
 from typing import Any
 
 Block = dict[str, Any]
+
+# Where each element type the bot's forms use takes its starting value.
+INITIAL_KEYS = {"plain_text_input": "initial_value", "static_select": "initial_option",
+                "radio_buttons": "initial_option", "users_select": "initial_user", "datepicker": "initial_date",
+                "timepicker": "initial_time", "multi_users_select": "initial_users",
+                "multi_static_select": "initial_options", "checkboxes": "initial_options"}
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def plain(text: str) -> dict[str, Any]:
@@ -61,3 +71,65 @@ def field_value(values: dict[str, Any], field: str) -> Any:
     if kind == "timepicker":
         return element.get("selected_time")
     return None
+
+
+def _one_option(element: dict[str, Any], value: Any) -> dict[str, Any] | None:
+    return next((o for o in element.get("options", []) if isinstance(value, str) and o.get("value") == value), None)
+
+
+def _typed(element: dict[str, Any], value: Any) -> Any:
+    """A typed value fit for the bot's own `element`, or None: text within its limit, user ids of Slack's
+    form, a real date or time, or the element's own options (a value from an edited payload is dropped)."""
+    kind = element.get("type")
+    if kind == "plain_text_input":
+        return value[:int(element.get("max_length") or 3000)] if isinstance(value, str) and value else None
+    if kind == "users_select":
+        return value if isinstance(value, str) and _USER_ID.match(value) else None
+    if kind == "multi_users_select":
+        users = [u for u in value if isinstance(u, str) and _USER_ID.match(u)] if isinstance(value, list) else []
+        limit = int(element.get("max_selected_items") or 100)
+        return list(dict.fromkeys(users))[:limit] or None
+    if kind == "datepicker":
+        try:
+            return date.fromisoformat(value).isoformat() if isinstance(value, str) else None
+        except ValueError:
+            return None
+    if kind == "timepicker":
+        try:
+            return f"{time.fromisoformat(value):%H:%M}" if isinstance(value, str) and len(value) == 5 else None
+        except ValueError:
+            return None
+    if kind in ("multi_static_select", "checkboxes"):
+        chosen = {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
+        return [o for o in element.get("options", []) if o.get("value") in chosen] or None
+    return _one_option(element, value)
+
+
+def with_initial_values(blocks: list[Block], values: Any) -> list[Block]:
+    """A copy of the bot's `blocks` whose inputs start from what was typed (view.state.values), so nothing
+    is lost when the bot rebuilds an open form (views.update). Only values are taken from the payload,
+    and only where they fit the bot's own elements; an input whose block is not in `values` (new, or
+    renamed on purpose so that Slack shows its new proposal) keeps the bot's own starting value, and one
+    the person emptied starts empty."""
+    out = copy.deepcopy(blocks)
+    if not isinstance(values, dict):
+        return out
+    for block in out:
+        field = block.get("block_id")
+        if block.get("type") != "input" or field not in values or not isinstance(values.get(field), dict):
+            continue
+        element = block["element"]
+        key = INITIAL_KEYS.get(element.get("type", ""))
+        if key is None:
+            continue
+        entered = values[field].get(element.get("action_id"))
+        if not isinstance(entered, dict) or entered.get("type") != element.get("type"):
+            continue  # not what this input sends: keep the bot's own starting value
+        try:
+            typed = _typed(element, field_value({field: {field: entered}}, field))
+        except (AttributeError, TypeError):  # an element of the wrong shape: nothing to carry over
+            typed = None
+        element.pop(key, None)
+        if typed:
+            element[key] = typed
+    return out

@@ -129,7 +129,7 @@ def due_view(item: ActionPoint, case: Case) -> dict[str, Any]:
         input_block(ids.ACTION_DUE_FIELD, "New due date", {"type": "datepicker",
                                                           "initial_date": item.due_on.isoformat()}),
         input_block(ids.ACTION_DUE_REASON_FIELD, "Reason", reason,
-                    hint="Required: the old and new dates and your reason are kept in the case record."),
+                    hint="The old and new dates and your reason are kept in the case record."),
     ], submit="Change the date")
 
 

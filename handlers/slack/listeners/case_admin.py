@@ -49,7 +49,7 @@ def reschedule_view(case: Case, zone: ZoneInfo) -> dict[str, Any]:
             "asked again whether they will attend, and the reminders follow the new time.")}},
         input_block(ids.CALL_DATE_FIELD, "New date of the call",
                     {"type": "datepicker", "initial_date": local.date().isoformat()}),
-        input_block(ids.CALL_TIME_FIELD, f"New time of the call ({zone.key})",
+        input_block(ids.CALL_TIME_FIELD, f"New time of the call ({zone.key} time)",
                     {"type": "timepicker", "timezone": zone.key, "initial_time": f"{local:%H:%M}"}),
         input_block(ids.DURATION_FIELD, "Duration",
                     {"type": "static_select", "options": duration_options, "initial_option": current}),

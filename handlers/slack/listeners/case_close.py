@@ -42,7 +42,7 @@ def close_view(check: CloseCheck) -> dict[str, Any]:
         {"type": "section", "text": {"type": "mrkdwn", "text": (
             f"Close *{check.reference}*. {intro}\n\nA closing summary is posted in the case channel and no more "
             "reminders are sent for it. This cannot be undone.")}},
-        input_block(ids.CLOSE_REASON_FIELD, "Reason" if check.reason_required else "Closing note (optional)",
+        input_block(ids.CLOSE_REASON_FIELD, "Reason" if check.reason_required else "Closing note",
                     element, optional=not check.reason_required,
                     hint="The members see this. Refer to the staff member by case number only."),
     ], submit="Close case", close="Keep it open")

@@ -15,7 +15,6 @@ for, carrying over only typed values.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import re
 from collections.abc import Callable
@@ -39,7 +38,16 @@ from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
 from handlers.slack.header import refresh_case_header
-from handlers.slack.modals import Block, field_value, input_block, message_modal, modal, option, plain
+from handlers.slack.modals import (
+    Block,
+    field_value,
+    input_block,
+    message_modal,
+    modal,
+    option,
+    plain,
+    with_initial_values,
+)
 from handlers.slack.render import slack_escape
 from handlers.slack.replies import not_allowed_text
 from handlers.slack.workspace import SlackWorkspace
@@ -62,9 +70,6 @@ QUORUM_STATEMENT = "quorum_statement"
 ACTION = "action"  # the one-row modal's fields: action_description, action_owner, action_due (check_new's names)
 MAX_ROWS = 10
 _ROW_FIELD = re.compile(r"^action_(\d+)_(description|owner|due)$")
-_INITIAL = {"plain_text_input": "initial_value", "static_select": "initial_option", "radio_buttons": "initial_option",
-            "users_select": "initial_user", "datepicker": "initial_date"}
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 YES_NO = {"yes": True, "no": False}
 
 
@@ -125,7 +130,7 @@ def fairness_blocks(current: dict[str, tuple[str, str]]) -> list[Block]:
         answer, note = current.get(p.key, ("", ""))
         blocks.append(_choice(fairness_field(p.key), p.title, _answer_options(), radio=True, hint=p.question,
                               initial=answer))
-        blocks.append(_text(fairness_note_field(p.key), f"{p.title}: note (optional)", outcomes.TEXT_LIMIT,
+        blocks.append(_text(fairness_note_field(p.key), f"{p.title}: note", outcomes.TEXT_LIMIT,
                             multiline=True, optional=True, initial=note))
     return blocks
 
@@ -176,7 +181,7 @@ def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
                  "Refer to the staff member by case number only: no names in any field."),
         _choice(PROCESS, "Recommended process", [option(k.value, v) for k, v in PROCESS_LABELS.items()], radio=False),
         _text(RATIONALE, "Rationale", outcomes.TEXT_LIMIT, multiline=True,
-              hint="Why this process is recommended. Required."),
+              hint="Why this process is recommended."),
         _choice(RISK_LEVEL, "Risk level", [option(k.value, v) for k, v in RISK_LABELS.items()], radio=False,
                 hint="A high-risk outcome is reported, anonymised, to the Quality Board."),
         _text(RISK_NOTES, "Risk assessment notes", outcomes.TEXT_LIMIT, multiline=True, optional=True),
@@ -199,45 +204,6 @@ def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
         blocks += action_row(row)
     blocks.append(_more_rows(case.reference, rows))
     return modal(ids.OUTCOME_VIEW, "Outcome", blocks, submit="Record", private_metadata=nonce)
-
-
-def _typed(element: dict[str, Any], value: Any) -> Any:
-    """A typed value fit for the bot's own `element`, or None: text within its limit, a user id of Slack's
-    form, a real date, or one of the element's own options (a value from an edited payload is dropped)."""
-    kind = element.get("type")
-    if kind == "plain_text_input":
-        return value[:int(element.get("max_length") or 3000)] if isinstance(value, str) and value else None
-    if kind == "users_select":
-        return value if isinstance(value, str) and _USER_ID.match(value) else None
-    if kind == "datepicker":
-        day = _date(value) if isinstance(value, str) else None
-        return day.isoformat() if day else None
-    match = [o for o in element.get("options", []) if isinstance(value, str) and o.get("value") == value]
-    return match[0] if match else None
-
-
-def with_initial_values(blocks: list[Block], values: Any) -> list[Block]:
-    """A copy of the bot's `blocks` whose inputs start from what was typed (view.state.values), so nothing
-    is lost. Only values are taken from the payload, and only where they fit the bot's own elements."""
-    out = copy.deepcopy(blocks)
-    if not isinstance(values, dict):
-        return out
-    for block in out:
-        field = block.get("block_id")
-        if block.get("type") != "input" or field not in values or not isinstance(values.get(field), dict):
-            continue
-        element = block["element"]
-        key = _INITIAL.get(element.get("type", ""))
-        if key is None:
-            continue
-        try:
-            typed = _typed(element, field_value(values, field))
-        except (AttributeError, TypeError):  # an element of the wrong shape: nothing to carry over
-            typed = None
-        element.pop(key, None)
-        if typed:
-            element[key] = typed
-    return out
 
 
 def fairness_view(reference: str, current: dict[str, tuple[str, str]]) -> dict[str, Any]:

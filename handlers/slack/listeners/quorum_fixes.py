@@ -32,7 +32,8 @@ def invite_deputy_view(reference: str, seats: list[tuple[str, str]], proposed: s
     return modal(ids.INVITE_DEPUTY_VIEW, "Invite a deputy", [
         input_block(SEAT_FIELD, "Standing in for", seat_el),
         input_block(ids.DEPUTY_FIELD, "Deputy", user,
-                    hint="Someone on the roster in a role that fits the seat. They are added to the case channel."),
+                    hint="Someone on the roster whose role fits the member they stand in for. They are added to the "
+                         "case channel."),
     ], submit="Invite", private_metadata=reference)
 
 

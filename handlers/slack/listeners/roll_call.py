@@ -45,7 +45,7 @@ def correct_view(reference: str) -> dict[str, Any]:
         input_block(ids.ROLL_CALL_PERSON, "Person", {"type": "users_select", "placeholder": plain("Choose a person")}),
         input_block(ids.ROLL_CALL_PRESENT_FIELD, "Attendance", presence),
         input_block(ids.ROLL_CALL_REASON_FIELD, "Reason for the correction", reason,
-                    hint="Kept in the case's record. No names of the staff member."),
+                    hint="Kept in the case record. Refer to the staff member by case number only."),
     ], submit="Correct", private_metadata=reference)
 
 

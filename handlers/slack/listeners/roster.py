@@ -88,7 +88,8 @@ def roster_edit_view(terms: Terms) -> dict[str, Any]:
                     hint="Leave empty to remove the person from the roster."),
         input_block(ids.ROSTER_PROFESSIONS, "Professions they lead",
                     {"type": "multi_static_select", "options": profession_options,
-                     "placeholder": plain("For professional leads")}, optional=True),
+                     "placeholder": plain("For professional leads")}, optional=True,
+                    hint="Only for a professional lead: the professional groups they lead."),
     ], submit="Save")
 
 
