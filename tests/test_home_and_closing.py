@@ -23,7 +23,7 @@ from bot.domain import action_points, attendance, case_header, closing, home, ou
 from bot.domain.action_points import NewAction
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.fairness import PRINCIPLES
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outcomes import OutcomeForm
 from bot.domain.reminders import Reporting
 from bot.domain.terms import Terms
@@ -295,7 +295,7 @@ def test_app_home_lists_at_most_twenty_items_and_twenty_cases_then_says_how_many
         view = home.home_view(session, terms, "U0NURSELD", LONDON, NOW)
     assert (len(view.items), view.more_items, len(view.cases), view.more_cases) == (20, 5, 20, 3)
 
-    blocks = rendered(Message("home", view))["blocks"]
+    blocks = rendered(Message(MessageKind.HOME, view))["blocks"]
     assert len(blocks) <= 100
     context = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
     assert any(t.startswith("and 5 more") for t in context) and "and 3 more." in context

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select, update
 from bot.domain import action_points
 from bot.domain.action_lines import ActionLine, DayView, action_line
 from bot.domain.agenda import split_text
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.outcomes import chair_ids
 from bot.domain.terms import Terms
@@ -42,8 +42,8 @@ from storage.tables import (
     ScheduledMessage,
 )
 
-DIGEST = "action_digest"
-OVERDUE = "overdue_escalation"
+DIGEST = MessageKind.ACTION_DIGEST
+OVERDUE = MessageKind.OVERDUE_ESCALATION
 ROOM = "room"
 SEND_AT = time(9, 0)
 # Slack allows 50 blocks a message; each item takes three.

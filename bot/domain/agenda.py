@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from bot.domain.case_views import SeatView, local_time_text, route_label
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.routes import ROUTE_LABELS, Route
 from bot.domain.terms import Terms
@@ -176,4 +176,4 @@ def compose_agenda(due: Due) -> list[Delivery] | Drop:
     if case.status != CaseStatus.CONVENED:
         return Drop("case not open")
     model = build_agenda(due.session, case, due.terms, due.zone, late=due.late)
-    return [Delivery(Message("agenda", model), room=case.room_id)]
+    return [Delivery(Message(MessageKind.AGENDA, model), room=case.room_id)]

@@ -26,7 +26,7 @@ from bot.domain.case_views import AttendanceBoard, BoardRow, local_time_text
 from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.history import record_event
-from bot.domain.notify import Message, Workspace, attempt
+from bot.domain.notify import Message, MessageKind, Workspace, attempt
 from bot.domain.people import People, require_people
 from bot.domain.permissions import may_add_people, may_administer
 from bot.domain.quorum import Attendee, QuorumResult, assess_quorum
@@ -293,7 +293,7 @@ def announce_addition(workspace: Workspace, added: PersonAdded) -> list[str]:
     attempt("inviting them to the case channel", failed, added.reference,
             lambda: workspace.invite(added.room_id, [added.user_id]))
     attempt("announcing them in the case channel", failed, added.reference,
-            lambda: workspace.post(added.room_id, Message("person_added", added)))
+            lambda: workspace.post(added.room_id, Message(MessageKind.PERSON_ADDED, added)))
     return failed
 
 
@@ -318,7 +318,8 @@ def refresh_board(sessions: SessionFactory, engine: Engine, terms: Terms, case_i
         case = session.get(Case, case_id)
         if case is None or not case.board_ref:
             return
-        workspace.update(case.room_id, case.board_ref, Message("attendance_board", board(session, terms, case, zone)))
+        workspace.update(case.room_id, case.board_ref,
+                         Message(MessageKind.ATTENDANCE_BOARD, board(session, terms, case, zone)))
 
 
 def may_fix_quorum(session: Session, terms: Terms, case: Case, user_id: str) -> None:

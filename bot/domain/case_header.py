@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from bot.domain import action_points, outcomes
 from bot.domain.case_views import CaseHeader, SeatView, local_time_text, route_label
-from bot.domain.notify import Message, Workspace
+from bot.domain.notify import Message, MessageKind, Workspace
 from bot.domain.terms import Terms
 from storage.db import SessionFactory
 from storage.locks import named_lock
@@ -57,4 +57,4 @@ def refresh_header(sessions: SessionFactory, terms: Terms, case_id: int, workspa
         if case is None or not case.header_ref:
             return
         header = header_view(session, terms, case, zone, today)
-        workspace.update(case.room_id, case.header_ref, Message("case_header", header))
+        workspace.update(case.room_id, case.header_ref, Message(MessageKind.CASE_HEADER, header))

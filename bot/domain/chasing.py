@@ -15,7 +15,7 @@ from sqlmodel import select
 from bot.domain import roster
 from bot.domain.attendance import _entries_for, projected_quorum
 from bot.domain.case_views import local_time_text
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.quorum import Condition
 from bot.domain.roles import Role
@@ -58,7 +58,7 @@ def compose_reply_chase(due: Due) -> list[Delivery] | Drop:
     model = ReplyChase(reference=case.reference, group_short_name=due.terms.short_name,
                        seat_label=waiting[0].seat_label, call_at=case.call_at,
                        call_at_local=local_time_text(case.call_at, due.zone), late=due.late)
-    return [Delivery(Message("reply_chase", model), user=due.row.recipient)]
+    return [Delivery(Message(MessageKind.REPLY_CHASE, model), user=due.row.recipient)]
 
 
 def compose_pre_call_check(due: Due) -> list[Delivery] | Drop:
@@ -80,7 +80,7 @@ def compose_pre_call_check(due: Due) -> list[Delivery] | Drop:
         missing=tuple(m.reason for m in result.missing),
         deputy_candidates=tuple(dict.fromkeys(c for c in candidates if c not in invited)), late=due.late)
     if result.quorate:
-        return [Delivery(Message("quorum_ok", model), room=case.room_id)]
+        return [Delivery(Message(MessageKind.QUORUM_OK, model), room=case.room_id)]
     chairs = [i.user_id for i in invitees if i.seat in due.terms.chair_seats]
     recipients = dict.fromkeys([case.convener_id, *chairs])
-    return [Delivery(Message("quorum_warning", model), user=u) for u in recipients]
+    return [Delivery(Message(MessageKind.QUORUM_WARNING, model), user=u) for u in recipients]

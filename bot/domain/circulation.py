@@ -28,7 +28,7 @@ from bot.domain.agenda import split_text
 from bot.domain.case_views import local_time_text
 from bot.domain.fairness import ANSWER_LABELS, PRINCIPLES, Answer
 from bot.domain.history import record_event
-from bot.domain.notify import Message, Posted
+from bot.domain.notify import Message, MessageKind, Posted
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.outcomes import (
     PROCESS_LABELS,
@@ -300,21 +300,21 @@ def compose_circulation(due: Due) -> list[Delivery] | Drop:
         quorum_statement_chunks=_chunks(outcome.quorum_statement), fairness=_fairness(due.session, case.id or 0),
         actions=tuple(lines), recorded_by=outcome.recorded_by, directors=directors, quality_board=bool(board),
         late=due.late)
-    deliveries = [Delivery(Message("outcome_summary", summary), room=case.room_id,
+    deliveries = [Delivery(Message(MessageKind.OUTCOME_SUMMARY, summary), room=case.room_id,
                            on_sent=_mark_circulated(case.id or 0, outcome.id or 0, terms, zone, due.now))]
     for owner in sorted({line.owner_id for line in lines}):
         mine = tuple(line for line in lines if line.owner_id == owner)
-        deliveries.append(Delivery(Message("outcome_owner_actions", OwnerActions(
+        deliveries.append(Delivery(Message(MessageKind.OUTCOME_OWNER_ACTIONS, OwnerActions(
             case.reference, terms.short_name, mine)), user=owner))
     recommended = Recommendation(
         reference=case.reference, group_short_name=terms.short_name, decision_maker=terms.decision_maker,
         recommendation=recommendation, process_label=process_label, profession=profession, risk_label=risk_label,
         rationale_chunks=_chunks(outcome.rationale))
-    deliveries += [Delivery(Message("outcome_recommendation", recommended), user=d) for d in directors]
+    deliveries += [Delivery(Message(MessageKind.OUTCOME_RECOMMENDATION, recommended), user=d) for d in directors]
     if board:
         found = terms.profession(case.profession)
         named = found.label if found is not None and found.named_to_quality_board else None
-        deliveries.append(Delivery(Message("outcome_quality_board", QualityBoardReport(
+        deliveries.append(Delivery(Message(MessageKind.OUTCOME_QUALITY_BOARD, QualityBoardReport(
             case.reference, terms.short_name, named, process_label, risk_label)), room=board))
     return deliveries
 
@@ -334,7 +334,7 @@ def compose_circulation_chase(due: Due) -> list[Delivery] | Drop:
         period=period_text(due.terms.reminders.circulation_escalate_days),
         deadline=DayView(deadline, local_time_text(deadline, due.zone)),
         recorded=outcome_of(due.session, case.id or 0) is not None, undelivered=missing)
-    return [Delivery(Message("circulation_chase", model), user=u) for u in recipients]
+    return [Delivery(Message(MessageKind.CIRCULATION_CHASE, model), user=u) for u in recipients]
 
 
 def compose_circulation_escalate(due: Due) -> list[Delivery] | Drop:
@@ -351,7 +351,7 @@ def compose_circulation_escalate(due: Due) -> list[Delivery] | Drop:
     model = CirculationEscalation(reference=case.reference,
                                   period=period_text(due.terms.reminders.circulation_escalate_days),
                                   call=DayView(case.call_at, day_view(call_day, due.zone).text), undelivered=missing)
-    message = Message("circulation_escalate", model)
+    message = Message(MessageKind.CIRCULATION_ESCALATE, model)
     if due.reporting.governance_room:
         return [Delivery(message, room=due.reporting.governance_room)]
     governance: Sequence[str] = [e.user_id for e in roster.holders(due.session, Role.GOVERNANCE)]

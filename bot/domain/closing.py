@@ -25,7 +25,7 @@ from bot.domain.cases import case_named
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
-from bot.domain.notify import Message, Workspace, attempt
+from bot.domain.notify import Message, MessageKind, Workspace, attempt
 from bot.domain.outbox import Reporting
 from bot.domain.outcomes import PROCESS_LABELS, Process
 from bot.domain.rescheduling import Announced
@@ -200,7 +200,7 @@ def announce_closed(sessions: SessionFactory, terms: Terms, workspace: Workspace
             return Announced(failed_steps=("posting the closing summary",))
         post = summary(session, terms, case, zone, result, reporting.archive_on_close)
     posted = attempt("posting the closing summary", failed, ref,
-                      lambda: workspace.post(result.room_id, Message("case_closed", post)))
+                      lambda: workspace.post(result.room_id, Message(MessageKind.CASE_CLOSED, post)))
     attempt("updating the case header", failed, ref,
              lambda: case_header.refresh_header(sessions, terms, result.case_id, workspace, zone, result.closed_on))
     if reporting.archive_on_close and posted:

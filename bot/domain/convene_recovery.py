@@ -41,7 +41,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select, update
 
 from bot.domain.errors import PlatformFailure, RoomNameTaken
-from bot.domain.notify import Message, Posted, Workspace
+from bot.domain.notify import Message, MessageKind, Posted, Workspace
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.locks import try_named_lock
@@ -276,7 +276,7 @@ def _resolve(sessions: SessionFactory, workspace: Workspace, terms: Terms, zone:
         report.rolled_back.append(row.reference)
         if not row.convener_told:
             started = row.created_at.astimezone(zone)
-            _tell(workspace, sessions, row, Message("convening_abandoned", Abandoned(
+            _tell(workspace, sessions, row, Message(MessageKind.CONVENING_ABANDONED, Abandoned(
                 terms.short_name, f"{started:%H:%M} {started.tzname()} on {started.day} {started:%B}")))
         return
     with sessions() as session:
@@ -289,7 +289,7 @@ def _resolve(sessions: SessionFactory, workspace: Workspace, terms: Terms, zone:
     report.finished.append(row.reference)
     log.info("convening_finished", extra={"event": "convening_finished", "case_ref": row.reference,
                                           "owner": row.owner, "undelivered": len(undelivered)})
-    _tell(workspace, sessions, row, Message("convening_finished", Finished(
+    _tell(workspace, sessions, row, Message(MessageKind.CONVENING_FINISHED, Finished(
         terms.short_name, case.reference, case.room_id, len(undelivered))))
 
 

@@ -8,7 +8,7 @@ process dies part-way (bot/domain/convene_recovery.py finishes or rolls back wha
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -22,7 +22,7 @@ from bot.domain.case_views import CaseHeader, Invitation, SeatView, local_time_t
 from bot.domain.errors import InvalidInput, NotAllowed, PlatformFailure, RoomNameTaken
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
-from bot.domain.notify import Message, Workspace
+from bot.domain.notify import Message, MessageKind, Workspace
 from bot.domain.people import People, person_errors
 from bot.domain.roles import ROLE_LABELS, Role
 from bot.domain.roster import RosterEntry
@@ -351,12 +351,14 @@ def _found(case: Case) -> Convened:
     return Convened(case.reference, case.id or 0, case.room_id, case.room_name, created=False)
 
 
-def _create_room(workspace: Workspace, reference: str) -> tuple[str, str]:
+def _create_room(workspace: Workspace, reference: str, members: Sequence[str],
+                 created: Callable[[str, str], None]) -> tuple[str, str]:
+    """The case's private room with its members; `created(room_id, name)` the moment the room exists."""
     base = reference.lower()
     for attempt in range(1, ROOM_NAME_ATTEMPTS + 1):
         name = base if attempt == 1 else f"{base}-{attempt}"
         try:
-            return workspace.create_private_room(name), name
+            return workspace.create_private_room(name, members, lambda room_id, n=name: created(room_id, n)), name
         except RoomNameTaken:
             continue
     raise PlatformFailure("creating the case channel", f"the names {base} to {base}-{ROOM_NAME_ATTEMPTS} are taken")
@@ -441,17 +443,19 @@ def _make_case(sessions: SessionFactory, request: ConveneRequest, terms: Terms, 
                now: datetime, clock: recovery.Progress, convening_id: int, reference: str, header: CaseHeader,
                year: int, seq: int) -> tuple[int, str, str, list[Invitee]]:
     """The steps up to the saved case, each recorded on the convening as it is done."""
-    room_id, room_name = _create_room(workspace, reference)
-    recovery.note_room(sessions, convening_id, room_id, room_name, clock())
     members = [u for u in dict.fromkeys([request.convener_id, *request.member_ids])]
-    workspace.invite(room_id, members)
-    header_posted = workspace.post(room_id, Message("case_header", header))
+    # The room is recorded the moment it exists, before its members are added, so a crash or a refused
+    # invitation leaves a room recovery can find (and clear).
+    room_id, room_name = _create_room(
+        workspace, reference, members,
+        lambda room, name: recovery.note_room(sessions, convening_id, room, name, clock()))
+    header_posted = workspace.post(room_id, Message(MessageKind.CASE_HEADER, header))
     recovery.note_posted(sessions, convening_id, "case_header", header_posted, clock())
     invitees = _invitees(request, now)
     with sessions() as session:
         entries = roster.entries_for(session, [i.user_id for i in invitees])
     board = attendance.build_board(terms, reference, request.profession, request.call_at, zone, invitees, entries)
-    board_posted = workspace.post(room_id, Message("attendance_board", board))
+    board_posted = workspace.post(room_id, Message(MessageKind.ATTENDANCE_BOARD, board))
     recovery.note_posted(sessions, convening_id, "attendance_board", board_posted, clock())
     with transaction(sessions) as session:
         counter = session.get(ReferenceCounter, (terms.reference_prefix, year))
@@ -534,7 +538,7 @@ def send_owed_invitations(sessions: SessionFactory, workspace: Workspace, terms:
     for row in invitees:
         if row.user_id == case.convener_id or row.user_id in sent:
             continue
-        message = Message("invitation", Invitation(
+        message = Message(MessageKind.INVITATION, Invitation(
             reference=case.reference, group_name=terms.name, group_short_name=terms.short_name, room_id=case.room_id,
             seat_label=row.seat_label, call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone),
             duration_minutes=case.duration_minutes, short_notice=case.short_notice))
@@ -546,7 +550,7 @@ def send_owed_invitations(sessions: SessionFactory, workspace: Workspace, terms:
             undelivered.append(row.user_id)
     if undelivered and not noted:
         try:
-            recording.post(case.room_id, Message("undelivered_invitations", {"users": undelivered}))
+            recording.post(case.room_id, Message(MessageKind.UNDELIVERED_INVITATIONS, {"users": undelivered}))
         except PlatformFailure:
             log.error("undelivered_note_failed", extra={"event": "undelivered_note_failed",
                                                         "case_ref": case.reference})

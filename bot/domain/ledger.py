@@ -184,8 +184,8 @@ class RecordingWorkspace:
                  case_id: int | None) -> None:
         self.inner, self.sessions, self.clock, self.case_id = inner, sessions, clock, case_id
 
-    def create_private_room(self, name: str) -> str:
-        return self.inner.create_private_room(name)
+    def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
+        return self.inner.create_private_room(name, members, created)
 
     def invite(self, room: str, users: Sequence[str]) -> None:
         self.inner.invite(room, users)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.domain.errors import PlatformFailure
@@ -16,18 +17,63 @@ from bot.domain.errors import PlatformFailure
 log = logging.getLogger(__name__)
 
 
+class MessageKind(StrEnum):
+    """Every kind of message the bot sends. Each platform renders a kind with its own template,
+    templates/<platform>/<kind>.json.j2; tests/test_message_kinds.py fails when a platform under templates/
+    has no template for a kind."""
+
+    ACTION_ASSIGNED = "action_assigned"
+    ACTION_DIGEST = "action_digest"
+    AGENDA = "agenda"
+    ATTENDANCE_BOARD = "attendance_board"
+    CANCELLED_NOTICE = "cancelled_notice"
+    CASE_CANCELLED = "case_cancelled"
+    CASE_CLOSED = "case_closed"
+    CASE_HEADER = "case_header"
+    CASE_RESCHEDULED = "case_rescheduled"
+    CIRCULATION_CHASE = "circulation_chase"
+    CIRCULATION_ESCALATE = "circulation_escalate"
+    CONVENING_ABANDONED = "convening_abandoned"
+    CONVENING_FINISHED = "convening_finished"
+    DELIVERY_FAILED = "delivery_failed"
+    FAIRNESS_REVISITED = "fairness_revisited"
+    HOME = "home"
+    INVITATION = "invitation"
+    OUTCOME_OWNER_ACTIONS = "outcome_owner_actions"
+    OUTCOME_QUALITY_BOARD = "outcome_quality_board"
+    OUTCOME_RECOMMENDATION = "outcome_recommendation"
+    OUTCOME_SUMMARY = "outcome_summary"
+    OVERDUE_ESCALATION = "overdue_escalation"
+    PERSON_ADDED = "person_added"
+    PROCEED_NOTED = "proceed_noted"
+    QUORUM_OK = "quorum_ok"
+    QUORUM_WARNING = "quorum_warning"
+    REPLY_CHASE = "reply_chase"
+    REPORT_ANNUAL = "report_annual"
+    REPORT_ATTENDANCE = "report_attendance"
+    RESCHEDULED_NOTICE = "rescheduled_notice"
+    ROLL_CALL = "roll_call"
+    ROLL_CALL_CORRECTED = "roll_call_corrected"
+    ROLL_CALL_RESULT = "roll_call_result"
+    UNDELIVERED_INVITATIONS = "undelivered_invitations"
+
+
 @dataclass(frozen=True)
 class Message:
-    """What to say: `template` names a template under templates/<platform>/, `model` fills it.
+    """What to say: `template` is the kind, which names a template under templates/<platform>/; `model` fills it.
 
     `delivery_id` is the ledger row of this delivery (bot/domain/ledger.py) when the outbox sends it: a
     message whose buttons must later find the very message they sit on carries it, so a click is
     traced to what the bot stored, never to ids the client sends back.
     """
 
-    template: str
+    template: MessageKind
     model: Any
     delivery_id: int | None = None
+
+    def __post_init__(self) -> None:
+        # A kind given as its string (a stored row's kind) must still be one of the enum's: ValueError if not.
+        object.__setattr__(self, "template", MessageKind(self.template))
 
 
 @dataclass(frozen=True)
@@ -42,11 +88,19 @@ class Posted:
 class Workspace(Protocol):
     """What the domain needs of a chat platform. Every method raises PlatformFailure on refusal."""
 
-    def create_private_room(self, name: str) -> str:
-        """Create a private room and return its id; raise RoomNameTaken if the name is used."""
+    def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
+        """Create a private room with `members` in it and return its id; raise RoomNameTaken if the name is used.
+
+        `created` is called with the room's id the moment the room exists, before any member is added (a
+        platform that creates and then invites, as Slack does), so the caller can record it for crash recovery
+        first; a platform that makes the room with its members in one call (a Teams group chat) calls it once
+        that call returns. A failure adding the members raises PlatformFailure after `created` was called.
+        """
         ...
 
-    def invite(self, room: str, users: Sequence[str]) -> None: ...
+    def invite(self, room: str, users: Sequence[str]) -> None:
+        """Add people to an existing room (a person added to a case after convening)."""
+        ...
 
     def archive_room(self, room: str) -> None: ...
 

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.domain import ledger
-from bot.domain.notify import Message, Posted
+from bot.domain.notify import Message, MessageKind, Posted
 from bot.domain.terms import Terms
 from storage.tables import Case, ScheduledMessage
 
-DELIVERY_FAILED = "delivery_failed"
+DELIVERY_FAILED = MessageKind.DELIVERY_FAILED
 
 
 @dataclass(frozen=True)

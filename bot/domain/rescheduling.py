@@ -28,7 +28,7 @@ from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed, PlatformFailure
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
-from bot.domain.notify import Message, Workspace, attempt
+from bot.domain.notify import Message, MessageKind, Workspace, attempt
 from bot.domain.outcomes import outcome_of
 from bot.domain.permissions import may_administer
 from bot.domain.terms import Terms
@@ -315,7 +315,8 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
 
     call_local = local_time_text(result.call_at, zone)
     previous_local = local_time_text(result.previous_call_at, zone)
-    undelivered = _send_each(workspace, ref, result.told, lambda t: Message("rescheduled_notice", RescheduleNotice(
+    undelivered = _send_each(workspace, ref, result.told, lambda t: Message(
+        MessageKind.RESCHEDULED_NOTICE, RescheduleNotice(
         reference=ref, group_name=terms.name, group_short_name=terms.short_name, room_id=result.room_id,
         seat_label=t.seat_label, deputy_for=t.deputy_for, call_at=result.call_at, call_at_local=call_local,
         previous_call_at=result.previous_call_at, previous_call_at_local=previous_local,
@@ -325,7 +326,7 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
                            previous_call_at_local=previous_local, duration_minutes=result.duration_minutes,
                            undelivered=tuple(undelivered))
     attempt("posting the new time", failed, ref,
-             lambda: workspace.post(result.room_id, Message("case_rescheduled", post)))
+             lambda: workspace.post(result.room_id, Message(MessageKind.CASE_RESCHEDULED, post)))
     return Announced(tuple(undelivered), tuple(failed))
 
 
@@ -342,7 +343,7 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
     attempt("closing the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
     call_local = local_time_text(result.call_at, zone)
-    undelivered = _send_each(workspace, ref, result.told, lambda t: Message("cancelled_notice", CancelNotice(
+    undelivered = _send_each(workspace, ref, result.told, lambda t: Message(MessageKind.CANCELLED_NOTICE, CancelNotice(
         reference=ref, group_short_name=terms.short_name, room_id=result.room_id, actor_id=result.actor_id,
         reason=result.reason, seat_label=t.seat_label, deputy_for=t.deputy_for, call_at=result.call_at,
         call_at_local=call_local)))
@@ -350,7 +351,7 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
                          reason=result.reason, call_at=result.call_at, call_at_local=call_local,
                          undelivered=tuple(undelivered))
     attempt("posting the cancellation", failed, ref,
-             lambda: workspace.post(result.room_id, Message("case_cancelled", post)))
+             lambda: workspace.post(result.room_id, Message(MessageKind.CASE_CANCELLED, post)))
 
     def share_calendar() -> None:
         with sessions() as session:

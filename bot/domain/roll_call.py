@@ -33,7 +33,7 @@ from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
-from bot.domain.notify import Message, Posted, Workspace, attempt
+from bot.domain.notify import Message, MessageKind, Posted, Workspace, attempt
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.people import People, require_people
 from bot.domain.permissions import chair_contacts, has_chair_powers, require_chair_powers
@@ -398,7 +398,7 @@ def announce_correction(sessions: SessionFactory, engine: Engine, terms: Terms, 
     failed: list[str] = []
     reference = corrected.view.reference
     attempt("announcing the correction", failed, reference,
-            lambda: workspace.post(corrected.view.room_id, Message("roll_call_corrected", corrected)))
+            lambda: workspace.post(corrected.view.room_id, Message(MessageKind.ROLL_CALL_CORRECTED, corrected)))
     attempt("updating the roll-call", failed, reference,
             lambda: refresh_roll_call(sessions, engine, terms, corrected.view.case_id, workspace, zone))
     return failed
@@ -476,7 +476,7 @@ def compose_roll_call(due: Due) -> list[Delivery] | Drop:
             session.add(row)
 
     view = build_view(due.session, due.terms, case, due.zone)
-    return [Delivery(Message("roll_call", view), room=case.room_id, on_sent=on_sent)]
+    return [Delivery(Message(MessageKind.ROLL_CALL, view), room=case.room_id, on_sent=on_sent)]
 
 
 def compose_roll_call_close(due: Due) -> list[Delivery] | Drop:
@@ -506,7 +506,7 @@ def compose_roll_call_close(due: Due) -> list[Delivery] | Drop:
     reason = current.quorum_reason[:REASON_LIMIT]
     posted = replace(current, recorded_quorate=current.quorate, recorded_reason=reason, recorded_detail=_detail(reason),
                      recorded_by=BOT_ACTOR, changed=True)
-    return [Delivery(Message("roll_call_result", posted), room=case.room_id, on_sent=on_sent)]
+    return [Delivery(Message(MessageKind.ROLL_CALL_RESULT, posted), room=case.room_id, on_sent=on_sent)]
 
 
 def refresh_roll_call(sessions: SessionFactory, engine: Engine, terms: Terms, case_id: int, workspace: Workspace,
@@ -520,4 +520,5 @@ def refresh_roll_call(sessions: SessionFactory, engine: Engine, terms: Terms, ca
         case = session.get(Case, case_id)
         if case is None or not case.roll_call_ref:
             return
-        workspace.update(case.room_id, case.roll_call_ref, Message("roll_call", roll_call(session, terms, case, zone)))
+        workspace.update(case.room_id, case.roll_call_ref,
+                         Message(MessageKind.ROLL_CALL, roll_call(session, terms, case, zone)))

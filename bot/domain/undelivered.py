@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from bot.domain import roster
 from bot.domain.ledger import error_words, kind_words
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.roles import Role
 from storage.tables import Case, Invitee
@@ -59,7 +59,8 @@ def compose_report(due: Due) -> list[Delivery] | Drop:
     case = due.case
     lines = tuple(UndeliveredLine(kind_words(str(f.get("kind", ""))), str(f.get("recipient", "")),
                                   bool(f.get("is_room")), error_words(str(f.get("error", "")))) for f in failed)
-    message = Message("delivery_failed", DeliveryFailedReport(case.reference if case else "", lines, due.late))
+    report = DeliveryFailedReport(case.reference if case else "", lines, due.late)
+    message = Message(MessageKind.DELIVERY_FAILED, report)
     missed = {line.recipient for line in lines}
     people = [p for p in accountable(due, case) if p not in missed]
     deliveries = [Delivery(message, user=p, report_failure=False) for p in people]

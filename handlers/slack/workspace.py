@@ -38,7 +38,8 @@ class SlackWorkspace:
         except (SlackClientError, OSError) as exc:
             raise PlatformFailure(step, "Slack could not be reached", permanent=False) from exc
 
-    def create_private_room(self, name: str) -> str:
+    def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
+        """Slack makes a channel, then invites: `created` hears the channel's id between the two calls."""
         try:
             response = self.client.conversations_create(name=name, is_private=True)
         except SlackApiError as exc:
@@ -47,7 +48,10 @@ class SlackWorkspace:
             raise PlatformFailure("creating the case channel", str(exc.response.get("error"))) from exc
         except (SlackClientError, OSError) as exc:
             raise PlatformFailure("creating the case channel", "Slack could not be reached", permanent=False) from exc
-        return str(response["channel"]["id"])
+        room = str(response["channel"]["id"])
+        created(room)
+        self.invite(room, members)
+        return room
 
     def invite(self, room: str, users: Sequence[str]) -> None:
         if users:

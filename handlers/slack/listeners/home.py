@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import home
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.services import Services
 from handlers.slack.workspace import rendered
 
@@ -22,7 +22,7 @@ def publish_home(client: WebClient, services: Services, user_id: str) -> None:
     with services.sessions() as session:
         view = home.home_view(session, services.terms, user_id, services.zone, services.clock())
     try:
-        client.views_publish(user_id=user_id, view=rendered(Message("home", view)))
+        client.views_publish(user_id=user_id, view=rendered(Message(MessageKind.HOME, view)))
     except (SlackApiError, SlackClientError, OSError) as exc:
         error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc).__name__
         log.warning("home_publish_failed", extra={"event": "home_publish_failed", "error": error})

@@ -32,7 +32,7 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailur
 from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
 from bot.domain.naming import describe_hits, find_person_names
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS, OutcomeForm, Recorded
 from bot.services import Services
 from handlers.slack import ids
@@ -552,7 +552,7 @@ def register(app: App) -> None:
                  "answers": [{"title": PRINCIPLE_BY_KEY[k].title, "answer": ANSWER_LABELS[Answer(a)]}
                              for k, (a, _) in checked.items()]}
         _tell("fairness_note_failed", case_ref,
-              lambda: SlackWorkspace(client).post(room_id, Message("fairness_revisited", model)))
+              lambda: SlackWorkspace(client).post(room_id, Message(MessageKind.FAIRNESS_REVISITED, model)))
 
     @app.view(ids.ACTION_ADD_VIEW)
     def submit_action(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -599,7 +599,7 @@ def register(app: App) -> None:
             f"due {model['due_text']}. I am telling them by direct message.")))
         refresh_case_header(services, client, case_id)
         told = _tell("action_owner_dm_failed", model["reference"],
-                     lambda: SlackWorkspace(client).send_direct(owner, Message("action_assigned", model)))
+                     lambda: SlackWorkspace(client).send_direct(owner, Message(MessageKind.ACTION_ASSIGNED, model)))
         if not told and form.view_id:
             with contextlib.suppress(SlackApiError):  # the modal was closed: the case history has the item
                 client.views_update(view_id=form.view_id, view=message_modal("Add an action point", (

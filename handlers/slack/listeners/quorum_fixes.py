@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.domain import attendance
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
@@ -99,6 +99,6 @@ def register(app: App) -> None:
         except (NotAllowed, NotFound) as exc:
             _private(respond, exc)
             return
-        SlackWorkspace(client).post(room, Message("proceed_noted", {"reference": reference, "user_id": user}))
+        SlackWorkspace(client).post(room, Message(MessageKind.PROCEED_NOTED, {"reference": reference, "user_id": user}))
         respond(text=f"Recorded: the call for {reference} goes ahead and may be inquorate.",
                 response_type="ephemeral", replace_original=False)

@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.errors import InvalidInput, NotAllowed, PlatformFailure
+from bot.domain.notify import MessageKind
 from bot.domain.permissions import may_read_records
 from bot.records import annual_report, attendance_matrix, report_files
 from bot.records.attendance_matrix import AttendanceMatrix, MemberRow
@@ -82,7 +83,7 @@ def member_line(row: MemberRow) -> str:
 
 def attendance_message(matrix: AttendanceMatrix) -> dict[str, Any]:
     rows = [[member_line(r) for r in group] for group in attendance_matrix.chunks(matrix.members, ROWS_PER_BLOCK)]
-    return render_json("slack/report_attendance.json.j2", m=matrix, rows=rows)
+    return render_json(f"slack/{MessageKind.REPORT_ATTENDANCE}.json.j2", m=matrix, rows=rows)
 
 
 def _run(command: dict[str, Any], client: WebClient, respond: Respond, services: Services, what: str,
@@ -111,6 +112,6 @@ def report_command(command: dict[str, Any], client: WebClient, respond: Respond,
     def build(year: int) -> tuple[dict[str, Any], dict[str, bytes]]:
         with services.sessions() as session:
             report = annual_report.build(session, services.terms, year, services.zone, services.clock())
-        return render_json("slack/report_annual.json.j2", m=report), report_files.annual_files(report)
+        return render_json(f"slack/{MessageKind.REPORT_ANNUAL}.json.j2", m=report), report_files.annual_files(report)
 
     _run(command, client, respond, services, "annual summary report", build)

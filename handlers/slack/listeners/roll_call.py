@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain import cases, roll_call
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
-from bot.domain.notify import Message
+from bot.domain.notify import Message, MessageKind
 from bot.domain.roll_call import RollCallView
 from bot.services import Services
 from handlers.slack import ids
@@ -90,7 +90,7 @@ def _record(services: Services, client: WebClient, reference: str, actor: str) -
     if not view.changed:
         return f"No change: {reference} is already recorded as {outcome}."
     try:
-        SlackWorkspace(client).post(view.room_id, Message("roll_call_result", view))
+        SlackWorkspace(client).post(view.room_id, Message(MessageKind.ROLL_CALL_RESULT, view))
     except PlatformFailure as exc:
         # The result is on the case either way; the post is the announcement.
         log.warning("roll_call_result_post_failed", extra={"event": "roll_call_result_post_failed",
