@@ -18,7 +18,7 @@ from bot.domain import forms
 from bot.domain.forms import Form, FormKind, FormRefused, Origin
 from bot.services import Services
 from handlers.slack.modals import message_modal
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,6 @@ def form_of(services: Services, body: dict[str, Any], kind: FormKind) -> Form:
 def answer_not_taken(ack: Ack, exc: FormRefused | forms.AlreadySubmitted) -> None:
     """A refused form says so; a repeated one is answered quietly: saved once, nothing more changed."""
     if isinstance(exc, FormRefused):
-        ack(response_action="update", view=message_modal("Not saved", not_allowed_text(exc)))
+        ack(response_action="update", view=message_modal("Not saved", refusal_text(exc)))
     else:
         ack(response_action="update", view=message_modal("Already saved", f":white_check_mark: {exc.message}"))

@@ -29,7 +29,7 @@ from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal, reply_hosts
 from handlers.slack.header import refresh_case_header
 from handlers.slack.modals import field_value, input_block, message_modal, modal, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace, rendered
 from storage.tables import ActionPoint, Case
 
@@ -55,10 +55,6 @@ def _click_origin(services: Services, body: dict[str, Any], user_id: str, delive
                                   private_reply=bool(container.get("is_ephemeral")),
                                   reply_url=body.get("response_url"), hosts=reply_hosts(services.settings),
                                   kinds=DIGEST_KINDS)
-
-
-def _refusal(exc: NotAllowed | NotFound) -> str:
-    return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
 
 
 def _today(services: Services) -> date:
@@ -161,7 +157,7 @@ def register(app: App) -> None:
             changed = action_reminders.complete(services.sessions, services.terms, services.zone, value.item_id,
                                                 user_id, services.clock())
         except (NotAllowed, NotFound) as exc:
-            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
             return
         if changed.already:
             respond(text=f"No change: action {changed.number} on {changed.reference} is already done.",
@@ -179,7 +175,7 @@ def register(app: App) -> None:
                 item, case = action_reminders.check_can_change(session, services.terms, value.item_id, user_id)
                 view = build(item, case)
         except (NotAllowed, NotFound) as exc:
-            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
             return
         # The origin is kept with the form, server-side: the modal carries only the form's nonce.
         open_modal(client, services, body["trigger_id"], view, kind=kind, user_id=user_id,
@@ -217,7 +213,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not saved", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not saved", refusal_text(exc)))
             return
         ack()
         _refresh(services, client, form.origin, user_id, changed)
@@ -242,7 +238,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not changed", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not changed", refusal_text(exc)))
             return
         ack()
         _refresh(services, client, form.origin, user_id, changed)

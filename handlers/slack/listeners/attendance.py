@@ -13,7 +13,7 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 
 CONFIRMATIONS = {
@@ -52,7 +52,7 @@ def register(app: App) -> None:
             try:
                 text = _answer(services, client, reference, body["user"]["id"], reply)
             except (NotAllowed, NotFound) as exc:
-                text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+                text = refusal_text(exc)
             respond(text=text, response_type="ephemeral", replace_original=False)
 
         return listener
@@ -70,7 +70,7 @@ def register(app: App) -> None:
                 attendance.check_can_name_deputy(session, services.terms, reference, body["user"]["id"],
                                                  services.clock())
         except (NotAllowed, NotFound) as exc:
-            text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+            text = refusal_text(exc)
             respond(text=text, response_type="ephemeral", replace_original=False)
             return
         client.views_open(trigger_id=body["trigger_id"], view=deputy_view(reference))

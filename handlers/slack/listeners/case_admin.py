@@ -28,7 +28,7 @@ from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
 from handlers.slack.listeners.convene import DURATIONS
 from handlers.slack.modals import field_value, input_block, message_modal, modal, option, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.locks import named_lock
 from storage.tables import Case
@@ -76,10 +76,6 @@ def _parsed(values: dict[str, Any], field: str, parse: Callable[[str], T]) -> T 
         return None
 
 
-def _refusal(exc: NotAllowed | NotFound) -> str:
-    return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
-
-
 def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: Services,
           build: Callable[[Case], dict[str, Any]], kind: FormKind) -> None:
     """Check the clicker may act on the case, then open the modal (the trigger lasts 3 s)."""
@@ -91,7 +87,7 @@ def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: S
             view = build(case)
             subject = case.reference
     except (NotAllowed, NotFound) as exc:
-        respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+        respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
         return
     open_modal(client, services, body["trigger_id"], view, kind=kind, user_id=user_id, subject=subject)
 
@@ -153,7 +149,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not rescheduled", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not rescheduled", refusal_text(exc)))
             return
         ack(response_action="update", view=message_modal("Reschedule the call", (
             f":hourglass_flowing_sand: *{reference}* is moved. Telling the members; this takes a few seconds.")))
@@ -188,7 +184,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not cancelled", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not cancelled", refusal_text(exc)))
             return
         ack(response_action="update", view=message_modal("Cancel the call", (
             f":hourglass_flowing_sand: *{reference}* is cancelled. Telling the members; this takes a few seconds.")))

@@ -24,7 +24,7 @@ from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
 from handlers.slack.modals import field_value, input_block, message_modal, modal, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.locks import named_lock
 
@@ -54,7 +54,7 @@ def open_close(client: WebClient, trigger_id: str, reference: str, user_id: str,
         with services.sessions() as session:
             check = closing.check_can_close(session, services.terms, reference, user_id)
     except (NotAllowed, NotFound) as exc:
-        return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+        return refusal_text(exc)
     open_modal(client, services, trigger_id, close_view(check), kind=FormKind.CLOSE, user_id=user_id,
                subject=check.reference)
     # The names used to refuse a staff member's name in the reason: loaded while they type.
@@ -110,7 +110,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+            text = refusal_text(exc)
             ack(response_action="update", view=message_modal("Not closed", text))
             return
         ack(response_action="update", view=message_modal("Close the case", (

@@ -20,7 +20,7 @@ from handlers.slack.listeners.outcome import command_action, command_fairness, c
 from handlers.slack.listeners.reports import attendance_command, report_command
 from handlers.slack.listeners.roster import show_roster
 from handlers.slack.render import slack_escape
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _roster(command: dict[str, Any], client: WebClient, respond: Respond, servic
     try:
         respond(**show_roster(services, command["user_id"]))
     except NotAllowed as exc:
-        respond(text=not_allowed_text(exc), response_type="ephemeral")
+        respond(text=refusal_text(exc), response_type="ephemeral")
 
 
 def _help(command: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:

@@ -21,7 +21,7 @@ from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.forms import form_of, open_modal
 from handlers.slack.modals import field_value, input_block, message_modal, modal, option, plain, with_initial_values
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 
 log = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ def open_convene(client: WebClient, trigger_id: str, user_id: str, services: Ser
         try:
             convening.may_convene(session, services.terms, user_id)
         except NotAllowed as exc:
-            return not_allowed_text(exc)
+            return refusal_text(exc)
         proposal = convening.proposed_seats(session, services.terms, user_id)
     open_modal(client, services, trigger_id, convene_view(services.terms, services.settings.timezone, proposal),
                kind=FormKind.CONVENE, user_id=user_id, subject="")
@@ -274,7 +274,7 @@ def register(app: App) -> None:
                                                            form.profession))
             return
         except NotAllowed as exc:
-            ack(response_action="update", view=message_modal("Not allowed", not_allowed_text(exc)))
+            ack(response_action="update", view=message_modal("Not allowed", refusal_text(exc)))
             return
         ack(response_action="update", view=message_modal(
             f"Convene {terms.short_name}"[:24], ":hourglass_flowing_sand: Creating the case channel and inviting "

@@ -13,10 +13,10 @@ from slack_bolt import App, BoltContext
 from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
-from bot.domain.errors import DomainError, NotAllowed, database_unavailable
+from bot.domain.errors import DomainError, database_unavailable
 from handlers.slack.modals import message_modal
 from handlers.slack.payloads import kind_of
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ NOT_SAVED_AT_FIELD = ("Not saved: the bot's database is busy or unavailable. Not
 
 def _text_for(error: Exception, kind: str) -> str:
     if isinstance(error, DomainError):
-        return not_allowed_text(error) if isinstance(error, NotAllowed) else error.message
+        return refusal_text(error)
     if database_unavailable(error):
         log.error("database_unavailable", exc_info=error, extra={"event": "database_unavailable", "request": kind,
                                                                  "error": type(error).__name__})

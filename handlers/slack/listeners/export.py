@@ -18,7 +18,7 @@ from bot.domain.errors import NotAllowed, NotFound, PlatformFailure
 from bot.records import case_file
 from bot.services import Services
 from handlers.slack import ids
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.db import transaction
 
@@ -33,7 +33,7 @@ def export_case_file(client: WebClient, reference: str, user_id: str, services: 
         with services.sessions() as session:
             export = case_file.prepare_export(session, services.terms, reference, user_id, services.zone, now)
     except NotAllowed as exc:
-        reply(not_allowed_text(exc))
+        reply(refusal_text(exc))
         return
     except NotFound as exc:
         reply(exc.message)

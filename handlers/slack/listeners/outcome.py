@@ -49,7 +49,7 @@ from handlers.slack.modals import (
     with_initial_values,
 )
 from handlers.slack.render import slack_escape
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.locks import named_lock
 from storage.tables import ActionPoint, Case, CaseStatus
@@ -284,10 +284,6 @@ def parse_outcome(values: dict[str, Any], reference: str, actor: str,
 # These would sit better in bot/domain/outcomes.py (status, revisiting fairness, adding later); kept here for now.
 
 
-def _refusal(exc: NotAllowed | NotFound) -> str:
-    return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
-
-
 def _open_case(session: Session, services: Services, reference: str, user_id: str) -> Case:
     """The case, if `user_id` may record on it and it is neither cancelled nor closed."""
     case = cases.case_named(session, reference)
@@ -331,7 +327,7 @@ def _open(client: WebClient, trigger_id: str, user_id: str, reference: str, serv
             view = build(session, case)
             subject = case.reference
     except (NotAllowed, NotFound) as exc:
-        return _refusal(exc)
+        return refusal_text(exc)
     open_modal(client, services, trigger_id, view, kind=kind, user_id=user_id, subject=subject)
     # The names used to refuse a staff member's name in typed text: loaded while they type.
     services.directory.refresh_in_background()
@@ -500,7 +496,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=at_rows(exc.fields, rows))
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Outcome not recorded", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Outcome not recorded", refusal_text(exc)))
             return
         ack(response_action="update", view=message_modal("Outcome", _recorded_text(recorded)))
         refresh_case_header(services, client, recorded.case_id)  # counts shown; "Record outcome" goes
@@ -541,7 +537,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not saved", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not saved", refusal_text(exc)))
             return
         text = f":white_check_mark: Saved: the fairness answers for *{case_ref}*. Earlier answers stay in the record."
         if created:
@@ -592,7 +588,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not added", _refusal(exc)))
+            ack(response_action="update", view=message_modal("Not added", refusal_text(exc)))
             return
         ack(response_action="update", view=message_modal("Add an action point", (
             f":white_check_mark: Added action point {model['number']} on *{model['reference']}* for <@{owner}>, "

@@ -14,7 +14,7 @@ from bot.domain.notify import Message, MessageKind
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.db import transaction
 
@@ -38,7 +38,7 @@ def invite_deputy_view(reference: str, seats: list[tuple[str, str]], proposed: s
 
 
 def _private(respond: Respond, exc: NotAllowed | NotFound) -> None:
-    text = not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
+    text = refusal_text(exc)
     respond(text=text, response_type="ephemeral", replace_original=False)
 
 

@@ -24,7 +24,7 @@ from bot.records.attendance_matrix import AttendanceMatrix, MemberRow
 from bot.records.period import parse_year
 from bot.services import Services
 from handlers.slack.render import render_json
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def _year(command: dict[str, Any], respond: Respond, services: Services, what: s
             may_read_records(session, services.terms, command["user_id"], what)
         return parse_year(words[1] if len(words) > 1 else None, services.clock(), services.zone)
     except NotAllowed as exc:
-        respond(text=not_allowed_text(exc), response_type="ephemeral")
+        respond(text=refusal_text(exc), response_type="ephemeral")
     except InvalidInput as exc:
         respond(text=exc.fields.get("year", exc.message), response_type="ephemeral")
     return None

@@ -17,7 +17,7 @@ from bot.domain.roll_call import RollCallView
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
-from handlers.slack.replies import not_allowed_text
+from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
 from storage.db import transaction
 
@@ -99,10 +99,6 @@ def _record(services: Services, client: WebClient, reference: str, actor: str) -
     return f"Recorded: {reference} was {outcome}."
 
 
-def _refusal(exc: NotAllowed | NotFound) -> str:
-    return not_allowed_text(exc) if isinstance(exc, NotAllowed) else exc.message
-
-
 def register(app: App) -> None:
     @app.action(ids.ROLL_CALL_PRESENT)
     def on_the_call(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond,
@@ -113,7 +109,7 @@ def register(app: App) -> None:
         try:
             text = _mark(services, client, reference, user_id, user_id)
         except (NotAllowed, NotFound) as exc:
-            text = _refusal(exc)
+            text = refusal_text(exc)
         respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.action(ids.ROLL_CALL_MARK_OTHER)
@@ -127,7 +123,7 @@ def register(app: App) -> None:
                 roll_call.check_can_mark_others(session, services.terms, case, body["user"]["id"], services.clock(),
                                                 services.zone)
         except (NotAllowed, NotFound) as exc:
-            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
             return
         client.views_open(trigger_id=body["trigger_id"], view=mark_view(reference))
 
@@ -168,7 +164,7 @@ def register(app: App) -> None:
         try:
             text = _record(services, client, reference, body["user"]["id"])
         except (NotAllowed, NotFound) as exc:
-            text = _refusal(exc)
+            text = refusal_text(exc)
         respond(text=text, response_type="ephemeral", replace_original=False)
 
     @app.action(ids.ROLL_CALL_CORRECT)
@@ -182,7 +178,7 @@ def register(app: App) -> None:
                                                    services.clock())
                 reference = case.reference
         except (NotAllowed, NotFound) as exc:
-            respond(text=_refusal(exc), response_type="ephemeral", replace_original=False)
+            respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
             return
         client.views_open(trigger_id=body["trigger_id"], view=correct_view(reference))
         services.directory.refresh_in_background()  # the names refused in the reason
