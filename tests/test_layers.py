@@ -26,8 +26,6 @@ ALLOWED_EXCEPTIONS = {
     "handlers.slack.listeners.case_admin -> storage.tables",
     "handlers.slack.listeners.case_close -> storage.locks",
     "handlers.slack.listeners.export -> storage.db",
-    "handlers.slack.listeners.outcome -> storage.locks",
-    "handlers.slack.listeners.outcome -> storage.tables",
     "handlers.slack.listeners.quorum_fixes -> storage.db",
     "handlers.slack.listeners.roll_call -> storage.db",
     "handlers.slack.listeners.roster -> storage.tables",
@@ -92,3 +90,17 @@ def test_no_function_level_import_of_our_own_packages_in_the_domain() -> None:
 def test_the_source_scan_sees_the_domain() -> None:
     files = {p.relative_to(ROOT).as_posix() for p in _domain_files()}
     assert {"bot/domain/reminders.py", "bot/domain/composers.py", "bot/records/case_file.py"} <= files
+
+
+def test_a_refusal_is_worded_in_one_place() -> None:
+    """Who to ask (NotAllowed.contacts) is worded by handlers/slack/replies.py alone: there were four copies."""
+    wording = ROOT / "handlers" / "slack" / "replies.py"
+    copies: list[str] = []
+    for path in sorted((ROOT / "handlers").rglob("*.py")):
+        if path == wording:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        copies += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree)
+                   if isinstance(node, ast.Attribute) and node.attr == "contacts"]
+    assert not copies, f"refusals worded outside handlers/slack/replies.py refusal_text: {copies}"
+    assert "def refusal_text(" in wording.read_text(encoding="utf-8")

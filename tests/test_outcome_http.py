@@ -25,6 +25,7 @@ from bot.domain.errors import InvalidInput, NotAllowed
 from bot.domain.fairness import PRINCIPLES
 from bot.domain.history import events
 from bot.domain.outcomes import OutcomeForm
+from bot.domain.recording import to_record
 from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from handlers.slack.listeners.outcome import outcome_view
@@ -312,7 +313,7 @@ def test_another_row_is_built_by_the_bot_whatever_blocks_the_click_carries(bot: 
     (update,) = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"])
     view = update.params["view"]
     with bot.services.sessions() as session:
-        built = outcome_view(session.get(Case, case.id), rows=2, nonce=opened["private_metadata"])
+        built = outcome_view(to_record(session, session.get(Case, case.id)), rows=2, nonce=opened["private_metadata"])
     assert (view["callback_id"], view["title"], view["private_metadata"]) == (
         "outcome", built["title"], opened["private_metadata"])
     assert _strip_initial(view["blocks"]) == built["blocks"]  # the bot's own blocks, nothing of the payload's

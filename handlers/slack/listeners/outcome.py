@@ -1,9 +1,10 @@
 """Recording the outcome in Slack: the outcome modal, revisiting fairness, adding an action point later.
 
 The case's chair (or the deputy they named) or governance records the group's advisory outcome
-(bot/domain/outcomes.py). Permission is checked before a modal opens (a refusal is answered privately);
-a submission is validated and written in one short transaction before the acknowledgement, so a
-bad field is shown at the field and nothing is half-written. The circulation is a scheduled
+(bot/domain/outcomes.py). The rules are the domain's (bot/domain/recording.py): permission is checked before
+a modal opens (a refusal is answered privately), and a submission is one call there (the case's outcome lock,
+the form counted once, one short transaction) before the acknowledgement, so a bad field is shown at the
+field and nothing is half-written. The circulation is a scheduled
 message due at once: the scheduler's next tick (within a minute) sends it, not this listener.
 
 Each modal is a form record (bot/domain/forms.py): the modal carries only its nonce; the case it is about
@@ -18,22 +19,21 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session
 
-from bot.domain import action_points, cases, forms, outcomes
+from bot.domain import action_points, forms, outcomes, recording
 from bot.domain.action_points import NewAction
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
-from bot.domain.naming import describe_hits, find_person_names
 from bot.domain.notify import Message, MessageKind
 from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS, OutcomeForm, Recorded
+from bot.domain.recording import CaseToRecord, OutcomeAlreadyRecorded, OutcomeNotRecorded
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
@@ -51,8 +51,6 @@ from handlers.slack.modals import (
 from handlers.slack.render import slack_escape
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.locks import named_lock
-from storage.tables import ActionPoint, Case, CaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +157,7 @@ def _more_rows(reference: str, rows: int) -> Block:
                     f"`{ids.COMMAND} action {reference}`.", ids.OUTCOME_MORE_ACTIONS)
 
 
-def _quorum_blocks(case: Case) -> list[Block]:
+def _quorum_blocks(case: CaseToRecord) -> list[Block]:
     if case.quorate is not None:
         recorded = case.quorum_reason or ("quorate" if case.quorate else "not quorate")
         return [_context(f"From the roll-call: {slack_escape(recorded)}")]
@@ -173,7 +171,7 @@ def _quorum_blocks(case: Case) -> list[Block]:
     ]
 
 
-def outcome_view(case: Case, rows: int = 1, nonce: str = "") -> dict[str, Any]:
+def outcome_view(case: CaseToRecord, rows: int = 1, nonce: str = "") -> dict[str, Any]:
     """The outcome form for `case`, with `rows` empty action point rows; `nonce` names its form record."""
     answers = _answer_options()
     blocks: list[Block] = [
@@ -280,34 +278,18 @@ def parse_outcome(values: dict[str, Any], reference: str, actor: str,
     return rows, form
 
 
-# --- checks shared by the three modals ------------------------------------------------------------------
-# These would sit better in bot/domain/outcomes.py (status, revisiting fairness, adding later); kept here for now.
+# --- refusals worded for Slack: the domain (bot/domain/recording.py) decides, the wording points to a command --
 
 
-def _open_case(session: Session, services: Services, reference: str, user_id: str) -> Case:
-    """The case, if `user_id` may record on it and it is neither cancelled nor closed."""
-    case = cases.case_named(session, reference)
-    outcomes.may_record(session, services.terms, case, user_id)
-    if case.status != CaseStatus.CONVENED:
-        raise NotAllowed(f"{case.reference} is {case.status}: nothing more can be recorded on it.")
-    return case
-
-
-def _check_fairness(answers: dict[str, tuple[str | None, str]], names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    errors: dict[str, str] = {}
-    checked: dict[str, tuple[str, str]] = {}
-    for key, (answer, note) in answers.items():
-        if answer not in {a.value for a in Answer}:
-            errors[fairness_field(key)] = "Answer yes, no or unknown."
-        note = note.strip()
-        if len(note) > outcomes.TEXT_LIMIT:
-            errors[fairness_note_field(key)] = f"Keep this under {outcomes.TEXT_LIMIT} characters."
-        elif hits := find_person_names(note, names):
-            errors[fairness_note_field(key)] = describe_hits(hits)
-        checked[key] = (str(answer), note)
-    if errors:
-        raise InvalidInput(errors)
-    return checked
+def _refused(exc: NotAllowed | NotFound) -> str:
+    if isinstance(exc, OutcomeAlreadyRecorded):
+        return (f"The outcome of {exc.reference} is already recorded. Revisit the fairness answers with "
+                f"`{ids.COMMAND} fairness {exc.reference}`, or add an action point with "
+                f"`{ids.COMMAND} action {exc.reference}`.")
+    if isinstance(exc, OutcomeNotRecorded):
+        return (f"Record the outcome of {exc.reference} first (`{ids.COMMAND} outcome {exc.reference}`): "
+                "its action points are circulated with it.")
+    return refusal_text(exc)
 
 
 def _reference(command: dict[str, Any]) -> str:
@@ -317,49 +299,30 @@ def _reference(command: dict[str, Any]) -> str:
 
 
 def _open(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services, usage: str,
-          build: Callable[[Session, Case], dict[str, Any]], kind: FormKind) -> str | None:
+          build: Callable[[CaseToRecord], dict[str, Any]], kind: FormKind) -> str | None:
     """Check, then open the modal (the trigger lasts 3 s); return a refusal to show privately, or None."""
     if not reference.strip():
         return f"Say which case: `{ids.COMMAND} {usage}` followed by the case reference."
     try:
-        with services.sessions() as session:
-            case = _open_case(session, services, reference, user_id)
-            view = build(session, case)
-            subject = case.reference
+        case = recording.case_to_record(services.sessions, services.terms, reference, user_id, kind)
     except (NotAllowed, NotFound) as exc:
-        return refusal_text(exc)
-    open_modal(client, services, trigger_id, view, kind=kind, user_id=user_id, subject=subject)
+        return _refused(exc)
+    open_modal(client, services, trigger_id, build(case), kind=kind, user_id=user_id, subject=case.reference)
     # The names used to refuse a staff member's name in typed text: loaded while they type.
     services.directory.refresh_in_background()
     return None
 
 
-def _build_outcome(session: Session, case: Case) -> dict[str, Any]:
-    if outcomes.outcome_of(session, case.id or 0) is not None:
-        raise NotAllowed(f"The outcome of {case.reference} is already recorded. Revisit the fairness answers with "
-                         f"`{ids.COMMAND} fairness {case.reference}`, or add an action point with "
-                         f"`{ids.COMMAND} action {case.reference}`.")
-    return outcome_view(case)
+def _build_fairness(case: CaseToRecord) -> dict[str, Any]:
+    return fairness_view(case.reference, dict(case.fairness))
 
 
-def _build_fairness(session: Session, case: Case) -> dict[str, Any]:
-    current = outcomes.current_fairness(session, case.id or 0)
-    return fairness_view(case.reference, {k: (a.answer, a.note) for k, a in current.items()})
-
-
-def _require_outcome(session: Session, case: Case) -> None:
-    if outcomes.outcome_of(session, case.id or 0) is None:
-        raise NotAllowed(f"Record the outcome of {case.reference} first (`{ids.COMMAND} outcome {case.reference}`): "
-                         "its action points are circulated with it.")
-
-
-def _build_action(session: Session, case: Case) -> dict[str, Any]:
-    _require_outcome(session, case)
+def _build_action(case: CaseToRecord) -> dict[str, Any]:
     return action_view(case.reference)
 
 
 def open_outcome(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
-    return _open(client, trigger_id, user_id, reference, services, "outcome", _build_outcome, FormKind.OUTCOME)
+    return _open(client, trigger_id, user_id, reference, services, "outcome", outcome_view, FormKind.OUTCOME)
 
 
 def open_fairness(client: WebClient, trigger_id: str, user_id: str, reference: str, services: Services) -> str | None:
@@ -397,19 +360,6 @@ def _recorded_text(recorded: Recorded) -> str:
         text += (f"\n{len(recorded.inquiry_ids)} fairness answer(s) call for further inquiry: an action point for "
                  "each is with the chair.")
     return text
-
-
-def _plan_owner(session: Session, owner: str, services: Services, now: datetime) -> bool:
-    """Plan the owner's reminders (bot/domain/action_reminders.py); False if that module is not there yet."""
-    try:
-        from bot.domain import action_reminders
-    except ModuleNotFoundError as exc:
-        if exc.name != "bot.domain.action_reminders":
-            raise
-        log.warning("action_reminders_missing", extra={"event": "action_reminders_missing"})
-        return False
-    action_reminders.plan_owner(session, owner, services.terms, services.zone, now)
-    return True
 
 
 def _tell(step: str, case_ref: str, send: Callable[[], object]) -> bool:
@@ -454,8 +404,7 @@ def register(app: App) -> None:
         if grown is None:
             return  # at the limit, or a double click already added this row
         try:
-            with services.sessions() as session:
-                view = outcome_view(cases.case_named(session, form.subject), rows=grown.rows, nonce=form.nonce)
+            view = outcome_view(recording.case_of_form(services.sessions, form), rows=grown.rows, nonce=form.nonce)
         except NotFound:
             forms.undo_row(services.sessions, grown)
             return
@@ -479,16 +428,14 @@ def register(app: App) -> None:
         except (FormRefused, AlreadySubmitted) as exc:
             answer_not_taken(ack, exc)
             return
-        reference = form.subject
-        rows, outcome_form = parse_outcome(body["view"]["state"]["values"], reference, user_id, form.rows)
+        rows, outcome_form = parse_outcome(body["view"]["state"]["values"], form.subject, user_id, form.rows)
         # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"outcome:{reference}"):
-                recorded = forms.submit_once(services.sessions, form, now, lambda session: outcomes.record_outcome(
-                    session, services.terms, outcome_form, now, services.zone, names, services.directory))
+            recorded = recording.record_outcome(services.sessions, services.engine, form, outcome_form, services.terms,
+                                                services.zone, names, services.directory, now)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
@@ -496,7 +443,7 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=at_rows(exc.fields, rows))
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Outcome not recorded", refusal_text(exc)))
+            ack(response_action="update", view=message_modal("Outcome not recorded", _refused(exc)))
             return
         ack(response_action="update", view=message_modal("Outcome", _recorded_text(recorded)))
         refresh_case_header(services, client, recorded.case_id)  # counts shown; "Record outcome" goes
@@ -512,24 +459,12 @@ def register(app: App) -> None:
         except (FormRefused, AlreadySubmitted) as exc:
             answer_not_taken(ack, exc)
             return
-        reference = form.subject
         answers = _fairness_values(body["view"]["state"]["values"])
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
-        now = services.clock()
-
-        def change(session: Session) -> tuple[dict[str, tuple[str, str]], list[int], list[str], str, str]:
-            case = _open_case(session, services, reference, user_id)
-            checked = _check_fairness(answers, names)
-            created = outcomes.record_fairness(session, services.terms, case, user_id, checked, now,
-                                               now.astimezone(services.zone).date())
-            items = [session.get(ActionPoint, i) for i in created]
-            owners = sorted({item.owner_id for item in items if item is not None})
-            return checked, list(created), owners, case.room_id, case.reference
-
         try:
-            with named_lock(services.engine, f"outcome:{reference}"):
-                checked, created, owners, room_id, case_ref = forms.submit_once(services.sessions, form, now, change)
+            saved = recording.revisit_fairness(services.sessions, services.engine, form, services.terms,
+                                               services.zone, user_id, answers, names, services.clock())
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
@@ -537,18 +472,19 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not saved", refusal_text(exc)))
+            ack(response_action="update", view=message_modal("Not saved", _refused(exc)))
             return
-        text = f":white_check_mark: Saved: the fairness answers for *{case_ref}*. Earlier answers stay in the record."
-        if created:
-            text += f"\n{len(created)} new action point(s) for further inquiry, with the chair."
+        text = (f":white_check_mark: Saved: the fairness answers for *{saved.reference}*. "
+                "Earlier answers stay in the record.")
+        if saved.inquiry_ids:
+            text += f"\n{len(saved.inquiry_ids)} new action point(s) for further inquiry, with the chair."
         ack(response_action="update", view=message_modal("Revisit fairness", text))
-        model = {"reference": case_ref, "actor_id": user_id, "inquiries": len(created), "owners": owners,
-                 "revisit_action": ids.CASE_REVISIT_FAIRNESS,
+        model = {"reference": saved.reference, "actor_id": user_id, "inquiries": len(saved.inquiry_ids),
+                 "owners": list(saved.owners), "revisit_action": ids.CASE_REVISIT_FAIRNESS,
                  "answers": [{"title": PRINCIPLE_BY_KEY[k].title, "answer": ANSWER_LABELS[Answer(a)]}
-                             for k, (a, _) in checked.items()]}
-        _tell("fairness_note_failed", case_ref,
-              lambda: SlackWorkspace(client).post(room_id, Message(MessageKind.FAIRNESS_REVISITED, model)))
+                             for k, (a, _) in saved.answers.items()]}
+        _tell("fairness_note_failed", saved.reference,
+              lambda: SlackWorkspace(client).post(saved.room_id, Message(MessageKind.FAIRNESS_REVISITED, model)))
 
     @app.view(ids.ACTION_ADD_VIEW)
     def submit_action(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
@@ -558,29 +494,12 @@ def register(app: App) -> None:
         except (FormRefused, AlreadySubmitted) as exc:
             answer_not_taken(ack, exc)
             return
-        reference = form.subject
         action = _new_action(body["view"]["state"]["values"], None)
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
-        now = services.clock()
-
-        def change(session: Session) -> tuple[dict[str, Any], str, int]:
-            case = _open_case(session, services, reference, user_id)
-            _require_outcome(session, case)
-            errors = action_points.check_new(action, now.astimezone(services.zone).date(), names, ACTION,
-                                             services.directory)
-            if errors:
-                raise InvalidInput(errors)
-            item = action_points.add(session, case, action, user_id, now, source="channel")
-            planned = _plan_owner(session, item.owner_id, services, now)
-            model = {"reference": case.reference, "room_id": case.room_id, "actor_id": user_id,
-                     "number": item.number, "description": item.description,
-                     "due_text": f"{item.due_on:%A} {item.due_on.day} {item.due_on:%B %Y}", "reminded": planned}
-            return model, item.owner_id, item.case_id
-
         try:
-            with named_lock(services.engine, f"outcome:{reference}"):
-                model, owner, case_id = forms.submit_once(services.sessions, form, now, change)
+            added = recording.add_action(services.sessions, services.engine, form, services.terms, services.zone,
+                                         user_id, action, names, services.directory, ACTION, services.clock())
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
@@ -588,12 +507,16 @@ def register(app: App) -> None:
             ack(response_action="errors", errors=exc.fields)
             return
         except (NotAllowed, NotFound) as exc:
-            ack(response_action="update", view=message_modal("Not added", refusal_text(exc)))
+            ack(response_action="update", view=message_modal("Not added", _refused(exc)))
             return
+        owner = added.owner_id
+        model = {"reference": added.reference, "room_id": added.room_id, "actor_id": user_id,
+                 "number": added.number, "description": added.description,
+                 "due_text": f"{added.due_on:%A} {added.due_on.day} {added.due_on:%B %Y}", "reminded": True}
         ack(response_action="update", view=message_modal("Add an action point", (
             f":white_check_mark: Added action point {model['number']} on *{model['reference']}* for <@{owner}>, "
             f"due {model['due_text']}. I am telling them by direct message.")))
-        refresh_case_header(services, client, case_id)
+        refresh_case_header(services, client, added.case_id)
         told = _tell("action_owner_dm_failed", model["reference"],
                      lambda: SlackWorkspace(client).send_direct(owner, Message(MessageKind.ACTION_ASSIGNED, model)))
         if not told and form.view_id:
