@@ -24,10 +24,6 @@ ALLOWED_EXCEPTIONS = {
     "handlers.slack.listeners.actions -> storage.tables",
     "handlers.slack.listeners.case_admin -> storage.locks",
     "handlers.slack.listeners.case_admin -> storage.tables",
-    "handlers.slack.listeners.case_close -> storage.locks",
-    "handlers.slack.listeners.export -> storage.db",
-    "handlers.slack.listeners.quorum_fixes -> storage.db",
-    "handlers.slack.listeners.roll_call -> storage.db",
     "handlers.slack.listeners.roster -> storage.tables",
 }
 

@@ -420,3 +420,9 @@ def proceed_may_be_inquorate(session: Session, terms: Terms, reference: str, act
     may_fix_quorum(session, terms, case, actor)
     record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now)
     return case
+
+
+def note_proceed(sessions: SessionFactory, terms: Terms, reference: str, actor: str, now: datetime) -> str:
+    """A platform's one call for "go ahead": `proceed_may_be_inquorate` in its own transaction; the room's id."""
+    with transaction(sessions) as session:
+        return proceed_may_be_inquorate(session, terms, reference, actor, now).room_id

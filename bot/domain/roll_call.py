@@ -442,6 +442,20 @@ def _store(session: Session, case: Case, quorate: bool, reason: str, present: li
     return True
 
 
+def mark(sessions: SessionFactory, terms: Terms, reference: str, user_id: str, marked_by: str, now: datetime,
+         zone: ZoneInfo, *, people: People | None = None) -> RollCallView:
+    """A platform's one call for a mark: `mark_present` in its own transaction."""
+    with transaction(sessions) as session:
+        return mark_present(session, terms, reference, user_id, marked_by, now, zone, people=people)
+
+
+def record(sessions: SessionFactory, terms: Terms, reference: str, actor: str, now: datetime,
+           zone: ZoneInfo) -> RollCallView:
+    """A platform's one call for the quorum result: `record_result` in its own transaction."""
+    with transaction(sessions) as session:
+        return record_result(session, terms, reference, actor, now, zone)
+
+
 def record_result(session: Session, terms: Terms, reference: str, actor: str, now: datetime,
                   zone: ZoneInfo) -> RollCallView:
     """Record the actual quorum on the case: whether the call was quorate, and why not.

@@ -23,6 +23,7 @@ from bot.domain import action_points, history, ledger, outcomes
 from bot.domain.attendance import REPLY_LABELS
 from bot.domain.case_views import route_label
 from bot.domain.cases import case_named
+from bot.domain.errors import PlatformFailure
 from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
 from bot.domain.history import record_event
 from bot.domain.notify import Posted, Workspace
@@ -30,6 +31,7 @@ from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS
 from bot.domain.permissions import may_read_records
 from bot.domain.terms import Terms
 from bot.records.documents import render_document
+from storage.db import SessionFactory, transaction
 from storage.tables import (
     ActionPoint,
     ActionStatus,
@@ -598,3 +600,25 @@ def share_export(session: Session, workspace: Workspace, export: Export, user_id
                         case_id=export.case_id, is_file=True)
     record_event(session, export.case_id, user_id, "case_file_exported", now, files=len(shared))
     return shared
+
+
+class NotShared(PlatformFailure):
+    """The platform refused the export's upload: nothing was noted in the case history."""
+
+    def __init__(self, reference: str, failure: PlatformFailure) -> None:
+        super().__init__(failure.step, failure.error, permanent=failure.permanent)
+        self.reference = reference
+
+
+def export_case_file(sessions: SessionFactory, terms: Terms, workspace: Workspace, reference: str, user_id: str,
+                     zone: ZoneInfo, now: datetime) -> Export:
+    """A platform's one call for an export: check and render (NotAllowed, NotFound), then share the files and note
+    who exported it in one transaction (NotShared if the platform refuses the upload)."""
+    with sessions() as session:
+        export = prepare_export(session, terms, reference, user_id, zone, now)
+    try:
+        with transaction(sessions) as session:
+            share_export(session, workspace, export, user_id, now)
+    except PlatformFailure as exc:
+        raise NotShared(export.reference, exc) from exc
+    return export

@@ -2,9 +2,10 @@
 
 Permission is checked before the modal opens (a refusal is answered privately). The modal says
 whether a reason is required (action points still open, or no outcome recorded). The submission is
-validated and written in one short transaction before the acknowledgement, so a missing reason or a
-name in it is shown at the field; the summary, header and archiving happen after the acknowledgement.
-The modal is a form record (bot/domain/forms.py): the case it closes is kept server-side, and it counts once.
+one domain call (bot/domain/closing.py `submit_close`: the case's lock, the form counted once, one short
+transaction) before the acknowledgement, so a missing reason or a name in it is shown at the field; the
+summary, header and archiving happen after the acknowledgement. The modal is a form record
+(bot/domain/forms.py): the case it closes is kept server-side, and it counts once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain import closing, forms
+from bot.domain import closing
 from bot.domain.closing import CloseCheck
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
@@ -26,7 +27,6 @@ from handlers.slack.forms import answer_not_taken, form_of, open_modal
 from handlers.slack.modals import field_value, input_block, message_modal, modal, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.locks import named_lock
 
 log = logging.getLogger(__name__)
 
@@ -92,17 +92,14 @@ def register(app: App) -> None:
         except (FormRefused, AlreadySubmitted) as exc:
             answer_not_taken(ack, exc)
             return
-        reference = form.subject
         reason = field_value(body["view"]["state"]["values"], ids.CLOSE_REASON_FIELD) or ""
         # Normally loaded when the modal opened; after a restart, load it now (bounded wait).
         services.directory.refresh_in_background()
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"):
-                result = forms.submit_once(services.sessions, form, now, lambda session: closing.close(
-                    session, services.terms, reference, user_id, str(reason), now, services.zone,
-                    directory_names=names))
+            result = closing.submit_close(services.sessions, services.engine, form, services.terms, user_id,
+                                          str(reason), now, services.zone, directory_names=names)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return

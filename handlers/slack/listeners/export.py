@@ -14,13 +14,12 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot.domain.errors import NotAllowed, NotFound, PlatformFailure
+from bot.domain.errors import NotAllowed, NotFound
 from bot.records import case_file
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +29,18 @@ def export_case_file(client: WebClient, reference: str, user_id: str, services: 
     """Build, upload and confirm; every answer (refusal, failure, confirmation) goes to `reply`, privately."""
     now = services.clock()
     try:
-        with services.sessions() as session:
-            export = case_file.prepare_export(session, services.terms, reference, user_id, services.zone, now)
+        export = case_file.export_case_file(services.sessions, services.terms, SlackWorkspace(client), reference,
+                                            user_id, services.zone, now)
     except NotAllowed as exc:
         reply(refusal_text(exc))
         return
     except NotFound as exc:
         reply(exc.message)
         return
-    try:
-        with transaction(services.sessions) as session:
-            case_file.share_export(session, SlackWorkspace(client), export, user_id, now)
-    except PlatformFailure as exc:
-        log.warning("case_file_export_failed", extra={"event": "case_file_export_failed", "case_ref": export.reference,
+    except case_file.NotShared as exc:
+        log.warning("case_file_export_failed", extra={"event": "case_file_export_failed", "case_ref": exc.reference,
                                                       "error": exc.error})
-        reply(f":warning: The case file for *{export.reference}* could not be shared: Slack refused ({exc.error}). "
+        reply(f":warning: The case file for *{exc.reference}* could not be shared: Slack refused ({exc.error}). "
               "Please try again.")
         return
     log.info("case_file_exported", extra={"event": "case_file_exported", "case_ref": export.reference})

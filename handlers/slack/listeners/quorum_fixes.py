@@ -16,7 +16,6 @@ from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.db import transaction
 
 log = logging.getLogger(__name__)
 SEAT_FIELD = "seat"
@@ -92,10 +91,7 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         user = body["user"]["id"]
         try:
-            with transaction(services.sessions) as session:
-                case = attendance.proceed_may_be_inquorate(session, services.terms, reference, user,
-                                                           services.clock())
-                room = case.room_id
+            room = attendance.note_proceed(services.sessions, services.terms, reference, user, services.clock())
         except (NotAllowed, NotFound) as exc:
             _private(respond, exc)
             return

@@ -19,7 +19,6 @@ from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +70,8 @@ def _refresh(services: Services, client: WebClient, view: RollCallView) -> None:
 
 def _mark(services: Services, client: WebClient, reference: str, user_id: str, marked_by: str) -> str:
     """Record the mark and refresh the roll-call; return the confirmation to show privately."""
-    with transaction(services.sessions) as session:
-        view = roll_call.mark_present(session, services.terms, reference, user_id, marked_by, services.clock(),
-                                      services.zone)
+    view = roll_call.mark(services.sessions, services.terms, reference, user_id, marked_by, services.clock(),
+                          services.zone)
     if not view.changed:
         who = "You were" if user_id == marked_by else f"<@{user_id}> was"
         return f"No change: {who} already marked present on {reference}."
@@ -84,8 +82,7 @@ def _mark(services: Services, client: WebClient, reference: str, user_id: str, m
 
 def _record(services: Services, client: WebClient, reference: str, actor: str) -> str:
     """Record the quorum result, post it in the case channel and refresh the roll-call."""
-    with transaction(services.sessions) as session:
-        view = roll_call.record_result(session, services.terms, reference, actor, services.clock(), services.zone)
+    view = roll_call.record(services.sessions, services.terms, reference, actor, services.clock(), services.zone)
     outcome = "quorate" if view.recorded_quorate else f"not quorate ({view.recorded_detail})"
     if not view.changed:
         return f"No change: {reference} is already recorded as {outcome}."
@@ -136,9 +133,8 @@ def register(app: App) -> None:
             ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: "Choose who joined the call."})
             return
         try:
-            with transaction(services.sessions) as session:
-                view = roll_call.mark_present(session, services.terms, reference, person, chair, services.clock(),
-                                              services.zone, people=services.directory)
+            view = roll_call.mark(services.sessions, services.terms, reference, person, chair, services.clock(),
+                                  services.zone, people=services.directory)
         except InvalidInput as exc:
             ack(response_action="errors", errors={ids.ROLL_CALL_PERSON: exc.fields.get("person", exc.message)})
             return
