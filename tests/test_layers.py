@@ -24,7 +24,6 @@ ALLOWED_EXCEPTIONS = {
     "handlers.slack.listeners.actions -> storage.tables",
     "handlers.slack.listeners.case_admin -> storage.locks",
     "handlers.slack.listeners.case_admin -> storage.tables",
-    "handlers.slack.listeners.roster -> storage.tables",
 }
 
 

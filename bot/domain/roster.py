@@ -306,6 +306,41 @@ def holders(session: Session, role: Role, profession: str | None = None) -> list
     return [e for e in found if profession is None or profession in e.professions]
 
 
+@dataclass(frozen=True)
+class ChangeLine:
+    """One roster change as governance reads it (plain values of a RosterChange row)."""
+
+    at: datetime
+    actor_id: str  # a person's id, or a word for the command line and the sandbox
+    source: str
+    user_id: str
+    roles_added: str  # ';'-separated Role values and profession keys, as in the roster CSV
+    roles_removed: str
+    professions_added: str
+    professions_removed: str
+
+
+@dataclass(frozen=True)
+class Overview:
+    entries: list[RosterEntry]
+    changes: list[ChangeLine]  # the most recent first
+
+
+def overview(sessions: SessionFactory, user_id: str, recent: int) -> Overview:
+    """A platform's one call for the roster: governance only (NotAllowed otherwise), with its `recent` changes."""
+    with sessions() as session:
+        require_governance(session, user_id)
+        changes = [ChangeLine(c.at, c.actor_id, c.source, c.user_id, c.roles_added, c.roles_removed,
+                              c.professions_added, c.professions_removed) for c in history(session, recent)]
+        return Overview(all_entries(session), changes)
+
+
+def check_governance(sessions: SessionFactory, user_id: str) -> None:
+    """A platform's one call before the roster editor opens: NotAllowed unless `user_id` is governance."""
+    with sessions() as session:
+        require_governance(session, user_id)
+
+
 def require_governance(session: Session, user_id: str) -> RosterEntry:
     """Only governance may view or change the roster in chat."""
     who = entry(session, user_id)

@@ -18,7 +18,6 @@ from handlers.slack.directory import SLACK_USER_ID
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
 from handlers.slack.modals import field_value, input_block, modal, option, plain
 from handlers.slack.render import slack_date
-from storage.tables import RosterChange
 
 RECENT_CHANGES = 10
 SOURCES = {roster.IMPORT: "CSV import", roster.CHAT: "/pmccg roster"}
@@ -40,7 +39,7 @@ def _labels(raw: str, labels: dict[str, str]) -> str:
     return ", ".join(labels.get(v, v) for v in raw.split(";") if v)
 
 
-def change_line(change: RosterChange, terms: Terms) -> str:
+def change_line(change: roster.ChangeLine, terms: Terms) -> str:
     """One roster change, as governance reads it: when, who, whose roles and professions moved which way."""
     roles = {r.value: ROLE_LABELS[r] for r in Role}
     professions = {p.key: p.label for p in terms.professions}
@@ -55,7 +54,7 @@ def change_line(change: RosterChange, terms: Terms) -> str:
             + "; ".join(p for p in parts if p))
 
 
-def history_text(changes: list[RosterChange], terms: Terms) -> str:
+def history_text(changes: list[roster.ChangeLine], terms: Terms) -> str:
     if not changes:
         return "*Recent changes*\nNo changes recorded yet."
     lines = [f"*Recent changes* (the last {len(changes)}; `pmccg roster history` prints them all)"]
@@ -95,21 +94,17 @@ def roster_edit_view(terms: Terms) -> dict[str, Any]:
 
 def show_roster(services: Services, user_id: str) -> dict[str, Any]:
     """The private reply to `/pmccg roster`: the roster for governance, a refusal for anyone else."""
-    with services.sessions() as session:
-        roster.require_governance(session, user_id)
-        entries = roster.all_entries(session)
-        changes = roster.history(session, RECENT_CHANGES)
-    recent = history_text(changes, services.terms)
-    return {"response_type": "ephemeral", "text": roster_text(entries, services.terms),
-            "blocks": roster_blocks(entries, services.terms, recent)}
+    found = roster.overview(services.sessions, user_id, RECENT_CHANGES)
+    recent = history_text(found.changes, services.terms)
+    return {"response_type": "ephemeral", "text": roster_text(found.entries, services.terms),
+            "blocks": roster_blocks(found.entries, services.terms, recent)}
 
 
 def register(app: App) -> None:
     @app.action(ids.ROSTER_EDIT)
     def open_editor(ack: Ack, body: dict[str, Any], client: WebClient, services: Services) -> None:
         ack()
-        with services.sessions() as session:
-            roster.require_governance(session, body["user"]["id"])
+        roster.check_governance(services.sessions, body["user"]["id"])
         open_modal(client, services, body["trigger_id"], roster_edit_view(services.terms), kind=FormKind.ROSTER,
                    user_id=body["user"]["id"], subject="")
 
