@@ -393,3 +393,20 @@ def check_can_change(session: Session, terms: Terms, action_id: int, actor: str)
     item, case = action_points.get(session, action_id)
     action_points.may_change(item, case, actor, chair_ids(session, terms, case))  # the one rule, in action_points
     return item, case
+
+
+@dataclass(frozen=True)
+class ItemToChange:
+    """What a form changing one action point shows: plain values, no table row."""
+
+    reference: str
+    number: int
+    due_on: date
+    description: str
+
+
+def item_to_change(sessions: SessionFactory, terms: Terms, action_id: int, actor: str) -> ItemToChange:
+    """A platform's one call before an action point's form opens: `check_can_change`, as plain values."""
+    with sessions() as session:
+        item, case = check_can_change(session, terms, action_id, actor)
+        return ItemToChange(case.reference, item.number, item.due_on, item.description)

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.domain import action_points, action_reminders, forms
+from bot.domain.action_reminders import ItemToChange
 from bot.domain.agenda import split_text
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused, Origin, ParsedValue, parse_button_value
@@ -31,7 +32,6 @@ from handlers.slack.header import refresh_case_header
 from handlers.slack.modals import field_value, input_block, message_modal, modal, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace, rendered
-from storage.tables import ActionPoint, Case
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,10 @@ def show_actions(command: dict[str, Any], client: WebClient, respond: Respond, s
 # --- modals ---------------------------------------------------------------------------------------
 
 
-def _about(item: ActionPoint, case: Case) -> list[dict[str, Any]]:
+def _about(item: ItemToChange) -> list[dict[str, Any]]:
     # The description is typed text: shown only in a rich_text "text" element.
     return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Action {item.number}* on *{case.reference}*, "
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Action {item.number}* on *{item.reference}*, "
                                                                f"due {item.due_on:%A} {item.due_on.day} "
                                                                f"{item.due_on:%B %Y}."}},
         {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
@@ -107,21 +107,21 @@ def _about(item: ActionPoint, case: Case) -> list[dict[str, Any]]:
     ]
 
 
-def update_view(item: ActionPoint, case: Case) -> dict[str, Any]:
+def update_view(item: ItemToChange) -> dict[str, Any]:
     element = {"type": "plain_text_input", "multiline": True, "max_length": action_points.REASON_LIMIT,
                "placeholder": plain("What has happened so far")}
     return modal(ids.ACTION_UPDATE_VIEW, "Add an update", [
-        *_about(item, case),
+        *_about(item),
         input_block(ids.ACTION_UPDATE_FIELD, "Update", element,
                     hint="Kept in the case record. Refer to the staff member by case number only."),
     ], submit="Add the update")
 
 
-def due_view(item: ActionPoint, case: Case) -> dict[str, Any]:
+def due_view(item: ItemToChange) -> dict[str, Any]:
     reason = {"type": "plain_text_input", "multiline": True, "max_length": action_points.REASON_LIMIT,
               "placeholder": plain("Why the date moves")}
     return modal(ids.ACTION_DUE_VIEW, "New due date", [
-        *_about(item, case),
+        *_about(item),
         input_block(ids.ACTION_DUE_FIELD, "New due date", {"type": "datepicker",
                                                           "initial_date": item.due_on.isoformat()}),
         input_block(ids.ACTION_DUE_REASON_FIELD, "Reason", reason,
@@ -171,9 +171,7 @@ def register(app: App) -> None:
         try:
             value = _value(body)
             origin = _click_origin(services, body, user_id, value.delivery_id)
-            with services.sessions() as session:
-                item, case = action_reminders.check_can_change(session, services.terms, value.item_id, user_id)
-                view = build(item, case)
+            view = build(action_reminders.item_to_change(services.sessions, services.terms, value.item_id, user_id))
         except (NotAllowed, NotFound) as exc:
             respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
             return
