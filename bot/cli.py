@@ -274,6 +274,7 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
     """What `pmccg purge` prints: the cases purged, the messages deleted in Slack (and those that could
     not be, with why), and whether the database's files were rewritten. No free text, no names."""
     from bot.records import retention
+    from handlers.slack.workspace import DELETE_REASONS
 
     dry = run.dry_run
     records = terms.records
@@ -303,7 +304,7 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
         for r in run.not_deleted:
             # A direct message's recipient is the person (a user id), a post's is its room.
             where = f"to {r.recipient}" if r.recipient[:1] in ("U", "W") else f"in {r.room or r.recipient}"
-            lines.append(f"  {r.reference}  {r.what} {where}: {retention.reason_words(r.error)}")
+            lines.append(f"  {r.reference}  {r.what} {where}: {retention.reason_words(r.error, DELETE_REASONS)}")
     if not run.deleted and not run.not_deleted:
         lines.append("In Slack, no message or file of a purged case is left to delete.")
     if run.erased is True:

@@ -38,8 +38,6 @@ KNOWN = {
     ("bot/domain/agenda.py", "budget"),                # CHUNK_CHARS, MAX_BLOCKS: Slack's 3,000 characters, 50 blocks
     ("bot/domain/circulation.py", "action_id"),        # the chase's "Record outcome" button id
     ("bot/domain/home.py", "budget"),                  # MAX_ITEMS, MAX_CASES: Slack's 100 blocks on the Home tab
-    ("bot/records/case_file.py", "slack"),             # "about the case in Slack"
-    ("bot/records/retention.py", "slack"),             # "Slack does not let the bot delete it"
 }
 
 

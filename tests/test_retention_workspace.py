@@ -123,7 +123,7 @@ def test_the_purge_deletes_every_message_and_file_the_bot_sent_about_the_case(
         assert json.loads(event.detail) == {"deleted": 22, "not_deleted": 0}
         data = case_file.build_case_file(session, terms, story.reference, LONDON, later)
     summaries = [e.summary for e in data.timeline]
-    assert "The bot deleted 22 messages and files about the case in Slack" in summaries
+    assert "The bot deleted 22 messages and files about the case in the chat workspace" in summaries
     assert "Purged text erased from the database's files" in summaries
 
     directory.clear()

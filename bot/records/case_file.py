@@ -442,7 +442,7 @@ def _summary(event: CaseEvent, detail: dict[str, Any], seats: dict[str, list[str
                               else "the case ended)")),
         "messages_deleted": lambda: ("The bot deleted "
                                      + _count(detail.get("deleted", 0), "message or file", "messages and files")
-                                     + " about the case in Slack"
+                                     + " about the case in the chat workspace"
                                      + (f"; {detail.get('not_deleted')} could not be deleted yet"
                                         if detail.get("not_deleted") else "")),
         "purged_text_erased": lambda: "Purged text erased from the database's files",

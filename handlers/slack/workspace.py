@@ -11,9 +11,20 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.errors import PlatformFailure, RoomNameTaken
 from bot.domain.notify import Message, Posted
+from bot.records import retention
 from handlers.slack.render import render_json
 
 log = logging.getLogger(__name__)
+
+# Why a message of a purged case is still in Slack, in words for `pmccg purge` (bot/records/retention.py
+# reason_words): Slack's refusal codes, and the run's own reasons as Slack's operators read them.
+DELETE_REASONS = {
+    retention.NOT_TRIED: "not tried: Slack was unavailable earlier in the run",
+    retention.NO_WORKSPACE: "not tried: no Slack token (SLACK_BOT_TOKEN) was set",
+    "cant_delete_message": "Slack does not let the bot delete it",
+    "compliance_exports_prevent_deletion": "the workspace's compliance exports prevent deleting it",
+    "restricted_action": "a workspace setting prevents deleting it",
+}
 
 
 def rendered(message: Message) -> dict[str, Any]:
