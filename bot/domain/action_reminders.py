@@ -72,7 +72,7 @@ class DigestView:
     owner_id: str
     reminder: bool
     late: bool
-    headline: str  # mrkdwn, no typed text
+    count: int  # the action points it is about (a reminder's), or the open ones (a list's): the headline's number
     summary: str  # the notification text
     items: tuple[ItemView, ...]
     more: int  # open items not shown (over the message's limit)
@@ -246,9 +246,7 @@ def _reminder_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo
     shown = views[:LIST_LIMIT]
     count = _plural(len(views), "action point")
     return DigestView(
-        owner_id=owner_id, reminder=True, late=late,
-        headline=f":bell: *Reminder*: you have {count} that {'needs' if len(views) == 1 else 'need'} attention. "
-                 "Mark each done, add an update, or set a new due date (with the reason).",
+        owner_id=owner_id, reminder=True, late=late, count=len(views),
         summary=f"Action point reminder: {count} on {_references(views)}",
         items=tuple(shown), more=len(views) - len(shown))
 
@@ -272,10 +270,8 @@ def digest_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo, t
     views = _items(session, pairs, terms, zone, today)
     still_open = sum(1 for v in views if v.open)
     page = views[:LIST_LIMIT]
-    headline = (f":clipboard: *Your open action points* ({still_open})" if still_open
-                else "You have no open action points.")
     summary = f"Your open action points: {still_open}" if still_open else "You have no open action points."
-    return DigestView(owner_id=owner_id, reminder=False, late=False, headline=headline, summary=summary,
+    return DigestView(owner_id=owner_id, reminder=False, late=False, count=still_open, summary=summary,
                       items=tuple(page), more=len(views) - len(page))
 
 

@@ -57,8 +57,6 @@ from storage.tables import (
 
 BOT_ACTOR = "bot"
 CIRCULATED_EVENT = "outcome_circulated"
-# What the chase's button opens (handlers/slack/ids.py CASE_RECORD_OUTCOME; bot/ never imports handlers/).
-RECORD_OUTCOME_ACTION = "case_record_outcome"
 
 
 
@@ -145,7 +143,6 @@ class CirculationChase:
     recorded: bool  # the outcome is recorded but could not be circulated yet
     # Who the recorded outcome has not reached (user or room ids): circulated means delivered.
     undelivered: tuple[str, ...] = ()
-    action_id: str = RECORD_OUTCOME_ACTION
 
 
 @dataclass(frozen=True)
