@@ -25,7 +25,7 @@ from bot.domain.notify import Message, MessageKind, Posted
 from bot.domain.roll_call import RollCallView
 from bot.domain.terms import Terms
 from handlers.slack import ids
-from handlers.slack.workspace import SlackWorkspace, rendered
+from handlers.slack.workspace import SLACK_BUDGET, SlackWorkspace, rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     Case,
@@ -46,6 +46,8 @@ CALL_END = CALL + timedelta(minutes=60)
 
 class Recorder:
     """An in-memory Workspace: every message is rendered (so a broken template fails) and kept."""
+
+    budget = SLACK_BUDGET
 
     def __init__(self) -> None:
         self.posted: list[tuple[str, Message, str]] = []

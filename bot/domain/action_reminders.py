@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select, update
 from bot.domain import action_points
 from bot.domain.action_lines import ActionLine, DayView, action_line
 from bot.domain.agenda import split_text
-from bot.domain.notify import Message, MessageKind
+from bot.domain.notify import Message, MessageKind, within
 from bot.domain.outbox import Delivery, Drop, Due
 from bot.domain.outcomes import chair_ids
 from bot.domain.terms import Terms
@@ -46,8 +46,6 @@ DIGEST = MessageKind.ACTION_DIGEST
 OVERDUE = MessageKind.OVERDUE_ESCALATION
 ROOM = "room"
 SEND_AT = time(9, 0)
-# Slack allows 50 blocks a message; each item takes three.
-LIST_LIMIT = 15
 
 
 # --- view models ----------------------------------------------------------------------------------
@@ -241,9 +239,9 @@ def _references(views: Iterable[ItemView]) -> str:
 
 
 def _reminder_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo, today: date,
-                   reminded: list[Reminded], late: bool) -> DigestView:
+                   reminded: list[Reminded], late: bool, limit: int | None) -> DigestView:
     views = _items(session, [(r.item, r.case) for r in reminded], terms, zone, today)
-    shown = views[:LIST_LIMIT]
+    shown = within(views, limit)
     count = _plural(len(views), "action point")
     return DigestView(
         owner_id=owner_id, reminder=True, late=late, count=len(views),
@@ -252,10 +250,10 @@ def _reminder_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo
 
 
 def digest_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo, today: date,
-                shown: Collection[int] = ()) -> DigestView:
+                shown: Collection[int] = (), limit: int | None = None) -> DigestView:
     """The owner's open items across cases, with RAG and buttons (for `/pmccg actions`, and for a
     reminder updated in place after a click). Items in `shown` stay listed once done or dropped,
-    so the person sees what their click did."""
+    so the person sees what their click did. At most `limit` items (the platform's budget) are listed."""
     pairs = action_points.open_for_owner(session, owner_id)
     listed = {a.id for a, _ in pairs}
     for action_id in shown:
@@ -269,7 +267,7 @@ def digest_view(session: Session, owner_id: str, terms: Terms, zone: ZoneInfo, t
     pairs.sort(key=lambda p: (p[0].due_on, p[0].id or 0))  # a clicked item keeps its place
     views = _items(session, pairs, terms, zone, today)
     still_open = sum(1 for v in views if v.open)
-    page = views[:LIST_LIMIT]
+    page = within(views, limit)
     summary = f"Your open action points: {still_open}" if still_open else "You have no open action points."
     return DigestView(owner_id=owner_id, reminder=False, late=False, count=still_open, summary=summary,
                       items=tuple(page), more=len(views) - len(page))
@@ -305,7 +303,7 @@ def compose_digest(due: Due) -> list[Delivery] | Drop:
              if any(action_points.reminder_due_on(r.item, r.circulated_on, d, terms) for d in days)]
     if not items:
         return Drop("nothing due", then=plan_next)
-    view = _reminder_view(due.session, owner, terms, zone, today, items, due.late)
+    view = _reminder_view(due.session, owner, terms, zone, today, items, due.late, due.budget.items_per_list)
     # A failed reminder still plans the next one, so one bad day never ends the chain. The ledger keeps the
     # items it listed, so they stay in view when a click updates it in place.
     return [Delivery(Message(DIGEST, view), user=owner, on_sent=lambda session, _posted: plan_next(session),

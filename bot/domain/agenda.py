@@ -32,7 +32,6 @@ PRESENTER = "Chair"
 # Half Slack's 3,000: a piece stays under the limit even if every character counts twice
 # (Slack counts UTF-16 units; an emoji is two), and a block stays a readable length.
 CHUNK_CHARS = 1_500
-MAX_BLOCKS = 50
 # Blocks that are not typed text, at most: header, context, late notice, members, one section per item.
 FIXED_BLOCKS = 4 + 11
 
@@ -154,14 +153,17 @@ def _items(case: Case, profession: str, route: str) -> list[AgendaItem]:
     ]
 
 
-def build_agenda(session: Session, case: Case, terms: Terms, zone: ZoneInfo, *, late: bool = False) -> Agenda:
-    """The agenda of `case` as it is now: its members by seat, and the 11 items."""
+def build_agenda(session: Session, case: Case, terms: Terms, zone: ZoneInfo, *, late: bool = False,
+                 blocks: int | None = None) -> Agenda:
+    """The agenda of `case` as it is now: its members by seat, and the 11 items, in at most `blocks` blocks
+    (the platform's budget; None is no limit)."""
     found = terms.profession(case.profession)
     profession = found.label if found else case.profession
     route = route_label(case.route)
     invitees = session.exec(select(Invitee).where(Invitee.case_id == case.id)
                             .order_by(col(Invitee.position), col(Invitee.id)))
-    items = _pack(_items(case, profession, route), MAX_BLOCKS - FIXED_BLOCKS)
+    pieces = _items(case, profession, route)
+    items = pieces if blocks is None else _pack(pieces, blocks - FIXED_BLOCKS)
     return Agenda(
         reference=case.reference, group_name=terms.name, group_short_name=terms.short_name,
         decision_maker=terms.decision_maker, profession=profession, route=route, call_at=case.call_at,
@@ -175,5 +177,5 @@ def compose_agenda(due: Due) -> list[Delivery] | Drop:
         return Drop("no case")
     if case.status != CaseStatus.CONVENED:
         return Drop("case not open")
-    model = build_agenda(due.session, case, due.terms, due.zone, late=due.late)
+    model = build_agenda(due.session, case, due.terms, due.zone, late=due.late, blocks=due.budget.blocks_per_message)
     return [Delivery(Message(MessageKind.AGENDA, model), room=case.room_id)]

@@ -19,11 +19,9 @@ from bot.domain import action_points, outcomes
 from bot.domain.action_points import Rag
 from bot.domain.case_views import local_time_text
 from bot.domain.errors import NotAllowed
+from bot.domain.notify import Budget, within
 from bot.domain.terms import Terms
 from storage.tables import ActionPoint, Case, CaseStatus, Invitee, Reply
-
-MAX_ITEMS = 20
-MAX_CASES = 20
 
 RAG_LABELS = {Rag.GREEN: "On track", Rag.AMBER: "Due soon", Rag.RED: "Overdue", Rag.DONE: "Done"}
 STATUS_LABELS = {CaseStatus.CONVENED: "Convened", CaseStatus.CANCELLED: "Cancelled", CaseStatus.CLOSED: "Closed"}
@@ -124,14 +122,17 @@ def cases_of(session: Session, user_id: str) -> list[Case]:
     return sorted(rows, key=lambda c: c.status == CaseStatus.CANCELLED)
 
 
-def home_view(session: Session, terms: Terms, user_id: str, zone: ZoneInfo, now: datetime) -> HomeView:
-    """The App Home of `user_id` at `now`: their open action points, soonest due first, and their cases."""
+def home_view(session: Session, terms: Terms, user_id: str, zone: ZoneInfo, now: datetime,
+              budget: Budget = Budget()) -> HomeView:
+    """The App Home of `user_id` at `now`: their open action points, soonest due first, and their cases, as
+    many as the platform's `budget` holds (the rest counted)."""
     today = now.astimezone(zone).date()
     owned = action_points.open_for_owner(session, user_id)
-    items = tuple(_item(a, c, terms, zone, today) for a, c in owned[:MAX_ITEMS])
+    items = tuple(_item(a, c, terms, zone, today) for a, c in within(owned, budget.items_on_home))
     mine = cases_of(session, user_id)
     cases: list[HomeCase] = []
-    for case in mine[:MAX_CASES]:
+    shown = within(mine, budget.cases_on_home)
+    for case in shown:
         seats = list(session.exec(select(Invitee).where(Invitee.case_id == case.id).order_by(Invitee.position)))
         step, at = next_step(session, terms, case, seats, user_id, now)
         cases.append(HomeCase(reference=case.reference, status=str(case.status),
@@ -141,5 +142,4 @@ def home_view(session: Session, terms: Terms, user_id: str, zone: ZoneInfo, now:
                               convener=case.convener_id == user_id, next_step=step, next_step_at=at,
                               next_step_at_local=local_time_text(at, zone) if at else ""))
     return HomeView(user_id=user_id, group_name=terms.name, group_short_name=terms.short_name, items=items,
-                    more_items=max(0, len(owned) - MAX_ITEMS), cases=tuple(cases),
-                    more_cases=max(0, len(mine) - MAX_CASES))
+                    more_items=len(owned) - len(items), cases=tuple(cases), more_cases=len(mine) - len(shown))

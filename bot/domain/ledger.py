@@ -183,6 +183,7 @@ class RecordingWorkspace:
     def __init__(self, inner: Workspace, sessions: SessionFactory, clock: Callable[[], datetime],
                  case_id: int | None) -> None:
         self.inner, self.sessions, self.clock, self.case_id = inner, sessions, clock, case_id
+        self.budget = inner.budget
 
     def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
         return self.inner.create_private_room(name, members, created)

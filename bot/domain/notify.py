@@ -10,11 +10,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.domain.errors import PlatformFailure
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class MessageKind(StrEnum):
@@ -77,6 +78,22 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """How much one message or view of the platform may hold, handed in by the platform (the domain knows no
+    platform's limits); None is no limit. Slack's are handlers/slack/workspace.py SLACK_BUDGET."""
+
+    blocks_per_message: int | None = None  # the agenda packs its items' text into this many blocks
+    items_per_list: int | None = None  # action points in one digest or `actions` list
+    items_on_home: int | None = None  # action points on a person's home view
+    cases_on_home: int | None = None  # cases on a person's home view
+
+
+def within(items: Sequence[T], limit: int | None) -> Sequence[T]:
+    """The first `limit` of `items` (all of them if None)."""
+    return items if limit is None else items[:limit]
+
+
+@dataclass(frozen=True)
 class Posted:
     """Where a message (or file) landed: the room (a direct message's own conversation for a DM)
     and the platform's id for it, as needed to update or delete it later."""
@@ -87,6 +104,8 @@ class Posted:
 
 class Workspace(Protocol):
     """What the domain needs of a chat platform. Every method raises PlatformFailure on refusal."""
+
+    budget: Budget  # the platform's size limits
 
     def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
         """Create a private room with `members` in it and return its id; raise RoomNameTaken if the name is used.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.domain import ledger
-from bot.domain.notify import Message, MessageKind, Posted
+from bot.domain.notify import Budget, Message, MessageKind, Posted
 from bot.domain.terms import Terms
 from storage.tables import Case, ScheduledMessage
 
@@ -91,6 +91,7 @@ class Due:
     late: bool
     detail: dict[str, Any]
     reporting: Reporting = Reporting()
+    budget: Budget = Budget()  # the platform's, from the Workspace it is sent through
 
 
 Composer = Callable[[Due], "list[Delivery] | Drop"]

@@ -42,7 +42,7 @@ from bot.domain import ledger
 from bot.domain.composers import COMPOSERS
 from bot.domain.errors import PlatformFailure
 from bot.domain.history import record_event
-from bot.domain.notify import Message, Posted, Workspace
+from bot.domain.notify import Budget, Message, Posted, Workspace
 from bot.domain.outbox import DELIVERY_FAILED, Composer, Delivery, Drop, Due, Reporting
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
@@ -308,7 +308,7 @@ def _owe_report(session: Session, row: _Row, failures: list[_Failure], now: date
 
 
 def _compose(sessions: SessionFactory, row_id: int, terms: Terms, zone: ZoneInfo, now: datetime,
-             registry: dict[str, Composer], reporting: Reporting
+             registry: dict[str, Composer], reporting: Reporting, budget: Budget
              ) -> tuple[_Row, list[Delivery] | Drop, dict[str, DeliveryRecord]] | None:
     with sessions() as session:
         scheduled = session.get(ScheduledMessage, row_id)
@@ -328,7 +328,7 @@ def _compose(sessions: SessionFactory, row_id: int, terms: Terms, zone: ZoneInfo
                 outcome = Drop(f"no composer for {scheduled.kind}")
             else:
                 outcome = composer(Due(session, scheduled, case, terms, zone, now, now - scheduled.due_at > LATE_AFTER,
-                                       detail, reporting))
+                                       detail, reporting, budget))
         row = _Row(row_id, scheduled.kind, scheduled.case_id, case.reference if case else None, scheduled.attempts)
         return row, outcome, ledger.states(session, row_id)
 
@@ -340,7 +340,7 @@ def process(sessions: SessionFactory, row_id: int, token: str, workspace: Worksp
 
     `clock` is the tick's time base (its `now` plus the real time since), which the leases follow."""
     clock = clock or _Clock(now)
-    composed = _compose(sessions, row_id, terms, zone, now, registry, reporting)
+    composed = _compose(sessions, row_id, terms, zone, now, registry, reporting, workspace.budget)
     if composed is None:
         return
     row, outcome, done = composed

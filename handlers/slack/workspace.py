@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.domain.errors import PlatformFailure, RoomNameTaken
-from bot.domain.notify import Message, Posted
+from bot.domain.notify import Budget, Message, Posted
 from bot.records import retention
 from handlers.slack.render import render_json
 
@@ -32,8 +32,15 @@ def rendered(message: Message) -> dict[str, Any]:
     return render_json(f"slack/{message.template}.json.j2", m=message.model, delivery_id=message.delivery_id)
 
 
+# Slack's limits, handed to the domain: 50 blocks a message; a digest item takes three blocks; the Home tab
+# holds 100 blocks, shared by the action points and the cases.
+SLACK_BUDGET = Budget(blocks_per_message=50, items_per_list=15, items_on_home=20, cases_on_home=20)
+
+
 class SlackWorkspace:
     """Each call is retried by the client's handlers (429 after Retry-After, 5xx, connection)."""
+
+    budget = SLACK_BUDGET
 
     def __init__(self, client: WebClient) -> None:
         self.client = client

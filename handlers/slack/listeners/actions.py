@@ -31,7 +31,7 @@ from handlers.slack.forms import answer_not_taken, form_of, open_modal, reply_ho
 from handlers.slack.header import refresh_case_header
 from handlers.slack.modals import field_value, input_block, message_modal, modal, plain
 from handlers.slack.replies import refusal_text
-from handlers.slack.workspace import SlackWorkspace, rendered
+from handlers.slack.workspace import SLACK_BUDGET, SlackWorkspace, rendered
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _list_message(services: Services, user_id: str, shown: tuple[int, ...] = (),
                   delivery_id: int | None = None) -> Message:
     with services.sessions() as session:
         view = action_reminders.digest_view(session, user_id, services.terms, services.zone, _today(services),
-                                            shown=shown)
+                                            shown=shown, limit=SLACK_BUDGET.items_per_list)
     # A reminder redrawn in place keeps its ledger id on its buttons.
     return Message(action_reminders.DIGEST, view, delivery_id=delivery_id)
 

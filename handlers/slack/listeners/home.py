@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.domain import home
 from bot.domain.notify import Message, MessageKind
 from bot.services import Services
-from handlers.slack.workspace import rendered
+from handlers.slack.workspace import SLACK_BUDGET, rendered
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 def publish_home(client: WebClient, services: Services, user_id: str) -> None:
     """Build the person's Home from the database now and publish it (a courtesy: failures are logged)."""
     with services.sessions() as session:
-        view = home.home_view(session, services.terms, user_id, services.zone, services.clock())
+        view = home.home_view(session, services.terms, user_id, services.zone, services.clock(), SLACK_BUDGET)
     try:
         client.views_publish(user_id=user_id, view=rendered(Message(MessageKind.HOME, view)))
     except (SlackApiError, SlackClientError, OSError) as exc:
