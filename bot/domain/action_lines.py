@@ -13,12 +13,12 @@ from bot.domain.action_points import Rag, rag
 from bot.domain.agenda import split_text
 from storage.tables import ActionPoint, ActionStatus
 
-_RAG = {  # status -> (label, emoji)
-    Rag.GREEN: ("Green", "large_green_circle"),
-    Rag.AMBER: ("Amber: due soon", "large_orange_circle"),
-    Rag.RED: ("Red: overdue", "red_circle"),
-    ActionStatus.DONE: ("Done", "white_check_mark"),
-    ActionStatus.DROPPED: ("Dropped", "heavy_minus_sign"),
+_RAG = {  # status -> label (the platform's templates choose its icon from `rag`)
+    Rag.GREEN: "Green",
+    Rag.AMBER: "Amber: due soon",
+    Rag.RED: "Red: overdue",
+    ActionStatus.DONE: "Done",
+    ActionStatus.DROPPED: "Dropped",
 }
 
 
@@ -42,7 +42,6 @@ class ActionLine:
     due: DayView
     rag: str
     rag_label: str
-    rag_emoji: str
 
 
 def day_view(day: date, zone: ZoneInfo) -> DayView:
@@ -52,6 +51,6 @@ def day_view(day: date, zone: ZoneInfo) -> DayView:
 
 def action_line(item: ActionPoint, today: date, window_days: int, zone: ZoneInfo) -> ActionLine:
     status = rag(item, today, window_days) if item.status == ActionStatus.OPEN else ActionStatus(item.status)
-    label, emoji = _RAG[status]
+    label = _RAG[status]
     return ActionLine(number=item.number, owner_id=item.owner_id, description_chunks=split_text(item.description),
-                      due=day_view(item.due_on, zone), rag=str(status), rag_label=label, rag_emoji=emoji)
+                      due=day_view(item.due_on, zone), rag=str(status), rag_label=label)
