@@ -1,4 +1,5 @@
-"""Named locks held across a few slow steps (creating a case channel): advisory on PostgreSQL.
+"""Named locks held across a few slow steps (creating a case channel): advisory on PostgreSQL; and
+the one lock per case (`case_lock`), held for a transaction.
 
 SQLite deployments run one process, so a process lock suffices there; PostgreSQL deployments run
 several, so the lock is a session-level advisory lock on its own connection. Either way a process that
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 _process_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
@@ -68,3 +70,19 @@ def try_named_lock(engine: Engine, name: str) -> Iterator[bool]:
     finally:
         if got:
             lock.release()
+
+
+def case_lock(session: Session, case_id: int) -> None:
+    """Hold case `case_id` for the rest of the caller's transaction: a second caller waits until it ends.
+
+    One lock per case, taken by everything that must not interleave with a change of its schedule
+    (an attendance answer, a reschedule, a cancel). PostgreSQL: the case's row, SELECT ... FOR UPDATE.
+    SQLite: a no-op write to the row, which takes the database's one write lock (waiting for it up to
+    the busy timeout); SQLite's driver starts the transaction at that first write, so call this before
+    reading what the lock protects. Either way the lock goes with the commit or rollback, so the
+    caller reads the case again after taking it (`populate_existing`), never from before.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT id FROM cases WHERE id = :id FOR UPDATE"), {"id": case_id})
+    else:
+        session.execute(text("UPDATE cases SET schedule_version = schedule_version WHERE id = :id"), {"id": case_id})

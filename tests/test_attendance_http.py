@@ -33,18 +33,23 @@ def _board_text(call: Any) -> str:
     return "\n".join(json.dumps(b, ensure_ascii=False) for b in call.params["blocks"])
 
 
+def _is_board(call: Any) -> bool:
+    return not str(call.params["channel"]).startswith("D")  # not a member's direct message
+
+
 def _updates(bot: Any) -> list[Any]:
-    return bot.slack.calls_to("chat.update")
+    """The board's updates (a member's own invitation is redrawn too: tests/test_answer_dm.py)."""
+    return [c for c in bot.slack.calls_to("chat.update") if _is_board(c)]
 
 
 def test_each_answer_updates_the_one_board_in_place_with_projected_quorum(bot: Any) -> None:
     case = _convened(bot)
     ref = case.reference
     bot.click("U0CHAIR01", "attendance_attending", ref, channel=case.room_id, message_ts=case.board_ref)
-    bot.slack.wait_for("chat.update", count=1)
+    bot.slack.wait_for("chat.update", _is_board, count=1)
     bot.click("U0SERVICE", "attendance_attending", ref, channel=case.room_id, message_ts=case.board_ref)
     bot.click("U0PEOPLE1", "attendance_apologies", ref, channel=case.room_id, message_ts=case.board_ref)
-    bot.slack.wait_for("chat.update", count=3)
+    bot.slack.wait_for("chat.update", _is_board, count=3)
     last = _updates(bot)[-1]
     assert last.params["ts"] == case.board_ref and last.params["channel"] == case.room_id
     text = _board_text(last)
@@ -63,7 +68,7 @@ def test_each_answer_updates_the_one_board_in_place_with_projected_quorum(bot: A
 def test_clicking_the_same_answer_twice_changes_nothing(bot: Any) -> None:
     case = _convened(bot)
     bot.click("U0CHAIR01", "attendance_attending", case.reference, channel=case.room_id)
-    bot.slack.wait_for("chat.update", count=1)
+    bot.slack.wait_for("response", count=1)  # told once the board and their invitation are redrawn
     bot.click("U0CHAIR01", "attendance_attending", case.reference, channel=case.room_id)
     replies = bot.slack.wait_for("response", count=2)
     assert "No change" in replies[-1].params["text"]
@@ -93,7 +98,7 @@ def test_a_member_names_a_deputy_who_can_then_confirm_or_withdraw(bot: Any) -> N
     values = {"deputy": {"deputy": {"type": "users_select", "selected_user": "U0DEPUTY1"}}}
     response = bot.submit("U0CHAIR01", "deputy", values, private_metadata=case.reference)
     assert response.status_code == 200 and response.text in ("", "{}")
-    bot.slack.wait_for("chat.update")
+    bot.slack.wait_for("chat.update", _is_board)
     text = _board_text(_updates(bot)[-1])
     assert "Sending a deputy: <@U0DEPUTY1>" in text
     # The appointed deputy chair satisfies the chair condition; the count and the lead still fail.
@@ -103,13 +108,13 @@ def test_a_member_names_a_deputy_who_can_then_confirm_or_withdraw(bot: Any) -> N
 
     # The deputy may answer; withdrawing puts the seat back to awaiting a reply.
     bot.click("U0DEPUTY1", "attendance_apologies", case.reference, channel=case.room_id)
-    bot.slack.wait_for("chat.update", count=2)
+    bot.slack.wait_for("chat.update", _is_board, count=2)
     assert "<@U0CHAIR01> — No reply yet" in _board_text(_updates(bot)[-1])
 
 
 def test_an_answer_from_the_invitation_dm_also_updates_the_board(bot: Any) -> None:
     case = _convened(bot)
     bot.click("U0NURSELD", "attendance_attending", case.reference, channel="DU0NURSELD")
-    bot.slack.wait_for("chat.update")
+    bot.slack.wait_for("chat.update", _is_board)
     (reply,) = bot.slack.wait_for("response")
     assert f"You are down as attending {case.reference}" in reply.params["text"]

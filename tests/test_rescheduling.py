@@ -140,7 +140,7 @@ def test_the_convener_reschedules_answers_are_cleared_reminders_move_and_members
     buttons = [b for b in member_dm.params["blocks"] if b.get("block_id") == "attendance"]
     assert [e["action_id"] for e in buttons[0]["elements"]] == [
         "attendance_attending", "attendance_deputy", "attendance_apologies"]
-    assert all(e["value"] == ref for e in buttons[0]["elements"])
+    assert all(e["value"] == f"{ref}:2" for e in buttons[0]["elements"])  # the new schedule's version
     assert f"<!date^{int(new_call.timestamp())}^" in _blocks(member_dm)
     deputy_dm = next(d for d in dms if d.params["channel"] == "U0DEPUTY1")
     assert "deputy for <@U0CHAIR01>" in _blocks(deputy_dm) and "attendance_attending" not in _blocks(deputy_dm)

@@ -63,6 +63,8 @@ class AttendanceBoard:
     quorate: bool
     quorum_reason: str
     open: bool
+    # What its attendance buttons carry: the case, the schedule version, "board" (bot/domain/attendance.py).
+    answer_value: str
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,34 @@ class Invitation:
     call_at_local: str
     duration_minutes: int
     short_notice: bool
+    # What its attendance buttons carry: the case and the schedule version (bot/domain/attendance.py).
+    answer_value: str
+
+
+@dataclass(frozen=True)
+class AnswerDm:
+    """A member's invitation (or reminder) direct message as it reads once they answered, or once it is
+    out of date (templates/slack/answer_dm): what they said and when, and only the buttons that change it.
+
+    `state` is "open" (the call is as invited: the answer and the other choices), "moved" (the call moved
+    after this message was sent: no buttons, the new time), or "closed" (the case was cancelled or closed).
+    """
+
+    reference: str
+    group_name: str
+    group_short_name: str
+    room_id: str
+    seat_label: str
+    call_at: datetime
+    call_at_local: str
+    duration_minutes: int
+    state: str
+    reply: str  # storage.tables.Reply
+    reply_label: str
+    deputy_id: str | None
+    answered_at_local: str | None
+    answer_value: str
+    status: str  # the case's status, for "closed"
 
 
 def local_time_text(when: datetime, zone: ZoneInfo) -> str:

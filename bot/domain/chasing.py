@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlmodel import select
 
 from bot.domain import roster
-from bot.domain.attendance import _entries_for, projected_quorum
+from bot.domain.attendance import _entries_for, answer_detail, answer_value, projected_quorum
 from bot.domain.case_views import local_time_text
 from bot.domain.notify import Message, MessageKind
 from bot.domain.outbox import Delivery, Drop, Due
@@ -30,6 +30,7 @@ class ReplyChase:
     call_at_local: str
     call_at: object
     late: bool
+    answer_value: str
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,11 @@ def compose_reply_chase(due: Due) -> list[Delivery] | Drop:
         return Drop("answered")
     model = ReplyChase(reference=case.reference, group_short_name=due.terms.short_name,
                        seat_label=waiting[0].seat_label, call_at=case.call_at,
-                       call_at_local=local_time_text(case.call_at, due.zone), late=due.late)
-    return [Delivery(Message(MessageKind.REPLY_CHASE, model), user=due.row.recipient)]
+                       call_at_local=local_time_text(case.call_at, due.zone), late=due.late,
+                       answer_value=answer_value(case.reference, case.schedule_version))
+    # The ledger keeps the version its buttons are for: once answered, or moved, it is redrawn in place.
+    return [Delivery(Message(MessageKind.REPLY_CHASE, model), user=due.row.recipient,
+                     detail=answer_detail(case.schedule_version))]
 
 
 def compose_pre_call_check(due: Due) -> list[Delivery] | Drop:

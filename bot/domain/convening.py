@@ -541,7 +541,9 @@ def send_owed_invitations(sessions: SessionFactory, workspace: Workspace, terms:
         message = Message(MessageKind.INVITATION, Invitation(
             reference=case.reference, group_name=terms.name, group_short_name=terms.short_name, room_id=case.room_id,
             seat_label=row.seat_label, call_at=case.call_at, call_at_local=local_time_text(case.call_at, zone),
-            duration_minutes=case.duration_minutes, short_notice=case.short_notice))
+            duration_minutes=case.duration_minutes, short_notice=case.short_notice,
+            answer_value=attendance.answer_value(case.reference, case.schedule_version)),
+            ledger_detail=attendance.answer_detail(case.schedule_version))
         try:
             recording.send_direct(row.user_id, message)
         except PlatformFailure as exc:

@@ -154,21 +154,40 @@ def undelivered(session: Session, case_id: int) -> list[Undelivered]:
             for r in for_case(session, case_id) if r.state == DeliveryState.FAILED]
 
 
+def messages_to(session: Session, case_id: int, user_id: str, kinds: Iterable[str]) -> list[DeliveryRecord]:
+    """The bot's direct messages about the case to `user_id` of `kinds` that arrived and are still there
+    (not deleted), oldest first: where the bot finds them again to update them, from what it stored."""
+    return list(session.exec(select(DeliveryRecord).where(
+        col(DeliveryRecord.case_id) == case_id, col(DeliveryRecord.recipient) == user_id,
+        col(DeliveryRecord.kind).in_(list(kinds)), col(DeliveryRecord.state) == DeliveryState.SENT,
+        col(DeliveryRecord.room).is_not(None), col(DeliveryRecord.ref).is_not(None),
+    ).order_by(col(DeliveryRecord.id))))
+
+
+def detail_of(row: DeliveryRecord) -> dict[str, Any]:
+    try:
+        found = json.loads(row.detail or "{}")
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
 def add_sent(session: Session, *, kind: str, recipient: str, posted: Posted, now: datetime,
-             case_id: int | None = None, is_file: bool = False) -> None:
+             case_id: int | None = None, is_file: bool = False, detail: dict[str, Any] | None = None) -> None:
     """Record a delivery made outside the outbox, in the caller's transaction."""
     session.add(DeliveryRecord(case_id=case_id, kind=kind, recipient=recipient, room=posted.room, ref=posted.ref,
-                               is_file=is_file, state=DeliveryState.SENT, attempts=1, created_at=now, sent_at=now))
+                               is_file=is_file, state=DeliveryState.SENT, attempts=1, created_at=now, sent_at=now,
+                               detail=json.dumps(detail or {}, sort_keys=True)))
 
 
 def record(sessions: SessionFactory, *, kind: str, recipient: str, posted: Posted, now: datetime,
-           case_id: int | None = None, is_file: bool = False) -> None:
+           case_id: int | None = None, is_file: bool = False, detail: dict[str, Any] | None = None) -> None:
     """Record a delivery made outside the outbox, in its own short transaction. The message is out
     either way, so a database error is logged (by event name only) rather than raised."""
     try:
         with transaction(sessions) as session:
             add_sent(session, kind=kind, recipient=recipient, posted=posted, now=now, case_id=case_id,
-                     is_file=is_file)
+                     is_file=is_file, detail=detail)
     except Exception:  # noqa: BLE001  (a ledger row must never undo a delivery already made)
         log.exception("ledger_record_failed", extra={"event": "ledger_record_failed", "kind": kind})
 
@@ -200,7 +219,7 @@ class RecordingWorkspace:
     def post(self, room: str, message: Message) -> Posted:
         posted = self.inner.post(room, message)
         record(self.sessions, kind=message.template, recipient=room, posted=posted, now=self.clock(),
-               case_id=self.case_id)
+               case_id=self.case_id, detail=message.ledger_detail)
         return posted
 
     def update(self, room: str, ref: str, message: Message) -> None:
@@ -209,7 +228,7 @@ class RecordingWorkspace:
     def send_direct(self, user: str, message: Message) -> Posted:
         posted = self.inner.send_direct(user, message)
         record(self.sessions, kind=message.template, recipient=user, posted=posted, now=self.clock(),
-               case_id=self.case_id)
+               case_id=self.case_id, detail=message.ledger_detail)
         return posted
 
     def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:

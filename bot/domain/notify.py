@@ -26,6 +26,7 @@ class MessageKind(StrEnum):
     ACTION_ASSIGNED = "action_assigned"
     ACTION_DIGEST = "action_digest"
     AGENDA = "agenda"
+    ANSWER_DM = "answer_dm"
     ATTENDANCE_BOARD = "attendance_board"
     CANCELLED_NOTICE = "cancelled_notice"
     CASE_CANCELLED = "case_cancelled"
@@ -66,11 +67,15 @@ class Message:
     `delivery_id` is the ledger row of this delivery (bot/domain/ledger.py) when the outbox sends it: a
     message whose buttons must later find the very message they sit on carries it, so a click is
     traced to what the bot stored, never to ids the client sends back.
+
+    `ledger_detail` is kept with the delivery's ledger row when a recording workspace sends it (ids and
+    numbers only, e.g. the schedule version an invitation's buttons were sent for).
     """
 
     template: MessageKind
     model: Any
     delivery_id: int | None = None
+    ledger_detail: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # A kind given as its string (a stored row's kind) must still be one of the enum's: ValueError if not.

@@ -8,7 +8,14 @@ people must be told; `announce_rescheduled` and `announce_cancelled` tell them a
 Rescheduling re-asks attendance: every answer and named deputy is cleared, the messages still
 pending for the old time are cancelled, and the new time's are planned under a new
 `schedule_version`. Cancelling stops every pending message. Both bump the version, so a message of
-the old schedule that a worker had already claimed is dropped when it is composed (bot/domain/reminders.py).
+the old schedule that a worker had already claimed is dropped when it is composed (bot/domain/reminders.py),
+and an attendance button sent for the old schedule is refused with the new time (bot/domain/attendance.py).
+
+Both take the case's lock (storage/locks.case_lock) that an attendance answer takes, so an answer and
+a reschedule of the same case never interleave: the answer lands on the old schedule before the
+reschedule clears it, or waits and is refused. `submit_reschedule` and `submit_cancel` are the entry
+points for a submitted form. After the commit, the members' invitations and reminders of the old
+schedule are redrawn in place to say the call moved (or was cancelled), without their buttons.
 """
 
 from __future__ import annotations
@@ -22,10 +29,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot.domain import attendance, calendar, case_header, convening, ledger, planning
+from bot.domain import attendance, calendar, case_header, convening, forms, ledger, planning
 from bot.domain.case_views import local_time_text
 from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed, PlatformFailure
+from bot.domain.forms import Form
 from bot.domain.history import record_event
 from bot.domain.naming import describe_hits, find_person_names
 from bot.domain.notify import Message, MessageKind, Workspace, attempt
@@ -33,6 +41,7 @@ from bot.domain.outcomes import outcome_of
 from bot.domain.permissions import may_administer
 from bot.domain.terms import Terms
 from storage.db import SessionFactory
+from storage.locks import named_lock
 from storage.tables import Case, CaseStatus, Invitee, Reply
 
 log = logging.getLogger(__name__)
@@ -117,6 +126,8 @@ class RescheduleNotice:
     previous_call_at_local: str
     duration_minutes: int
     short_notice: bool
+    # What its attendance buttons carry (a member's notice only: a deputy's has none).
+    answer_value: str
 
 
 @dataclass(frozen=True)
@@ -186,10 +197,11 @@ def reschedule(session: Session, terms: Terms, reference: str, user_id: str, cal
     """Move the call to `call_date` `call_time` (the organisation's wall clock), and re-ask attendance.
 
     `duration_minutes` None keeps the duration. The time is checked as convening checks it; raises
-    InvalidInput keyed "call_date", "call_time" or "duration", NotAllowed or NotFound. Writes the case,
-    its invitees, its scheduled messages and a "rescheduled" history event in the caller's transaction.
+    InvalidInput keyed "call_date", "call_time" or "duration", NotAllowed or NotFound. Takes the case's
+    lock, then writes the case, its invitees, its scheduled messages and a "rescheduled" history event
+    in the caller's transaction.
     """
-    case = find_case(session, reference, for_update=True)
+    case = attendance.locked_case(session, reference)
     may_administer(session, terms, case, user_id)
     require_convened(session, case)
     assert case.id is not None
@@ -242,9 +254,9 @@ def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason:
 
     Raises InvalidInput keyed "reason" (missing, too long, or naming someone), NotAllowed or NotFound.
     Writes the case, its scheduled messages and a "cancelled" history event (without the reason's
-    text: the case keeps it) in the caller's transaction.
+    text: the case keeps it) in the caller's transaction, under the case's lock.
     """
-    case = find_case(session, reference, for_update=True)
+    case = attendance.locked_case(session, reference)
     may_administer(session, terms, case, user_id)
     require_convened(session, case)
     assert case.id is not None
@@ -272,6 +284,27 @@ def cancel(session: Session, terms: Terms, reference: str, user_id: str, reason:
     return Cancelled(case_id=case.id, reference=case.reference, room_id=case.room_id, actor_id=user_id,
                      call_at=case.call_at, reason=text, cancelled_messages=cancelled,
                      told=_told(invitees, user_id))
+
+
+def submit_reschedule(sessions: SessionFactory, engine: Engine, form: Form, terms: Terms, user_id: str,
+                      call_date: date | None, call_time: time | None, duration_minutes: int | None, now: datetime,
+                      zone: ZoneInfo) -> Rescheduled:
+    """A submitted reschedule form: `reschedule` of the form's case, once however often it is delivered.
+
+    Raises AlreadySubmitted, InvalidInput, NotAllowed or NotFound, with nothing written."""
+    reference = form.subject
+    with named_lock(engine, f"case_admin:{reference}"):
+        return forms.submit_once(sessions, form, now, lambda session: reschedule(
+            session, terms, reference, user_id, call_date, call_time, duration_minutes, now, zone))
+
+
+def submit_cancel(sessions: SessionFactory, engine: Engine, form: Form, terms: Terms, user_id: str, reason: str,
+                  now: datetime, *, directory_names: Sequence[str] = ()) -> Cancelled:
+    """A submitted cancel form: `cancel` of the form's case, once however often it is delivered."""
+    reference = form.subject
+    with named_lock(engine, f"case_admin:{reference}"):
+        return forms.submit_once(sessions, form, now, lambda session: cancel(
+            session, terms, reference, user_id, reason, now, directory_names=directory_names))
 
 
 # --- telling people, after the commit ----------------------------------------------------------
@@ -315,12 +348,18 @@ def announce_rescheduled(sessions: SessionFactory, engine: Engine, terms: Terms,
 
     call_local = local_time_text(result.call_at, zone)
     previous_local = local_time_text(result.previous_call_at, zone)
+    # The old invitations and reminders first: no button of the old time is left to press.
+    if attendance.refresh_answer_dms(sessions, engine, terms, workspace, zone, result.case_id):
+        failed.append("marking the old invitations out of date")
+    version = result.schedule_version
     undelivered = _send_each(workspace, ref, result.told, lambda t: Message(
         MessageKind.RESCHEDULED_NOTICE, RescheduleNotice(
         reference=ref, group_name=terms.name, group_short_name=terms.short_name, room_id=result.room_id,
         seat_label=t.seat_label, deputy_for=t.deputy_for, call_at=result.call_at, call_at_local=call_local,
         previous_call_at=result.previous_call_at, previous_call_at_local=previous_local,
-        duration_minutes=result.duration_minutes, short_notice=result.short_notice)))
+        duration_minutes=result.duration_minutes, short_notice=result.short_notice,
+        answer_value=attendance.answer_value(ref, version)),
+        ledger_detail=None if t.deputy_for else attendance.answer_detail(version)))
     post = RescheduledPost(reference=ref, group_short_name=terms.short_name, actor_id=result.actor_id,
                            call_at=result.call_at, call_at_local=call_local, previous_call_at=result.previous_call_at,
                            previous_call_at_local=previous_local, duration_minutes=result.duration_minutes,
@@ -342,6 +381,8 @@ def announce_cancelled(sessions: SessionFactory, engine: Engine, terms: Terms, w
                                                 now.astimezone(zone).date()))
     attempt("closing the attendance board", failed, ref,
              lambda: attendance.refresh_board(sessions, engine, terms, result.case_id, workspace, zone))
+    if attendance.refresh_answer_dms(sessions, engine, terms, workspace, zone, result.case_id):
+        failed.append("closing the invitations")
     call_local = local_time_text(result.call_at, zone)
     undelivered = _send_each(workspace, ref, result.told, lambda t: Message(MessageKind.CANCELLED_NOTICE, CancelNotice(
         reference=ref, group_short_name=terms.short_name, room_id=result.room_id, actor_id=result.actor_id,

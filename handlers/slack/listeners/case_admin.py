@@ -18,7 +18,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.domain import forms, rescheduling
+from bot.domain import rescheduling
 from bot.domain.case_views import local_time_text
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
@@ -30,7 +30,6 @@ from handlers.slack.listeners.convene import DURATIONS
 from handlers.slack.modals import field_value, input_block, message_modal, modal, option, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.locks import named_lock
 from storage.tables import Case
 
 log = logging.getLogger(__name__)
@@ -139,9 +138,8 @@ def register(app: App) -> None:
         duration = _parsed(values, ids.DURATION_FIELD, int)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"):
-                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.reschedule(
-                    session, services.terms, reference, user_id, call_date, call_time, duration, now, services.zone))
+            result = rescheduling.submit_reschedule(services.sessions, services.engine, form, services.terms, user_id,
+                                                    call_date, call_time, duration, now, services.zone)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
@@ -174,9 +172,8 @@ def register(app: App) -> None:
         names = services.directory.names(wait_seconds=1.5)
         now = services.clock()
         try:
-            with named_lock(services.engine, f"case_admin:{reference}"):
-                result = forms.submit_once(services.sessions, form, now, lambda session: rescheduling.cancel(
-                    session, services.terms, reference, user_id, str(reason), now, directory_names=names))
+            result = rescheduling.submit_cancel(services.sessions, services.engine, form, services.terms, user_id,
+                                                str(reason), now, directory_names=names)
         except AlreadySubmitted as exc:
             answer_not_taken(ack, exc)
             return
