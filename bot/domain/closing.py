@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -21,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.domain import action_points, case_header, forms, ledger, outcomes, permissions, planning
+from bot.domain import action_points, case_header, forms, ledger, outcomes, permissions, planning, rescheduling
 from bot.domain.case_views import local_time_text
 from bot.domain.cases import case_named
 from bot.domain.errors import InvalidInput, NotAllowed
@@ -33,7 +32,6 @@ from bot.domain.outcomes import PROCESS_LABELS, Process
 from bot.domain.rescheduling import Announced
 from bot.domain.terms import Terms
 from storage.db import SessionFactory
-from storage.locks import named_lock
 from storage.tables import ActionStatus, Case, CaseStatus
 
 log = logging.getLogger(__name__)
@@ -125,16 +123,11 @@ def reason_prompt(check: CloseCheck) -> str:
     return ""
 
 
-def case_admin_lock(engine: Engine, reference: str) -> AbstractContextManager[None]:
-    """The lock closing, rescheduling and cancelling a case take, so two of them never interleave."""
-    return named_lock(engine, f"case_admin:{reference}")
-
-
 def submit_close(sessions: SessionFactory, engine: Engine, form: forms.Form, terms: Terms, actor: str, reason: str,
                  now: datetime, zone: ZoneInfo, directory_names: Sequence[str] = ()) -> Closed:
     """A platform's one call for the close form: under the case's admin lock, the form counted once and the
     case closed in one transaction (`close`); raises AlreadySubmitted, InvalidInput, NotAllowed, NotFound."""
-    with case_admin_lock(engine, form.subject):
+    with rescheduling.case_admin_lock(engine, form.subject):
         return forms.submit_once(sessions, form, now, lambda session: close(
             session, terms, form.subject, actor, reason, now, zone, directory_names=directory_names))
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -172,6 +173,27 @@ def require_convened(session: Session, case: Case) -> None:
 
 
 
+def case_admin_lock(engine: Engine, reference: str) -> AbstractContextManager[None]:
+    """The lock rescheduling, cancelling and closing a case take, so two of them never interleave."""
+    return named_lock(engine, f"case_admin:{reference}")
+
+
+@dataclass(frozen=True)
+class CaseToAdminister:
+    """What the reschedule and cancel forms show: plain values, no table row."""
+
+    reference: str
+    call_at: datetime
+    duration_minutes: int
+
+
+def case_to_administer(sessions: SessionFactory, terms: Terms, reference: str, user_id: str) -> CaseToAdminister:
+    """A platform's one call before the reschedule or cancel form opens (`check_can_administer`)."""
+    with sessions() as session:
+        case = check_can_administer(session, terms, reference, user_id)
+        return CaseToAdminister(case.reference, case.call_at, case.duration_minutes)
+
+
 def check_can_administer(session: Session, terms: Terms, reference: str, user_id: str) -> Case:
     """The case, if `user_id` may reschedule or cancel it now; raise NotFound or NotAllowed otherwise."""
     case = find_case(session, reference)
@@ -293,7 +315,7 @@ def submit_reschedule(sessions: SessionFactory, engine: Engine, form: Form, term
 
     Raises AlreadySubmitted, InvalidInput, NotAllowed or NotFound, with nothing written."""
     reference = form.subject
-    with named_lock(engine, f"case_admin:{reference}"):
+    with case_admin_lock(engine, reference):
         return forms.submit_once(sessions, form, now, lambda session: reschedule(
             session, terms, reference, user_id, call_date, call_time, duration_minutes, now, zone))
 
@@ -302,7 +324,7 @@ def submit_cancel(sessions: SessionFactory, engine: Engine, form: Form, terms: T
                   now: datetime, *, directory_names: Sequence[str] = ()) -> Cancelled:
     """A submitted cancel form: `cancel` of the form's case, once however often it is delivered."""
     reference = form.subject
-    with named_lock(engine, f"case_admin:{reference}"):
+    with case_admin_lock(engine, reference):
         return forms.submit_once(sessions, form, now, lambda session: cancel(
             session, terms, reference, user_id, reason, now, directory_names=directory_names))
 

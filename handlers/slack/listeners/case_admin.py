@@ -22,7 +22,7 @@ from bot.domain import rescheduling
 from bot.domain.case_views import local_time_text
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
-from bot.domain.rescheduling import Announced
+from bot.domain.rescheduling import Announced, CaseToAdminister
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.forms import answer_not_taken, form_of, open_modal
@@ -30,13 +30,12 @@ from handlers.slack.listeners.convene import DURATIONS
 from handlers.slack.modals import field_value, input_block, message_modal, modal, option, plain
 from handlers.slack.replies import refusal_text
 from handlers.slack.workspace import SlackWorkspace
-from storage.tables import Case
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def reschedule_view(case: Case, zone: ZoneInfo) -> dict[str, Any]:
+def reschedule_view(case: CaseToAdminister, zone: ZoneInfo) -> dict[str, Any]:
     """Date, time (in the organisation's zone) and duration, starting from the current ones."""
     local = case.call_at.astimezone(zone)
     durations = sorted({*DURATIONS, case.duration_minutes})
@@ -55,7 +54,7 @@ def reschedule_view(case: Case, zone: ZoneInfo) -> dict[str, Any]:
     ], submit="Reschedule")
 
 
-def cancel_view(case: Case) -> dict[str, Any]:
+def cancel_view(case: CaseToAdminister) -> dict[str, Any]:
     element = {"type": "plain_text_input", "multiline": True, "max_length": rescheduling.REASON_LIMIT,
                "placeholder": plain("Why the call is not needed, or will not take place")}
     return modal(ids.CANCEL_VIEW, "Cancel the call", [
@@ -76,15 +75,13 @@ def _parsed(values: dict[str, Any], field: str, parse: Callable[[str], T]) -> T 
 
 
 def _open(body: dict[str, Any], client: WebClient, respond: Respond, services: Services,
-          build: Callable[[Case], dict[str, Any]], kind: FormKind) -> None:
+          build: Callable[[CaseToAdminister], dict[str, Any]], kind: FormKind) -> None:
     """Check the clicker may act on the case, then open the modal (the trigger lasts 3 s)."""
     reference = str(body["actions"][0].get("value", ""))
     user_id = body["user"]["id"]
     try:
-        with services.sessions() as session:
-            case = rescheduling.check_can_administer(session, services.terms, reference, user_id)
-            view = build(case)
-            subject = case.reference
+        case = rescheduling.case_to_administer(services.sessions, services.terms, reference, user_id)
+        view, subject = build(case), case.reference
     except (NotAllowed, NotFound) as exc:
         respond(text=refusal_text(exc), response_type="ephemeral", replace_original=False)
         return
