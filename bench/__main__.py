@@ -13,11 +13,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack, orphan, report, scale
+from bench import ack, faults, orphan, report, scale
 from bench.servers import start_bare, start_pmccg
 from bench.standin import StandIn
 
-PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan")
+PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan", "fault_ack", "fault_lease", "fault_orphan")
+# `--only faults`: the faults section (acknowledgements while Slack fails, reminders slower than the lease on
+# PostgreSQL, a crash mid-convene: the orphan part's measurement with its quickest setting only, or the orphan
+# part's own results when it ran too).
+ALIASES = {"faults": ("fault_ack", "fault_lease", "fault_orphan")}
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -34,23 +38,39 @@ class Sizes:
     rate_limits: int
     # Crash mid-convene: (orphan time s, tick s, repeats) for each setting measured.
     orphan_settings: list[tuple[float, float, int]]
+    # Faults: requests of each kind per scenario (after `fault_warmup` at full speed), Slack's latency, and how
+    # long to wait for the convenings afterwards; reminders for two workers, with the lease and a longer latency.
+    fault_requests: int
+    fault_warmup: int
+    fault_latency: float
+    fault_drain: float
+    lease_reminders: int
+    lease_seconds: float
+    lease_latency: float
+    fault_orphan_settings: list[tuple[float, float, int]]
 
 
 FULL = Sizes(requests=500, warmup=20, clients=20, seconds=10.0, open_points=[500, 5_000, 50_000], due=20,
-             repeats=3, reminders=2_000, rate_limits=10, orphan_settings=[(1.0, 1.0, 3), (60.0, 20.0, 1)])
+             repeats=3, reminders=2_000, rate_limits=10, orphan_settings=[(1.0, 1.0, 3), (60.0, 20.0, 1)],
+             fault_requests=100, fault_warmup=3, fault_latency=5.0, fault_drain=20.0, lease_reminders=500,
+             lease_seconds=0.25, lease_latency=0.35, fault_orphan_settings=[(1.0, 1.0, 3)])
 QUICK = Sizes(requests=10, warmup=2, clients=4, seconds=1.0, open_points=[50, 200], due=3, repeats=1,
-              reminders=30, rate_limits=2, orphan_settings=[(1.0, 1.0, 1)])
+              reminders=30, rate_limits=2, orphan_settings=[(1.0, 1.0, 1)], fault_requests=5, fault_warmup=1,
+              fault_latency=5.0, fault_drain=5.0, lease_reminders=20, lease_seconds=0.25, lease_latency=0.35,
+              fault_orphan_settings=[(1.0, 1.0, 1)])
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks the benchmark works (seconds)")
     parser.add_argument("--only", default=",".join(PARTS),
-                        help=f"comma-separated parts to run, of: {','.join(PARTS)} (default: all)")
+                        help=f"comma-separated parts to run, of: {','.join(PARTS)}, or faults (= "
+                             f"{','.join(ALIASES['faults'])}) (default: all)")
     parser.add_argument("--json", type=Path, help="where to write the results (default: bench/results/<time>.json)")
     parser.add_argument("--no-postgres", action="store_true", help="scheduler scale on SQLite only")
     args = parser.parse_args(argv)
-    args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    named = [p.strip() for p in args.only.split(",") if p.strip()]
+    args.parts = list(dict.fromkeys(part for p in named for part in ALIASES.get(p, (p,))))
     unknown = sorted(set(args.parts) - set(PARTS))
     if unknown:
         parser.error(f"--only: unknown part(s) {', '.join(unknown)}; choose from {', '.join(PARTS)}")
@@ -86,7 +106,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
     sizes = QUICK if args.quick else FULL
     started = time.monotonic()
-    use_pg = not args.no_postgres and "scheduler" in args.parts and scale.postgres_available()
+    use_pg = not args.no_postgres and bool({"scheduler", "fault_lease"} & set(args.parts)) and \
+        scale.postgres_available()
     results: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "quick": args.quick,
                                "machine": report.machine(scale.PG_ADMIN_URL if use_pg else None),
                                "sizes": sizes.__dict__}
@@ -104,6 +125,19 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             results["delivery"] = scale.delivery(tmp, sizes.reminders, sizes.rate_limits)
         if "orphan" in args.parts:
             results["orphan"] = orphan.crash_to_cleanup(tmp, sizes.orphan_settings)
+        if "fault_ack" in args.parts:
+            results["fault_ack"] = faults.ack_faults(workdir, sizes.fault_requests, sizes.fault_warmup,
+                                                     sizes.fault_latency, sizes.fault_drain)
+        if "fault_lease" in args.parts:
+            if use_pg:
+                results["fault_lease"] = faults.lease_faults(tmp, sizes.lease_reminders, sizes.lease_seconds,
+                                                             sizes.lease_latency)
+            else:
+                print("fault_lease: skipped (it needs PostgreSQL; --no-postgres, or none at "
+                      f"{scale.PG_ADMIN_URL})", file=sys.stderr)
+        if "fault_orphan" in args.parts:
+            results["fault_orphan"] = results["orphan"] if "orphan" in results else \
+                orphan.crash_to_cleanup(tmp, sizes.fault_orphan_settings)
     results["goals"] = report.goals(results)
     results["seconds"] = round(time.monotonic() - started, 1)
     path = args.json or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}{'-quick' if args.quick else ''}.json"
@@ -112,7 +146,11 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
     machine = results["machine"]
     print(f"PMCCG bot benchmark, {results['date']}: {machine['cpu']} x{machine['cpus']}, {machine['ram_gib']} GiB, "
           f"Python {machine['python']}, SQLite {machine['sqlite']}, PostgreSQL {machine['postgresql'] or '-'}")
-    print(report.table(results))
+    main_table = report.table(results)
+    if main_table.count("\n") > 1:  # more than the header
+        print(main_table)
+    if report.has_faults(results):
+        print(report.faults_table(results))
     missed = [goal for goal, met in results["goals"].items() if not met]
     print(f"Goals: {'all met' if not missed else 'missed: ' + ', '.join(missed)}. "
           f"{results['seconds']} s. Results: {path}")

@@ -52,17 +52,18 @@ def _call_time() -> datetime:
 
 
 class Requests:
-    """The three measured requests against one server; `ours` says whether to check our answers."""
+    """The three measured requests against one server; `ours` says whether to check our answers. `command` is
+    what follows /pmccg (`convene` opens the modal; `help` answers through the response_url)."""
 
-    def __init__(self, server: Server, ours: bool) -> None:
-        self.server, self.ours = server, ours
+    def __init__(self, server: Server, ours: bool, command: str = "convene") -> None:
+        self.server, self.ours, self.command_text = server, ours, command
         self.values = convene_values(_call_time())
         self.references: list[str] = []
         self._clicks = 0
         self._lock = threading.Lock()
 
     def command(self) -> bool:
-        response = self.server.command(CONVENER, "convene")
+        response = self.server.command(CONVENER, self.command_text)
         return response.status_code == 200
 
     def click(self) -> bool:

@@ -63,14 +63,29 @@ def goals(results: dict[str, Any]) -> dict[str, bool]:
     for backend, row in results.get("scheduler", {}).items():
         out[f"tick_{backend}_ratio<=2"] = row["ratio_largest_smallest"] is not None and \
             row["ratio_largest_smallest"] <= TICK_GOAL_RATIO
-    for row in results.get("orphan", {}).get("settings", []):
+    for row in _orphan_rows(results):
         # Cleaned up within the orphan time plus two ticks after the restart is healthy.
         bound = row["restart_s"] + row["orphan_seconds"] + 2 * row["tick_seconds"]
         out[f"orphan_{row['orphan_seconds']:g}s_cleaned_in_time"] = row["max_cleaned_s"] <= bound + 5
     if "delivery" in results:
         d = results["delivery"]
         out["delivery_all_once"] = d["delivered"] == d["due"] and d["duplicates"] == 0
+    for scenario, row in results.get("fault_ack", {}).items():
+        for kind, k in row["kinds"].items():
+            out[f"fault_{scenario}_{kind}_ratio_p99<=1.5"] = k["ratio_p99"] is not None and \
+                k["ratio_p99"] <= ACK_GOAL_RATIO
+            out[f"fault_{scenario}_{kind}_p99<3s"] = k["ours"]["p99_ms"] is not None and \
+                k["ours"]["p99_ms"] < SLACK_DEADLINE_MS
+    if "fault_lease" in results:
+        f = results["fault_lease"]
+        out["fault_lease_all_once"] = f["delivered_once"] == f["due"] and f["doubles"] == 0 and f["drops"] == 0
     return out
+
+
+def _orphan_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The crash mid-convene settings measured: by the orphan part, or by the faults section's own run."""
+    found = results.get("orphan") or results.get("fault_orphan") or {}
+    return list(found.get("settings", []))
 
 
 def _ms(value: float | None) -> str:
@@ -103,11 +118,6 @@ def table(results: dict[str, Any]) -> str:
         lines.append(f"| {d['due']:,} due reminders, {d['rate_limited']} x 429 injected | delivered {d['delivered']:,},"
                      f" twice {d['duplicates']}, {d['seconds']} s ({d['per_second']}/s) | - | Slack: ~1/s per channel,"
                      f" each to its own DM |")
-    for row in results.get("orphan", {}).get("settings", []):
-        lines.append(f"| Crash mid-convene (SIGKILL) to orphan cleaned up, orphan time {row['orphan_seconds']:g} s, "
-                     f"tick {row['tick_seconds']:g} s (median of {row['repeats']}) | "
-                     f"{row['cleaned_s']} s (restart {row['restart_s']} s; max {row['max_cleaned_s']} s) | - | "
-                     f"within restart + orphan time + 2 ticks |")
     if "memory" in results:
         m = results["memory"]
 
@@ -119,4 +129,43 @@ def table(results: dict[str, Any]) -> str:
         if m.get("after_throughput_kib"):
             after = total(m["after_throughput_kib"])
             lines.append(f"| RSS of `pmccg serve`, after the throughput run | {after} | - | - |")
+    return "\n".join(lines)
+
+
+NAMES = {"command": "`/pmccg help`", "click": "Attendance click", "submission": "Convene view submission"}
+
+
+def _first_up(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def has_faults(results: dict[str, Any]) -> bool:
+    return any(key in results for key in ("fault_ack", "fault_lease", "fault_orphan", "orphan"))
+
+
+def faults_table(results: dict[str, Any]) -> str:
+    """The faults section: acknowledgements while Slack fails, reminders slower than the lease, a crash."""
+    lines = ["| Fault | Ours | Bare Bolt | Ratio / goal |", "|---|---|---|---|"]
+    for row in results.get("fault_ack", {}).values():
+        for kind, k in row["kinds"].items():
+            o, b = k["ours"], k["bare"]
+            away = row["turned_away"][kind]
+            lines.append(f"| {_first_up(row['fault'])}: ack {NAMES[kind]}, p50 / p95 / p99 ms (n={o['n']}, failed "
+                         f"{o['failures']}, late {o['late']}, turned away busy {away}) | "
+                         f"{_ms(o['p50_ms'])} / {_ms(o['p95_ms'])} / {_ms(o['p99_ms'])} | "
+                         f"{_ms(b['p50_ms'])} / {_ms(b['p95_ms'])} / {_ms(b['p99_ms'])} | "
+                         f"{k['ratio_p99']} at p99 (goal <= {ACK_GOAL_RATIO}) |")
+        lines.append(f"| {_first_up(row['fault'])}: convenings finished after the acknowledgements | "
+                     f"{row['convened']} of {row['submitted']} within {row['drain_s']} s | - | - |")
+    if "fault_lease" in results:
+        f = results["fault_lease"]
+        lines.append(f"| {f['due']:,} due reminders, {f['workers']} workers on PostgreSQL, every post answered after "
+                     f"{f['latency_s']:g} s, lease {f['lease_s']:g} s | once {f['delivered_once']:,}, doubles "
+                     f"{f['doubles']}, drops {f['drops']} ({f['seconds']} s; claims lost {f['claims_lost']}) | - | "
+                     f"each exactly once |")
+    for row in _orphan_rows(results):
+        lines.append(f"| Crash mid-convene (SIGKILL) to orphan cleaned up, orphan time {row['orphan_seconds']:g} s, "
+                     f"tick {row['tick_seconds']:g} s (median of {row['repeats']}) | "
+                     f"{row['cleaned_s']} s (restart {row['restart_s']} s; max {row['max_cleaned_s']} s) | - | "
+                     f"within restart + orphan time + 2 ticks |")
     return "\n".join(lines)

@@ -82,6 +82,13 @@ class Server:
             self.proc.wait(timeout=10)
         self._log.close()
 
+    def kill(self) -> None:
+        """SIGKILL to the process group we started, when what it still has to do does not matter."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.stop()
+
     def __enter__(self) -> Server:
         return self
 

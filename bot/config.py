@@ -40,6 +40,11 @@ class Settings:
     governance_channel: str = ""
     quality_board_channel: str = ""
     archive_on_close: bool = False
+    # After ack(): how many listeners go on at once, how many more may wait their turn (beyond that a request
+    # is turned away as busy), and the timeout of each call to Slack (handlers/slack/after_ack.py).
+    after_ack_workers: int = 16
+    after_ack_queue: int = 256
+    slack_timeout_seconds: float = 10.0
     # Secrets: excluded from repr so they never reach a log or traceback.
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
@@ -77,6 +82,13 @@ def _bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {raw!r}.")
 
 
+def _int(name: str, raw: str, low: int, high: int) -> int:
+    value = raw.strip()
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}.")
+    return int(value)
+
+
 def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
     """Read settings from `env` (default: the process environment, after loading .env)."""
     if env is None:
@@ -111,6 +123,15 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         raise ConfigError(f"PMCCG_CONVENE_ORPHAN_SECONDS must be a number of seconds, not {orphan_raw!r}.") from exc
     if not 0 < orphan <= 3600:
         raise ConfigError("PMCCG_CONVENE_ORPHAN_SECONDS must be more than 0 and at most 3600.")
+    workers = _int("PMCCG_AFTER_ACK_WORKERS", env.get("PMCCG_AFTER_ACK_WORKERS", "16"), 1, 256)
+    queue = _int("PMCCG_AFTER_ACK_QUEUE", env.get("PMCCG_AFTER_ACK_QUEUE", "256"), 0, 4096)
+    timeout_raw = env.get("PMCCG_SLACK_TIMEOUT_SECONDS", "10")
+    try:
+        slack_timeout = float(timeout_raw)
+    except ValueError as exc:
+        raise ConfigError(f"PMCCG_SLACK_TIMEOUT_SECONDS must be a number of seconds, not {timeout_raw!r}.") from exc
+    if not 1 <= slack_timeout <= 60:
+        raise ConfigError("PMCCG_SLACK_TIMEOUT_SECONDS must be between 1 and 60.")
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{Path.cwd() / 'pmccg.db'}",
         timezone=tz,
@@ -123,6 +144,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         governance_channel=env.get("PMCCG_GOVERNANCE_CHANNEL", "").strip(),
         quality_board_channel=env.get("PMCCG_QUALITY_BOARD_CHANNEL", "").strip(),
         archive_on_close=_bool("PMCCG_ARCHIVE_ON_CLOSE", env.get("PMCCG_ARCHIVE_ON_CLOSE", "false")),
+        after_ack_workers=workers,
+        after_ack_queue=queue,
+        slack_timeout_seconds=slack_timeout,
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         slack_app_token=env.get("SLACK_APP_TOKEN") or None,

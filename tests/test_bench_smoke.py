@@ -21,13 +21,15 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
     args = [sys.executable, "-m", "bench", "--quick", "--json", str(out)]
     if not scale.postgres_available():
         args.append("--no-postgres")
-    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=180)
+    done = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
     printed = done.stdout
     for row in ("Ack `/pmccg convene`", "Ack Attendance click", "Ack Convene view submission",
                 "Attendance clicks/s", "Scheduler tick, sqlite", "due reminders", "RSS of `pmccg serve`, idle",
-                "after the throughput run", "Crash mid-convene (SIGKILL) to orphan cleaned up"):
+                "after the throughput run", "Crash mid-convene (SIGKILL) to orphan cleaned up",
+                "Every response_url connection reset (Slack unreachable): ack `/pmccg help`",
+                "Every Web API call and response_url answered after 5 s: ack Attendance click"):
         assert row in printed, f"missing row {row!r}:\n{printed}"
     assert str(out) in printed
 
@@ -63,6 +65,28 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
     (crash,) = results["orphan"]["settings"]
     assert crash["repeats"] == len(crash["runs"]) == 1
     assert 0 < crash["restart_s"] <= crash["cleaned_s"] == crash["max_cleaned_s"]
+
+    # The faults section, tiny: every acknowledgement taken and in time while Slack fails, the convenings done
+    # after them where Slack still answers the Web API, each reminder once with posts slower than the lease.
+    faults = results["fault_ack"]
+    assert set(faults) == {"response_url_down", "slack_slow"}
+    for scenario in faults.values():
+        for kind in ("command", "click", "submission"):
+            row = scenario["kinds"][kind]
+            for side in ("ours", "bare"):
+                assert row[side]["n"] == results["sizes"]["fault_requests"]
+                assert row[side]["failures"] == 0 and row[side]["late"] == 0
+            assert isinstance(row["ratio_p99"], float)
+            assert scenario["turned_away"][kind] == 0  # a handful of requests: the pool never fills
+    down = faults["response_url_down"]
+    assert down["convened"] == down["submitted"] == results["sizes"]["fault_requests"]
+    if "fault_lease" in results:
+        lease = results["fault_lease"]
+        assert lease["delivered_once"] == lease["due"] == results["sizes"]["lease_reminders"]
+        assert lease["doubles"] == lease["drops"] == lease["unfinished"] == 0
+        assert lease["latency_s"] > lease["lease_s"]
+        assert "due reminders, 2 workers on PostgreSQL" in printed
+    assert results["fault_orphan"] == results["orphan"]  # measured once, shown in the faults section
 
     memory = results["memory"]
     assert set(memory["idle_kib"]) == {"master", "worker1"} and all(v > 0 for v in memory["idle_kib"].values())

@@ -124,6 +124,34 @@ def test_a_delayed_call_is_in_flight_until_answered(client: WebClient, fake: Fak
     assert fake.in_flight("chat.postMessage") == 0 and len(fake.delivered("chat.postMessage")) == 1
 
 
+def test_a_latency_for_every_method_holds_each_call_but_one_with_its_own(client: WebClient, fake: FakeSlack) -> None:
+    fake.set_latency("*", 0.3)
+    fake.set_latency("auth.test", 0.01)
+    start = time.monotonic()
+    client.chat_postMessage(channel="C0GENERAL", text="hello")
+    assert time.monotonic() - start >= 0.3
+    start = time.monotonic()
+    client.auth_test()
+    assert time.monotonic() - start < 0.3
+    fake.set_latency("*", 0)
+    start = time.monotonic()
+    client.chat_postMessage(channel="C0GENERAL", text="again")
+    assert time.monotonic() - start < 0.3
+
+
+def test_reset_connections_answer_nothing_until_turned_off(fake: FakeSlack) -> None:
+    from slack_sdk.webhook import WebhookClient
+
+    hook = WebhookClient(fake.url + "response", timeout=5, retry_handlers=[])
+    fake.reset_connections("response")
+    with pytest.raises(OSError):  # the connection ends without an answer: nothing Slack said
+        hook.send(text="lost")
+    assert fake.connections_reset("response") == 1 and fake.calls_to("response") == []
+    fake.reset_connections("response", on=False)
+    assert hook.send(text="delivered").status_code == 200
+    assert [c.params["text"] for c in fake.calls_to("response")] == ["delivered"]
+
+
 def test_invite_checks_directory_and_channel(client: WebClient, fake: FakeSlack) -> None:
     fake.add_user("U0001", "Alice Smith", "alice")
     channel_id = client.conversations_create(name="case-1", is_private=True)["channel"]["id"]

@@ -6,6 +6,8 @@ import contextlib
 import itertools
 import json
 import re
+import socket
+import struct
 import threading
 import time
 from collections import Counter, deque
@@ -142,6 +144,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, body: bytes) -> None:
         fake = cast(_Server, self.server).fake
         parts = urlsplit(self.path)
+        if parts.path.startswith("/api/") and fake._resets(parts.path[len("/api/") :]):
+            # Slack unreachable: no answer, and the connection reset (RST) as soon as the request is in.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
         if parts.path.startswith("/api/"):
             status, payload, headers = fake._handle_api(
                 method=parts.path[len("/api/") :],
@@ -189,7 +196,9 @@ class FakeSlack:
         self._delays: dict[str, deque[float]] = {}
         self._latency: dict[str, float] = {}
         self._refusals: list[_Refusal] = []
+        self._reset: set[str] = set()
         self._in_flight: Counter[str] = Counter()
+        self._reset_counts: Counter[str] = Counter()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # One counter per id prefix so ids read naturally (C0000001, V0000001, ...).
@@ -330,12 +339,34 @@ class FakeSlack:
             self._delays.setdefault(method, deque()).extend([seconds] * times)
 
     def set_latency(self, method: str, seconds: float) -> None:
-        """Answer every call of `method` after `seconds` (0 to stop)."""
+        """Answer every call of `method` after `seconds` (0 to stop); method "*" for every method without a
+        latency of its own."""
         with self._lock:
             if seconds:
                 self._latency[method] = seconds
             else:
                 self._latency.pop(method, None)
+
+    def reset_connections(self, method: str, on: bool = True) -> None:
+        """Answer no call of `method` until turned off: each connection is reset (RST) once its request has
+        arrived, as when Slack's end is unreachable. The call is counted (`connections_reset`), not logged."""
+        with self._lock:
+            if on:
+                self._reset.add(method)
+            else:
+                self._reset.discard(method)
+
+    def connections_reset(self, method: str) -> int:
+        """How many calls of `method` had their connection reset."""
+        with self._lock:
+            return self._reset_counts[method]
+
+    def _resets(self, method: str) -> bool:
+        with self._lock:
+            if method not in self._reset:
+                return False
+            self._reset_counts[method] += 1
+            return True
 
     def in_flight(self, method: str) -> int:
         """How many calls of `method` arrived and are being held back by a delay (not yet answered or logged)."""
@@ -477,7 +508,7 @@ class FakeSlack:
         at = time.time()
         with self._lock:
             queued = self._delays.get(method)
-            wait = queued.popleft() if queued else self._latency.get(method, 0.0)
+            wait = queued.popleft() if queued else self._latency.get(method, self._latency.get("*", 0.0))
         if wait:
             with self._lock:
                 self._in_flight[method] += 1

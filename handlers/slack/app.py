@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,19 +22,18 @@ from bot.config import Settings
 from bot.domain.terms import Terms, load_terms
 from bot.services import Clock, Services, build_services
 from handlers.slack import payloads
+from handlers.slack.after_ack import AfterAck
 from handlers.slack.directory import Directory
 from handlers.slack.forms import foreign_reply_url, reply_hosts
 
 log = logging.getLogger(__name__)
 
-# Bolt acknowledges only once a listener thread has picked the request up (5 threads by default):
-# enough threads that the work after earlier acknowledgements never makes a new one wait (bench/).
-LISTENER_THREADS = 32
-
 
 def make_client(settings: Settings) -> WebClient:
-    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections."""
-    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10)
+    """A Web API client that waits out 429s (Retry-After) and retries 5xx and dropped connections; each
+    attempt gives up after PMCCG_SLACK_TIMEOUT_SECONDS."""
+    client = WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url,
+                       timeout=int(max(1, round(settings.slack_timeout_seconds))))
     client.retry_handlers.extend([
         RateLimitErrorRetryHandler(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),
@@ -44,10 +42,27 @@ def make_client(settings: Settings) -> WebClient:
     return client
 
 
+class GatedApp(App):
+    """Bolt's App whose listeners run in `after_ack`'s pool (handlers/slack/after_ack.py): Bolt acknowledges only once a
+    listener has called ack(), so the work after earlier acknowledgements must never hold the threads a new
+    request's listener needs."""
+
+    def __init__(self, *, after_ack: AfterAck, **kwargs: Any) -> None:
+        super().__init__(listener_executor=after_ack.executor, **kwargs)
+        self.after_ack = after_ack
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        try:
+            return super().dispatch(req)
+        finally:
+            self.after_ack.request_done()
+
+
 @dataclass(frozen=True)
 class Bot:
     app: App
     services: Services
+    after_ack: AfterAck | None = None
 
 
 def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine | None = None,
@@ -61,9 +76,11 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
     # held at WARNING, so nothing typed into a form reaches the log through it.
     bolt_logger = logging.getLogger("pmccg.bolt")
     bolt_logger.setLevel(logging.WARNING)
-    app = App(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
-              request_verification_enabled=True, process_before_response=False, logger=bolt_logger,
-              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS, thread_name_prefix="listener"))
+    after_ack = AfterAck(settings.after_ack_workers, settings.after_ack_queue,
+                         timeout=settings.slack_timeout_seconds)
+    app = GatedApp(client=client, signing_secret=settings.slack_signing_secret, token_verification_enabled=False,
+                   request_verification_enabled=True, process_before_response=False, logger=bolt_logger,
+                   after_ack=after_ack)
 
     @app.middleware
     def refuse_wrong_shapes(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
@@ -108,4 +125,14 @@ def create_app(settings: Settings, *, terms: Terms | None = None, engine: Engine
         next()
 
     handlers.slack.listeners.register(app)
-    return Bot(app=app, services=services)
+
+    @app.middleware
+    def admit(req: BoltRequest, resp: BoltResponse, next: Any) -> BoltResponse | None:
+        # Last, so that only a request about to reach its listener is counted: admitted (its ack() and
+        # respond() are the pool's), or answered at once as busy and never run.
+        busy = after_ack.admit(req)
+        if busy is not None:
+            return busy
+        return next()  # type: ignore[no-any-return]
+
+    return Bot(app=app, services=services, after_ack=after_ack)
