@@ -33,9 +33,9 @@ from bench.scale import Seeder, _now, _workspace, database
 from bench.servers import Server, start_bare, start_pmccg
 from bench.standin import StandIn
 from bench.stats import summary_ms
-from bot.reminders import send_due
+from bot.domain.reminders import send_due
+from bot.domain.terms import load_terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import load_terms
 from storage.db import make_engine, session_factory
 from storage.tables import MessageState, ScheduledMessage
 

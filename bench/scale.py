@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Engine
 
-from bot.app import make_client
 from bot.config import load_settings
-from bot.reminders import send_due
+from bot.domain.reminders import send_due
+from bot.domain.terms import load_terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import load_terms
-from handlers.slack_workspace import SlackWorkspace
+from handlers.slack.app import make_client
+from handlers.slack.workspace import SlackWorkspace
 from storage.db import make_engine, session_factory, upgrade
 from storage.tables import ActionPoint, Case, Outcome, ScheduledMessage
 

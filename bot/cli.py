@@ -15,7 +15,7 @@ from typing import Any
 
 from bot import clock, logs
 from bot.config import ConfigError, Settings, load_settings
-from bot.terms import TermsError, load_terms
+from bot.domain.terms import TermsError, load_terms
 
 log = logging.getLogger("pmccg")
 
@@ -43,8 +43,8 @@ def _prepare(settings: Settings, *, migrate: bool) -> tuple[Any, Any]:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from bot.app import create_app
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
 
     settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
     # On SQLite the server migrates at start; on PostgreSQL run `pmccg db upgrade` once per deploy.
@@ -89,8 +89,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None) -> Any:
     from bot import scheduler
-    from bot.app import make_client
-    from handlers.slack_workspace import SlackWorkspace
+    from handlers.slack.app import make_client
+    from handlers.slack.workspace import SlackWorkspace
     from storage.db import session_factory
 
     ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
@@ -115,7 +115,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_socket(args: argparse.Namespace, settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    from bot.app import create_app
+    from handlers.slack.app import create_app
 
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     if not settings.slack_signing_secret:
@@ -152,9 +152,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory(settings: Settings) -> Any:
-    """The workspace's directory (handlers/directory.py), loaded in full so each person is one lookup away."""
-    from bot.app import make_client
-    from handlers.directory import Directory
+    """The workspace's directory (handlers/slack/directory.py), loaded in full so each person is one lookup away."""
+    from handlers.slack.app import make_client
+    from handlers.slack.directory import Directory
 
     settings.require("SLACK_BOT_TOKEN")
     directory = Directory(make_client(settings), lookup_seconds=10.0)
@@ -164,7 +164,7 @@ def _directory(settings: Settings) -> Any:
 
 
 def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import roster
+    from bot.domain import roster
     from storage.db import session_factory, upgrade
 
     terms = load_terms(settings.config_path)
@@ -191,7 +191,7 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_roster_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import roster
+    from bot.domain import roster
     from storage.db import session_factory, upgrade
 
     engine = _engine(settings)
@@ -208,7 +208,7 @@ HISTORY_HEADER = "at,by,source,user_id,roles_added,roles_removed,professions_add
 
 
 def cmd_roster_history(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import roster
+    from bot.domain import roster
     from storage.db import session_factory, upgrade
 
     engine = _engine(settings)
@@ -224,9 +224,9 @@ def cmd_roster_history(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from bot import cases
-    from bot.errors import NotFound
-    from bot.history import record_event
+    from bot.domain import cases
+    from bot.domain.errors import NotFound
+    from bot.domain.history import record_event
     from bot.records import case_file
     from storage.db import session_factory, transaction, upgrade
 
@@ -259,8 +259,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(engine)
     workspace = None
     if settings.slack_bot_token and not args.dry_run:
-        from bot.app import make_client
-        from handlers.slack_workspace import SlackWorkspace
+        from handlers.slack.app import make_client
+        from handlers.slack.workspace import SlackWorkspace
 
         workspace = SlackWorkspace(make_client(settings))
     run = retention.run(session_factory(engine), engine, workspace, terms, settings.zone, clock.now(),
@@ -274,6 +274,7 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
     """What `pmccg purge` prints: the cases purged, the messages deleted in Slack (and those that could
     not be, with why), and whether the database's files were rewritten. No free text, no names."""
     from bot.records import retention
+    from handlers.slack.workspace import DELETE_REASONS
 
     dry = run.dry_run
     records = terms.records
@@ -303,7 +304,7 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
         for r in run.not_deleted:
             # A direct message's recipient is the person (a user id), a post's is its room.
             where = f"to {r.recipient}" if r.recipient[:1] in ("U", "W") else f"in {r.room or r.recipient}"
-            lines.append(f"  {r.reference}  {r.what} {where}: {retention.reason_words(r.error)}")
+            lines.append(f"  {r.reference}  {r.what} {where}: {retention.reason_words(r.error, DELETE_REASONS)}")
     if not run.deleted and not run.not_deleted:
         lines.append("In Slack, no message or file of a purged case is left to delete.")
     if run.erased is True:
@@ -316,7 +317,7 @@ def purge_lines(run: Any, terms: Any, zone: Any) -> list[str]:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.errors import InvalidInput
+    from bot.domain.errors import InvalidInput
     from bot.records import annual_report, attendance_matrix, report_files
     from bot.records.period import parse_year
     from storage.db import session_factory, upgrade

@@ -41,7 +41,7 @@ class Settings:
     quality_board_channel: str = ""
     archive_on_close: bool = False
     # After ack(): how many listeners go on at once, how many more may wait their turn (beyond that a request
-    # is turned away as busy), and the timeout of each call to Slack (handlers/after_ack.py).
+    # is turned away as busy), and the timeout of each call to Slack (handlers/slack/after_ack.py).
     after_ack_workers: int = 16
     after_ack_queue: int = 256
     slack_timeout_seconds: float = 10.0
@@ -60,7 +60,7 @@ class Settings:
 
     @property
     def reporting(self) -> Any:
-        from bot.reminders import Reporting
+        from bot.domain.outbox import Reporting
 
         return Reporting(self.governance_channel, self.quality_board_channel, self.archive_on_close)
 

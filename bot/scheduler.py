@@ -1,9 +1,9 @@
-"""APScheduler drives a short tick; what is due lives in the database (bot/reminders.py).
+"""APScheduler drives a short tick; what is due lives in the database (bot/domain/reminders.py).
 
 APScheduler's own job store is not safe with several schedulers on one database, so it holds only
 the tick itself, and the daily retention purge. The first tick runs at start, which is how overdue
 messages are caught up, and how a convening left open by a process that died is finished or rolled
-back (bot/convene_recovery.py): at start and on every tick.
+back (bot/domain/convene_recovery.py): at start and on every tick.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
-from bot import convene_recovery, reminders
-from bot.notify import Workspace
+from bot.domain import convene_recovery, convening, reminders
+from bot.domain.notify import Workspace
+from bot.domain.reminders import Reporting, TickReport
+from bot.domain.terms import Terms
 from bot.records import retention
-from bot.reminders import Reporting, TickReport
-from bot.terms import Terms
 from storage.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ class Ticker:
     def recover_convenings(self) -> convene_recovery.RecoveryReport:
         """Finish or roll back convenings left open by a process that died (never one still in progress)."""
         try:
-            report = convene_recovery.recover(self.sessions, self.engine, self.workspace, self.terms, self.zone,
-                                              self.clock(), older_than=self.orphan_after)
+            report = convening.recover(self.sessions, self.engine, self.workspace, self.terms, self.zone, self.clock(),
+                                       older_than=self.orphan_after)
         except Exception:  # noqa: BLE001  (a database blip must not stop the scheduler; tried next tick)
             log.exception("convening_recovery_failed", extra={"event": "convening_recovery_failed"})
             return convene_recovery.RecoveryReport()

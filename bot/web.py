@@ -3,7 +3,7 @@
 At the door, in this order: a body over MAX_BODY_BYTES is refused (413) before it is read in full;
 a request not signed with the signing secret, or stamped more than MAX_CLOCK_SKEW_SECONDS from now
 either way (a replay, or one prepared in advance), is refused (401); a signed body that is not
-Slack's shape (handlers/payloads.py) is refused (400). Only then does Bolt see it.
+Slack's shape (handlers/slack/payloads.py) is refused (400). Only then does Bolt see it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import parse_body
 from sqlalchemy.engine import Engine
 
-from bot.app import Bot
-from handlers import payloads
+from handlers.slack import payloads
+from handlers.slack.app import Bot
 from storage.db import is_reachable, is_writable
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,11 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
+# User, room and message ids are opaque strings of any platform: Slack's fit in 32 characters, Teams' do not
+# (migration 0010). Keys that carry an id inside them are longer still.
+ID_CHARS = 255
+KEY_CHARS = 400
+
 
 class CaseStatus(StrEnum):
     CONVENED = "convened"
@@ -41,12 +46,12 @@ class Reply(StrEnum):
 class RosterMember(SQLModel, table=True):
     __tablename__ = "roster_members"
 
-    user_id: str = Field(primary_key=True, max_length=32)
+    user_id: str = Field(primary_key=True, max_length=ID_CHARS)
     # ';'-separated Role values and profession keys, as in the roster CSV.
     roles: str = Field(max_length=400)
     professions: str = Field(default="", max_length=400)
     updated_at: datetime = Field(sa_type=UTCDateTime)
-    updated_by: str = Field(max_length=32)
+    updated_by: str = Field(max_length=ID_CHARS)
 
 
 class ReferenceCounter(SQLModel, table=True):
@@ -78,16 +83,16 @@ class Case(SQLModel, table=True):
     duration_minutes: int
     call_details: str = Field(max_length=500)
     short_notice: bool = False
-    convener_id: str = Field(max_length=32)
-    room_id: str = Field(max_length=32)
+    convener_id: str = Field(max_length=ID_CHARS)
+    room_id: str = Field(max_length=ID_CHARS)
     room_name: str = Field(max_length=80)
-    header_ref: str | None = Field(default=None, max_length=40)
-    board_ref: str | None = Field(default=None, max_length=40)
+    header_ref: str | None = Field(default=None, max_length=ID_CHARS)
+    board_ref: str | None = Field(default=None, max_length=ID_CHARS)
     status: str = Field(default=CaseStatus.CONVENED, sa_type=String(20))
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Bumped on reschedule: scheduled messages of an older version are never sent.
     schedule_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
-    roll_call_ref: str | None = Field(default=None, max_length=40)
+    roll_call_ref: str | None = Field(default=None, max_length=ID_CHARS)
     # The recorded quorum of the call itself (from the roll-call): None until recorded.
     quorate: bool | None = None
     quorum_reason: str | None = Field(default=None, max_length=400)
@@ -107,12 +112,12 @@ class Invitee(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    user_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=ID_CHARS)
     seat: str = Field(max_length=40)
     seat_label: str = Field(max_length=120)
     position: int = 0
     reply: str = Field(default=Reply.NO_REPLY, sa_type=String(20))
-    deputy_id: str | None = Field(default=None, max_length=32)
+    deputy_id: str | None = Field(default=None, max_length=ID_CHARS)
     replied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
@@ -124,7 +129,7 @@ class CaseEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
-    actor_id: str = Field(max_length=32)
+    actor_id: str = Field(max_length=ID_CHARS)
     kind: str = Field(max_length=40)
     # Structured detail as JSON text; holds ids and choices, not free text about the staff member.
     detail: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
@@ -144,11 +149,11 @@ class ScheduledMessage(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     kind: str = Field(max_length=40)
-    recipient: str = Field(max_length=32)
+    recipient: str = Field(max_length=ID_CHARS)
     due_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    idempotency_key: str = Field(max_length=200, unique=True)
-    collapse_key: str | None = Field(default=None, max_length=200, index=True)
+    idempotency_key: str = Field(max_length=KEY_CHARS, unique=True)
+    collapse_key: str | None = Field(default=None, max_length=KEY_CHARS, index=True)
     state: str = Field(default=MessageState.PENDING, sa_type=String(20))
     attempts: int = 0
     claimed_by: str | None = Field(default=None, max_length=64)
@@ -166,11 +171,11 @@ class RollCallMark(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    user_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=ID_CHARS)
     # "member", "deputy" (deputy_for holds whose seat) or "guest"
     capacity: str = Field(max_length=20)
-    deputy_for: str | None = Field(default=None, max_length=32)
-    marked_by: str = Field(max_length=32)
+    deputy_for: str | None = Field(default=None, max_length=ID_CHARS)
+    marked_by: str = Field(max_length=ID_CHARS)
     at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -198,7 +203,7 @@ class Outcome(SQLModel, table=True):
     # From the roll-call when one was taken; otherwise stated, with the reason.
     quorate: bool | None = None
     quorum_statement: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    recorded_by: str = Field(max_length=32)
+    recorded_by: str = Field(max_length=ID_CHARS)
     recorded_at: datetime = Field(sa_type=UTCDateTime)
     circulated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -213,7 +218,7 @@ class FairnessAnswer(SQLModel, table=True):
     principle: str = Field(sa_type=String(30))
     answer: str = Field(sa_type=String(10))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
-    answered_by: str = Field(max_length=32)
+    answered_by: str = Field(max_length=ID_CHARS)
     answered_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -228,14 +233,14 @@ class ActionPoint(SQLModel, table=True):
     case_id: int = Field(foreign_key="cases.id", index=True)
     number: int
     description: str = Field(sa_column=Column(Text, nullable=False))
-    owner_id: str = Field(max_length=32)
+    owner_id: str = Field(max_length=ID_CHARS)
     due_on: date
     status: str = Field(default=ActionStatus.OPEN, sa_type=String(20))
     # "outcome", "fairness" (further inquiry) or "channel"
     source: str = Field(sa_type=String(20))
     principle: str | None = Field(default=None, sa_type=String(30))
     drop_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    created_by: str = Field(max_length=32)
+    created_by: str = Field(max_length=ID_CHARS)
     created_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -248,7 +253,7 @@ class ActionUpdate(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     action_id: int = Field(foreign_key="action_points.id", index=True)
     at: datetime = Field(sa_type=UTCDateTime)
-    actor_id: str = Field(max_length=32)
+    actor_id: str = Field(max_length=ID_CHARS)
     kind: str = Field(sa_type=String(20))
     text: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
     old_due: date | None = None
@@ -280,7 +285,7 @@ class DeliveryRecord(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     scheduled_message_id: int | None = Field(default=None, foreign_key="scheduled_messages.id", index=True)
-    key: str | None = Field(default=None, max_length=200)
+    key: str | None = Field(default=None, max_length=KEY_CHARS)
     case_id: int | None = Field(default=None, foreign_key="cases.id", index=True)
     kind: str = Field(max_length=40)
     # A user id for a direct message, a room id for a post.
@@ -308,10 +313,10 @@ class RollCallCorrection(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="cases.id", index=True)
-    user_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=ID_CHARS)
     present: bool
     reason: str = Field(sa_column=Column(Text, nullable=False))
-    corrected_by: str = Field(max_length=32)
+    corrected_by: str = Field(max_length=ID_CHARS)
     at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -327,9 +332,9 @@ class RosterChange(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_type=UTCDateTime)
-    actor_id: str = Field(max_length=32)
+    actor_id: str = Field(max_length=ID_CHARS)
     source: str = Field(max_length=20)  # "import" (CSV), "chat" (/pmccg roster)
-    user_id: str = Field(max_length=32, index=True)
+    user_id: str = Field(max_length=ID_CHARS, index=True)
     # ';'-separated Role values and profession keys, as in the roster CSV.
     roles_added: str = Field(default="", max_length=400)
     roles_removed: str = Field(default="", max_length=400)
@@ -343,7 +348,7 @@ class FormRecord(SQLModel, table=True):
     The form itself carries only `nonce` (in its private metadata). Everything its submission needs
     (the subject, the message to update afterwards) is read from here, never from values the client
     sends back. `claimed_at` is set by the one submission that takes effect, in the transaction of its
-    change, so a second delivery of the same view changes nothing (bot/forms.py).
+    change, so a second delivery of the same view changes nothing (bot/domain/forms.py).
     """
 
     __tablename__ = "forms"
@@ -352,13 +357,13 @@ class FormRecord(SQLModel, table=True):
     nonce: str = Field(max_length=64, unique=True)
     kind: str = Field(sa_type=String(30))
     # The person it was opened for: only they may submit it or press its buttons.
-    user_id: str = Field(max_length=32)
+    user_id: str = Field(max_length=ID_CHARS)
     # What it is about: a case reference or an action point id; empty for the roster.
     subject: str = Field(default="", max_length=80)
     # Where the bot writes afterwards, as JSON of ids (a ledger row) or a checked reply address.
     origin: str = Field(default="{}", sa_column=Column(Text, nullable=False, server_default="{}"))
     # The platform's id for the view, once known: a request naming another view is refused.
-    view_id: str | None = Field(default=None, max_length=64)
+    view_id: str | None = Field(default=None, max_length=ID_CHARS)
     # Action point rows the bot has built into the outcome form ("Add another action point").
     rows: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     opened_at: datetime = Field(sa_type=UTCDateTime)
@@ -378,7 +383,7 @@ class Convening(SQLModel, table=True):
     It holds ids only (the convener, the room, the bot's messages in it), never what the form said, so
     a convening that did not complete leaves nothing of the concern behind. `touched_at` moves on at
     each step; a row left pending (or committed) past a minute is finished or rolled back
-    (bot/convening.py `recover`).
+    (bot/domain/convening.py `recover`).
     """
 
     __tablename__ = "convenings"
@@ -386,15 +391,15 @@ class Convening(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     submission_key: str = Field(max_length=64, index=True)
-    convener_id: str = Field(max_length=32)
+    convener_id: str = Field(max_length=ID_CHARS)
     prefix: str = Field(max_length=20)
     year: int
     seq: int
     reference: str = Field(max_length=40)
-    room_id: str | None = Field(default=None, max_length=32, index=True)
+    room_id: str | None = Field(default=None, max_length=ID_CHARS, index=True)
     room_name: str | None = Field(default=None, max_length=80)
-    header_ref: str | None = Field(default=None, max_length=40)
-    board_ref: str | None = Field(default=None, max_length=40)
+    header_ref: str | None = Field(default=None, max_length=ID_CHARS)
+    board_ref: str | None = Field(default=None, max_length=ID_CHARS)
     case_id: int | None = Field(default=None, foreign_key="cases.id")
     state: str = Field(default=ConveningState.PENDING, sa_type=String(20))
     # The process convening (host:pid), for the log of a recovery.

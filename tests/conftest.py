@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.domain.terms import Terms, load_terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, make_engine, session_factory, upgrade
 
 PG_ADMIN_URL = os.environ.get("PMCCG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -118,9 +118,9 @@ class MovingClock:
 def _running_bot(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack,
                  clock: Any = None) -> Any:
     from bot import clock as real_clock
-    from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
     from tests.factories import load_roster
     from tests.slack_client import RunningBot
 

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from bot import roster
-from bot.convening import ConveneForm
-from bot.people import FixedPeople
-from bot.terms import Terms
+from bot.domain import roster
+from bot.domain.convening import ConveneForm
+from bot.domain.people import FixedPeople
+from bot.domain.terms import Terms
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -37,7 +37,7 @@ STAFF_MEMBER = ("U0STAFF01", "Cordelia Marchbanks")
 # Someone who has left: their Slack account is deactivated, they are on no roster.
 DEACTIVATED = ("U0LEFT001", "Ambrose Hollingworth")
 BOT_USER = "U0BOTUSER"
-# The same workspace for domain tests that run without the fake Slack (bot/people.py's People).
+# The same workspace for domain tests that run without the fake Slack (bot/domain/people.py's People).
 HERE = FixedPeople(active=frozenset([*PEOPLE, OUTSIDER, STAFF_MEMBER[0]]), deactivated=frozenset({DEACTIVATED[0]}),
                    bots=frozenset({BOT_USER}))
 

@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
-from bot import action_points, attendance, closing, outcomes, roll_call
-from bot.action_points import NewAction
 from bot.clock import now as clock_now
-from bot.fairness import PRINCIPLES
-from bot.outcomes import OutcomeForm
+from bot.domain import action_points, attendance, closing, outcomes, roll_call
+from bot.domain.action_points import NewAction
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.outcomes import OutcomeForm
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, Reply
 from tests.factories import HERE, LONDON, load_roster

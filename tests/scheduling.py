@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import convening, roster
-from bot.app import make_client
 from bot.config import load_settings
-from bot.convening import Convened
-from bot.reminders import TickReport, send_due
+from bot.domain import convening, roster
+from bot.domain.convening import Convened
+from bot.domain.reminders import TickReport, send_due
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers.slack_workspace import SlackWorkspace
+from handlers.slack.app import make_client
+from handlers.slack.workspace import SlackWorkspace
 from storage.db import SessionFactory
 from storage.tables import Case, ScheduledMessage
 from tests.factories import HERE, LONDON, form

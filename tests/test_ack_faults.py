@@ -21,13 +21,13 @@ import requests
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.app import create_app, make_client
 from bot.clock import now
 from bot.config import ConfigError, load_settings
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from bot.web import create_web_app
-from handlers.after_ack import BUSY_AT_FIELD, BUSY_COMMAND
+from handlers.slack.after_ack import BUSY_AT_FIELD, BUSY_COMMAND
+from handlers.slack.app import create_app, make_client
 from storage.db import SessionFactory
 from storage.tables import Case, Invitee, Reply
 from tests.conftest import SIGNING_SECRET

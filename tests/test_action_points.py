@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot import action_points
-from bot.action_points import NewAction, Rag
-from bot.terms import load_terms
+from bot.domain import action_points
+from bot.domain.action_points import NewAction, Rag
+from bot.domain.terms import load_terms
 from storage.tables import ActionPoint, ActionStatus
 from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER
 

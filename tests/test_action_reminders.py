@@ -3,7 +3,7 @@ day before due and the day it becomes overdue, one message per owner per day; ov
 escalated to the chair; the buttons on each reminder act on the item and update the message in place.
 
 Domain tests run the scheduler (bot.reminders.send_due) at chosen times on both backends; the
-first tick after the outcome is recorded circulates it (bot/circulation.py), which plans each
+first tick after the outcome is recorded circulates it (bot/domain/circulation.py), which plans each
 owner's first reminder. HTTP tests drive the running bot as Slack would.
 """
 
@@ -25,15 +25,16 @@ from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import action_points, action_reminders, clock
-from bot.action_points import NewAction
-from bot.fairness import PRINCIPLES
-from bot.history import events
-from bot.outcomes import OutcomeForm, chair_ids, outcome_of, record_outcome
+from bot import clock
+from bot.domain import action_points, action_reminders
+from bot.domain.action_points import NewAction
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.history import events
+from bot.domain.outcomes import OutcomeForm, chair_ids, outcome_of, record_outcome
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import Call, FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
-from handlers import ids
+from handlers.slack import ids
 from storage.db import SessionFactory, session_factory, transaction
 from storage.tables import ActionPoint, ActionUpdate, DeliveryRecord, MessageState
 from tests.factories import HERE, LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
@@ -579,7 +580,7 @@ def test_a_done_click_whose_container_points_at_another_cases_header_updates_onl
 def test_a_click_with_someone_elses_reminder_id_is_refused_and_changes_nothing(
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture) -> None:
     reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
-    caplog.set_level(logging.WARNING, logger="bot.forms")
+    caplog.set_level(logging.WARNING, logger="bot.domain.forms")
     # The chair may change the manager's item, but not through the manager's reminder.
     bot.click(CHAIR, ids.ACTION_DONE, value_on(bot, ts, first), channel=f"D{CHAIR}", message_ts="1.0")
     # The manager, with the id of another kind of message the bot sent them (their outcome action points).
@@ -611,7 +612,7 @@ def test_form_metadata_pointing_at_another_message_or_url_changes_nothing(
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture) -> None:
     reference, (first, _), channel, ts = live_digest(bot, sessions, engine, terms)
     room, header = _other_case(bot, sessions, engine, terms)
-    caplog.set_level(logging.WARNING, logger="bot.forms")
+    caplog.set_level(logging.WARNING, logger="bot.domain.forms")
     view = _opened_view(bot, MANAGER, value_on(bot, ts, first), ids.ACTION_ADD_UPDATE, channel, ts)
     values = {ids.ACTION_UPDATE_FIELD: {ids.ACTION_UPDATE_FIELD: {"type": "plain_text_input",
                                                                   "value": "Rounds booked."}}}
@@ -640,7 +641,7 @@ def test_a_response_url_off_slacks_host_is_never_used_and_the_click_changes_noth
         bot: Any, sessions: SessionFactory, engine: Engine, terms: Terms, caplog: pytest.LogCaptureFixture,
         where: str) -> None:
     reference, (first, _), _, _ = live_digest(bot, sessions, engine, terms)
-    caplog.set_level(logging.WARNING, logger="bot.app")
+    caplog.set_level(logging.WARNING, logger="handlers.slack.app")
     with FakeSlack() as evil:
         url = evil.url + "response" if where == "evil" else where
         _private_list_click(bot, MANAGER, ids.ACTION_DONE, str(first), url)

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from bot.agenda import Agenda, build_agenda, compose_agenda, split_text
-from bot.reminders import Delivery, Drop, Due
-from bot.render import render_json
-from bot.terms import Terms, load_terms
+from bot.domain.agenda import Agenda, build_agenda, compose_agenda, split_text
+from bot.domain.reminders import Delivery, Drop, Due
+from bot.domain.terms import Terms, load_terms
+from handlers.slack.render import render_json
+from handlers.slack.workspace import SLACK_BUDGET
 from storage.db import SessionFactory
 from storage.tables import Case, CaseStatus, Invitee, ScheduledMessage
 from tests.factories import LONDON, all_names
@@ -84,7 +85,8 @@ def session(sessions: SessionFactory) -> Iterator[Session]:
 
 
 def rendered(session: Session, case: Case, *, late: bool = False) -> dict[str, Any]:
-    return render_json("slack/agenda.json.j2", m=build_agenda(session, case, TERMS, LONDON, late=late))
+    model = build_agenda(session, case, TERMS, LONDON, late=late, blocks=SLACK_BUDGET.blocks_per_message)
+    return render_json("slack/agenda.json.j2", m=model)
 
 
 def text_elements(message: dict[str, Any]) -> list[str]:
@@ -153,7 +155,7 @@ def test_agenda_matches_the_golden_file(session: Session) -> None:
 
 def test_the_model_is_filled_from_the_case(session: Session) -> None:
     case = add_case(session)
-    model = build_agenda(session, case, TERMS, LONDON)
+    model = build_agenda(session, case, TERMS, LONDON, blocks=SLACK_BUDGET.blocks_per_message)
     assert model.call_at == CALL_AT
     assert model.call_at_local == "Tuesday 1 December 2026 at 14:00 GMT"
     assert (model.profession, model.route) == ("Nursing", "Incident")
@@ -185,7 +187,7 @@ def test_a_long_concern_without_newlines_is_split_across_blocks(session: Session
     concern = long_text(2000)
     assert len(concern) == 2000 and "\n" not in concern
     case = add_case(session, concern=concern)
-    model = build_agenda(session, case, TERMS, LONDON)
+    model = build_agenda(session, case, TERMS, LONDON, blocks=SLACK_BUDGET.blocks_per_message)
     chunks = model.items[0].filled_chunks
     assert len(chunks) >= 2
     assert "".join(chunks) == concern
@@ -258,7 +260,7 @@ def due(session: Session, case: Case | None, *, late: bool = False) -> Due:
                            due_at=CALL_AT - timedelta(hours=24), expires_at=CALL_AT + timedelta(hours=1),
                            idempotency_key="agenda-test")
     now = row.due_at + (timedelta(hours=2) if late else timedelta(0))
-    return Due(session, row, case, TERMS, LONDON, now, late, {"version": 1})
+    return Due(session, row, case, TERMS, LONDON, now, late, {"version": 1}, budget=SLACK_BUDGET)
 
 
 def test_compose_drops_a_cancelled_or_missing_case(session: Session) -> None:

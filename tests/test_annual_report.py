@@ -18,10 +18,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, update
 
 from bot import cli
+from bot.domain.terms import Terms, load_terms
 from bot.records import annual_report, report_files
 from bot.records.annual_report import AnnualReport, Breakdown
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, make_engine, session_factory, transaction, upgrade
 from storage.tables import Case, Outcome
 from tests.factories import LONDON

@@ -18,11 +18,11 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot.case_views import local_time_text
 from bot.clock import now
-from bot.reminders import send_due
-from handlers import ids
-from handlers.slack_workspace import SlackWorkspace
+from bot.domain.case_views import local_time_text
+from bot.domain.reminders import send_due
+from handlers.slack import ids
+from handlers.slack.workspace import SlackWorkspace
 from storage.tables import Case, DeliveryRecord, Invitee, ScheduledMessage
 from tests.factories import LONDON, PEOPLE, convene_state
 from tests.slack_client import opened_view, submit_view
@@ -187,7 +187,7 @@ def test_a_redrawing_slack_refuses_is_contained(bot: Any, caplog: pytest.LogCapt
     ref = case.reference
     (invitation,) = _dms(bot, NURSE, "invitation")
     bot.slack.refuse("chat.update", "message_not_found", channel=invitation.room)
-    with caplog.at_level(logging.WARNING, logger="bot.attendance"):
+    with caplog.at_level(logging.WARNING, logger="bot.domain.attendance"):
         bot.click(NURSE, ids.ATTENDING, f"{ref}:1", channel=invitation.room, message_ts=invitation.ref)
         assert _confirmations(bot) == [f"You are down as attending {ref}."]
     assert f"<@{NURSE}> — Attending" in _text(_board_updated(bot, case))

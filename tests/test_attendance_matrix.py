@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from bot.domain.terms import Terms, load_terms
 from bot.records import attendance_matrix, report_files
 from bot.records.attendance_matrix import AttendanceMatrix, Cell
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, make_engine, session_factory, upgrade
 from tests.factories import LONDON, all_names
 from tests.year_of_cases import (

@@ -19,12 +19,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import attendance
-from bot.case_views import local_time_text
 from bot.clock import now
-from bot.rescheduling import reschedule
-from bot.terms import Terms
-from handlers import ids
+from bot.domain import attendance
+from bot.domain.case_views import local_time_text
+from bot.domain.rescheduling import reschedule
+from bot.domain.terms import Terms
+from handlers.slack import ids
 from storage.db import SessionFactory, make_engine, session_factory, transaction
 from storage.tables import Case, CaseEvent, DeliveryRecord, Invitee, Reply
 from tests.factories import LONDON, convene_state

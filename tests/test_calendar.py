@@ -13,12 +13,12 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import planning
-from bot.calendar import NOTE, build_ics, compose_calendar
-from bot.reminders import Delivery, Drop, Due, TickReport, claim, process
+from bot.domain import planning
+from bot.domain.calendar import NOTE, build_ics, compose_calendar
+from bot.domain.reminders import Delivery, Drop, Due, TickReport, claim, process
+from bot.domain.terms import Terms, load_terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms, load_terms
-from handlers.slack_workspace import SlackWorkspace
+from handlers.slack.workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseStatus, MessageState, ScheduledMessage
 from tests.factories import PEOPLE, STAFF_MEMBER

@@ -15,10 +15,10 @@ from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from bot.domain.terms import Terms
 from bot.records.case_file import build_case_file, render_case_file
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers import ids
+from handlers.slack import ids
 from storage.db import SessionFactory
 from storage.tables import Case, CaseEvent
 from tests.factories import HERE, LONDON, all_names, convene_state
@@ -186,10 +186,10 @@ def test_the_markdown_case_file_shows_typed_html_and_markdown_as_typed(
         sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
     from markdown_it import MarkdownIt
 
-    from bot import action_points
-    from bot.action_points import NewAction
-    from bot.fairness import PRINCIPLES
-    from bot.outcomes import OutcomeForm, record_outcome
+    from bot.domain import action_points
+    from bot.domain.action_points import NewAction
+    from bot.domain.fairness import PRINCIPLES
+    from bot.domain.outcomes import OutcomeForm, record_outcome
     from storage.db import transaction
     from tests.factories import load_roster
 
@@ -302,3 +302,12 @@ def test_the_days_from_the_concern_count_from_the_date_the_convener_gave(
     html, markdown, _ = (f.content.decode() for f in render_case_file(data))
     assert "<dt>Concern raised</dt><dd>Mon 26 Oct 2026</dd>" in html
     assert "- **Concern raised to call:** 10 days\n" in markdown
+
+
+def test_the_circulation_target_the_case_file_reports_is_the_terms_not_a_constant(
+        story: Story, sessions: SessionFactory, terms: Terms) -> None:
+    from dataclasses import replace
+
+    assert case_file(sessions, terms, story.reference).timeliness.circulation_target_days == 7  # one week
+    ten = replace(terms, reminders=replace(terms.reminders, circulation_escalate_days=10))
+    assert case_file(sessions, ten, story.reference).timeliness.circulation_target_days == 10

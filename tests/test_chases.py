@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from bot import attendance, rescheduling
+from bot.domain import attendance, rescheduling
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import MessageState, ScheduledMessage
 from tests.factories import LONDON, load_roster

@@ -14,16 +14,16 @@ from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
 from bot import clock
-from bot.action_points import NewAction
-from bot.errors import PlatformFailure
-from bot.fairness import PRINCIPLES
-from bot.history import events
-from bot.notify import Message, Posted
-from bot.outcomes import OutcomeForm, outcome_of, record_outcome
-from bot.reminders import Reporting, send_due
+from bot.domain.action_points import NewAction
+from bot.domain.errors import PlatformFailure
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.history import events
+from bot.domain.notify import Message, Posted
+from bot.domain.outcomes import OutcomeForm, outcome_of, record_outcome
+from bot.domain.reminders import Reporting, send_due
+from bot.domain.terms import Terms, load_terms
 from bot.sandbox.slack_api import Call, FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms, load_terms
 from storage.db import SessionFactory, transaction
 from storage.tables import MessageState
 from tests.factories import HERE, LONDON, PEOPLE, STAFF_MEMBER, all_names, load_roster
@@ -213,7 +213,7 @@ def test_only_a_high_risk_outcome_is_reported_to_the_quality_board_without_its_r
 def test_the_quality_board_post_names_the_professional_group_only_where_the_terms_allow_it(
         sessions: SessionFactory, engine: Engine, fake_slack: FakeSlack, tmp_path: Path, named: str,
         shown_group: bool) -> None:
-    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    text = resources.files("bot.domain.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
     label = {"nursing": 'label = "Nursing"\n', "doctor": 'label = "Doctor (GP)"\n'}[named]
     assert label in text
     (tmp_path / "terms.toml").write_text(text.replace(label, label + "named_to_quality_board = true\n"),

@@ -287,7 +287,7 @@ def test_socket_without_tokens_names_the_app_token_and_socket_mode(capsys: pytes
 def bad_terms(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     from importlib import resources
 
-    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    text = resources.files("bot.domain.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
     assert "minimum_present = 4" in text
     path = write(workdir / "our-terms.toml", text.replace("minimum_present = 4", "minimum_present = 0"))
     monkeypatch.setenv("PMCCG_CONFIG", str(path))
@@ -324,7 +324,7 @@ def test_a_typo_in_the_terms_stops_serve_naming_the_key_and_what_was_meant(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path, no_server: None) -> None:
     from importlib import resources
 
-    text = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+    text = resources.files("bot.domain.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
     path = write(workdir / "our-terms.toml", text.replace("minimum_present = 4", "minimum_presnt = 6"))
     monkeypatch.setenv("PMCCG_CONFIG", str(path))
     monkeypatch.setenv("SLACK_BOT_TOKEN", FAKE_BOT_TOKEN)

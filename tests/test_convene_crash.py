@@ -26,9 +26,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import now
-from bot.convene_recovery import NOT_COMPLETED
+from bot.domain.convene_recovery import NOT_COMPLETED
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import SessionFactory
 from storage.tables import Case, Convening, ConveningState
 from tests.factories import convene_state, load_roster

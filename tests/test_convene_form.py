@@ -16,11 +16,11 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot import roster
 from bot.clock import now
-from bot.roles import Role
-from bot.roster import RosterEntry
-from handlers.modals import INITIAL_KEYS
+from bot.domain import roster
+from bot.domain.roles import Role
+from bot.domain.roster import RosterEntry
+from handlers.slack.modals import INITIAL_KEYS
 from storage.tables import Case, Invitee
 from tests.factories import LONDON, STAFF_MEMBER, convene_state
 from tests.slack_client import TEAM, opened_view, submit_view
@@ -241,7 +241,7 @@ def test_a_wrong_lead_is_refused_at_the_lead_seat_the_view_has(bot: Any) -> None
 
 def test_someone_else_choosing_in_the_managers_form_changes_nothing(bot: Any, caplog: Any) -> None:
     view = _open(bot)
-    caplog.set_level("WARNING", logger="bot.forms")
+    caplog.set_level("WARNING", logger="bot.domain.forms")
     _choose(bot, "U0MEMBER1", view, {}, "nursing")  # not a convener, and not the person it was opened for
     _choose(bot, "U0GOVERN1", view, {}, "nursing")  # a convener, but not the person it was opened for
     _choose(bot, MANAGER, {**view, "private_metadata": ""}, {}, "nursing")  # no form the bot opened

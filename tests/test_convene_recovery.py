@@ -13,14 +13,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import convene_recovery, convening, ledger, roster
-from bot.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click, recover
-from bot.convening import Convened
-from bot.errors import PlatformFailure
-from bot.notify import Workspace
+from bot.domain import convene_recovery, convening, ledger, roster
+from bot.domain.convene_recovery import NOT_COMPLETED, STILL_CONVENING, orphaned_click
+from bot.domain.convening import Convened, recover
+from bot.domain.errors import PlatformFailure
+from bot.domain.notify import Workspace
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     Case,
@@ -46,8 +46,12 @@ class Crash(BaseException):
     """The process dying: nothing after it runs, no clean-up (a BaseException, as SIGKILL is uncatchable)."""
 
 
+ROOM_MADE = "room made"  # not a method: the moment the room exists, recorded, before its members are added
+
+
 class Interrupting:
-    """The Slack workspace, but the process "dies" as the `nth` call to `method` starts."""
+    """The Slack workspace, but the process "dies" as the `nth` call to `method` starts (or, for ROOM_MADE, as
+    the room's creation has been heard, before the members are invited)."""
 
     def __init__(self, inner: Workspace, method: str, nth: int = 1,
                  hold: Callable[[], None] | None = None) -> None:
@@ -55,6 +59,14 @@ class Interrupting:
 
     def __getattr__(self, name: str) -> Any:
         real = getattr(self.inner, name)
+        if self.method == ROOM_MADE and name == "create_private_room":
+            def create(room_name: str, members: Any, created: Callable[[str], None]) -> str:
+                def heard(room: str) -> None:
+                    created(room)
+                    raise Crash(ROOM_MADE)
+                return str(real(room_name, members, heard))
+
+            return create
         if name != self.method:
             return real
 
@@ -119,7 +131,7 @@ def _year() -> int:
 
 def test_crash_after_the_room_is_made_the_room_is_renamed_archived_and_the_number_released(
         sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
-    _crash(sessions, engine, terms, directory, "invite")
+    _crash(sessions, engine, terms, directory, ROOM_MADE)
     (open_,) = _convenings(sessions)
     assert open_.state == ConveningState.PENDING and open_.reference == f"PMCCG-{_year()}-001"
     assert open_.room_id in directory.channels and not directory.channels[open_.room_id]["is_archived"]
@@ -248,7 +260,7 @@ def test_the_next_convening_rolls_back_an_orphan_at_once_and_takes_its_number_an
 
 def test_the_tick_rolls_back_an_orphan_past_the_configured_time(
         sessions: SessionFactory, engine: Engine, terms: Terms, directory: FakeSlack) -> None:
-    _crash(sessions, engine, terms, directory, "invite")
+    _crash(sessions, engine, terms, directory, ROOM_MADE)
     at = {"now": NOW + timedelta(seconds=3)}
     ticker = Ticker(sessions=sessions, engine=engine, workspace=workspace_for(directory), terms=terms, zone=LONDON,
                     clock=lambda: at["now"], orphan_after=timedelta(seconds=5))

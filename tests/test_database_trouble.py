@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import clock
-from handlers import ids
-from handlers.errors import NOT_RECORDED, NOT_SAVED_AT_FIELD
+from handlers.slack import ids
+from handlers.slack.listeners.errors import NOT_RECORDED, NOT_SAVED_AT_FIELD
 from storage.db import SessionFactory, make_engine
 from storage.tables import Invitee, Reply
 from tests.scheduling import convene_at

@@ -8,13 +8,14 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
-from bot import clock, convening
-from bot.case_views import local_time_text
-from bot.errors import InvalidInput
-from bot.planning import before
+from bot import clock
+from bot.domain import convening
+from bot.domain.case_views import local_time_text
+from bot.domain.errors import InvalidInput
+from bot.domain.planning import before
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
 from storage.db import SessionFactory
 from tests.factories import HERE, LONDON, form, load_roster
 from tests.scheduling import convene_at, dms, workspace_for
@@ -73,7 +74,7 @@ def test_a_chase_across_the_spring_clock_change_goes_out_at_the_wall_clock_time(
 
 
 def _entries() -> dict[str, object]:
-    from bot.roster import RosterEntry
+    from bot.domain.roster import RosterEntry
     from tests.factories import PEOPLE
 
     return {uid: RosterEntry(uid, frozenset({r}), frozenset(p.split(";")) if p else frozenset())  # type: ignore[arg-type]

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import ledger
+from bot.domain import ledger
+from bot.domain.reminders import Reporting, send_due
+from bot.domain.terms import Terms
 from bot.records.case_file import build_case_file, render_case_file
-from bot.reminders import Reporting, send_due
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import SessionFactory, make_engine, session_factory
 from storage.tables import DeliveryState, MessageState
 from tests.factories import LONDON, load_roster

@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.closing import CloseCheck
-from bot.terms import load_terms
-from handlers import ids
-from handlers.case_close import close_view
-from handlers.convene import convene_view
-from handlers.outcome import MAX_ROWS, outcome_view
+from bot.domain.closing import CloseCheck
+from bot.domain.recording import to_record
+from bot.domain.terms import load_terms
+from handlers.slack import ids
+from handlers.slack.listeners.case_close import close_view
+from handlers.slack.listeners.convene import convene_view
+from handlers.slack.listeners.outcome import MAX_ROWS, outcome_view
 from storage.tables import ActionPoint, Case
 from tests.factories import convene_state
 from tests.slack_client import TEAM, submit_view
@@ -227,9 +228,9 @@ def _walk(bot: Any) -> Walk:
 
     # What only a later state shows, from the listeners' own builders.
     with bot.services.sessions() as session:
-        walk.views.append(outcome_view(session.get(Case, case.id), rows=MAX_ROWS))
+        walk.views.append(outcome_view(to_record(session, session.get(Case, case.id)), rows=MAX_ROWS))
     walk.views.append(close_view(CloseCheck(reference=ref, open_items=0, outcome_recorded=True)))
-    opg = load_terms(Path(__file__).resolve().parents[1] / "bot" / "presets" / "opg.toml")
+    opg = load_terms(Path(__file__).resolve().parents[1] / "bot" / "domain" / "presets" / "opg.toml")
     walk.views.append(convene_view(opg, "Europe/London", {}))
     return walk
 

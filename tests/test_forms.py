@@ -1,6 +1,6 @@
 """The bot's forms count once and write only where the bot stored (issue 12, rules 3, 5 and 7).
 
-Domain tests drive bot/forms.py on both backends (claims racing in threads, a refused change rolling
+Domain tests drive bot/domain/forms.py on both backends (claims racing in threads, a refused change rolling
 its claim back, which requests name a form); HTTP tests send what an edited client would send for the
 roster form, whose listener is another module's. The outcome, action point, close and case-admin forms
 are tested beside their features (test_outcome_http.py, test_action_reminders.py, ...).
@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from bot import forms
 from bot.config import load_settings
-from bot.errors import InvalidInput
-from bot.forms import AlreadySubmitted, FormKind, FormRefused, Origin
-from handlers import ids
-from handlers.forms import reply_hosts
+from bot.domain import forms
+from bot.domain.errors import InvalidInput
+from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused, Origin
+from handlers.slack import ids
+from handlers.slack.forms import reply_hosts
 from storage.db import SessionFactory
 from storage.tables import FormRecord, RosterMember
 from tests.slack_client import opened_view, submit_view
@@ -157,7 +157,7 @@ def test_only_response_urls_on_slacks_hosts_are_trusted(api_url: str, url: str, 
     assert (forms.trusted_reply_url(url, reply_hosts(settings)) == url) is trusted
 
 
-# --- the roster form over HTTP (the listener is handlers/roster.py's) ------------------------------------------
+# --- the roster form over HTTP (the listener is handlers/slack/listeners/roster.py's) ---------------------------------
 
 
 def _roster_values(user: str, *roles: str) -> dict[str, Any]:

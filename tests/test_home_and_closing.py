@@ -18,18 +18,18 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import action_points, attendance, case_header, closing, home, outcomes, rescheduling
-from bot.action_points import NewAction
 from bot.clock import now as real_now
-from bot.errors import InvalidInput, NotAllowed
-from bot.fairness import PRINCIPLES
-from bot.notify import Message
-from bot.outcomes import OutcomeForm
-from bot.reminders import Reporting
+from bot.domain import action_points, attendance, case_header, closing, home, outcomes, rescheduling
+from bot.domain.action_points import NewAction
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.notify import Budget, Message, MessageKind
+from bot.domain.outcomes import OutcomeForm
+from bot.domain.reminders import Reporting
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers import ids
-from handlers.slack_workspace import rendered
+from handlers.slack import ids
+from handlers.slack.workspace import SLACK_BUDGET, rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, CaseStatus, Invitee, MessageState, Outcome, Reply, ScheduledMessage
 from tests.conftest import SIGNING_SECRET
@@ -65,9 +65,9 @@ def roster_loaded(sessions: SessionFactory, terms: Terms) -> None:
 def bot_with(engine: Engine, sessions: SessionFactory, terms: Terms, directory: FakeSlack
              ) -> Iterator[Callable[..., Any]]:
     """Like the `bot` fixture, with a chosen clock and the archive-on-close setting."""
-    from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
     from tests.slack_client import RunningBot
 
     started: list[Any] = []
@@ -292,10 +292,15 @@ def test_app_home_lists_at_most_twenty_items_and_twenty_cases_then_says_how_many
                                                            date(2026, 11, 10) + timedelta(days=n)),
                               "U0CHAIR01", NOW, "channel")
     with sessions() as session:
-        view = home.home_view(session, terms, "U0NURSELD", LONDON, NOW)
+        view = home.home_view(session, terms, "U0NURSELD", LONDON, NOW, SLACK_BUDGET)
+        # The budget is the platform's: another platform's (or none) lists another number.
+        smaller = home.home_view(session, terms, "U0NURSELD", LONDON, NOW, Budget(items_on_home=3, cases_on_home=2))
+        unbounded = home.home_view(session, terms, "U0NURSELD", LONDON, NOW)
     assert (len(view.items), view.more_items, len(view.cases), view.more_cases) == (20, 5, 20, 3)
+    assert (len(smaller.items), smaller.more_items, len(smaller.cases), smaller.more_cases) == (3, 22, 2, 21)
+    assert (len(unbounded.items), unbounded.more_items, len(unbounded.cases), unbounded.more_cases) == (25, 0, 23, 0)
 
-    blocks = rendered(Message("home", view))["blocks"]
+    blocks = rendered(Message(MessageKind.HOME, view))["blocks"]
     assert len(blocks) <= 100
     context = [e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
     assert any(t.startswith("and 5 more") for t in context) and "and 3 more." in context

@@ -162,7 +162,7 @@ def test_a_retried_convene_command_does_not_open_a_second_form(bot: Any) -> None
     retry = bot.post(body, headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     assert retry.status_code < 500
     _settle()
-    # bot/app.py acknowledges and drops Slack's retries of commands and interactivity.
+    # handlers/slack/app.py acknowledges and drops Slack's retries of commands and interactivity.
     assert len(bot.slack.calls_to("views.open")) == 1
 
 
@@ -228,9 +228,9 @@ def _unreachable_urls(tmp_path: Path) -> list[str]:
 
 @pytest.mark.parametrize("which", [0, 1], ids=["sqlite-missing-directory", "postgresql-closed-port"])
 def test_healthz_is_503_when_the_database_is_unreachable(fake_slack: Any, tmp_path: Path, which: int) -> None:
-    from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
     from storage.db import make_engine
 
     url = _unreachable_urls(tmp_path)[which]
@@ -459,7 +459,7 @@ def test_a_signed_command_with_wrongly_typed_fields_is_a_400_not_a_500(bot: Any,
 def test_every_field_a_listener_reads_is_checked_before_bolt_runs() -> None:
     """Each field the listeners read (grep handlers/ for body[...], command[...]), given each wrong type,
     is refused by the shape check: none reaches a listener to fail there."""
-    from handlers import payloads
+    from handlers.slack import payloads
 
     click = _click_payload(view={"id": "V1", "hash": "h", "private_metadata": "", "callback_id": "outcome",
                                  "blocks": [{"type": "input", "block_id": "b",
@@ -555,9 +555,9 @@ def test_healthz_is_503_while_another_process_holds_the_sqlite_write_lock(bot: A
 
 
 def _web_for(url: str, fake_slack: Any, **engine_args: Any) -> Any:
-    from bot.app import create_app
     from bot.config import load_settings
     from bot.web import create_web_app
+    from handlers.slack.app import create_app
     from storage.db import make_engine
 
     settings = load_settings({"SLACK_BOT_TOKEN": "xoxb-test-token", "SLACK_SIGNING_SECRET": "s",

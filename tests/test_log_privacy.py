@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot import cli, clock, logs
-from handlers import ids
+from handlers.slack import ids
 from storage.db import SessionFactory
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
 from tests.factories import all_names, convene_state

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.naming import (
+from bot.domain.naming import (
     AMBIGUOUS_GIVEN_NAMES,
     REASON_GIVEN,
     REASON_MEMBER,

@@ -18,16 +18,17 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import cases, outcomes
-from bot.action_points import NewAction
 from bot.clock import now
-from bot.errors import InvalidInput, NotAllowed
-from bot.fairness import PRINCIPLES
-from bot.history import events
-from bot.outcomes import OutcomeForm
+from bot.domain import cases, outcomes
+from bot.domain.action_points import NewAction
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.history import events
+from bot.domain.outcomes import OutcomeForm
+from bot.domain.recording import to_record
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers.outcome import outcome_view
+from handlers.slack.listeners.outcome import outcome_view
 from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, Case, CaseStatus, FairnessAnswer, Outcome, ScheduledMessage
 from tests.factories import DEACTIVATED, HERE, LONDON, STAFF_MEMBER, all_names, convene_state, load_roster
@@ -131,7 +132,7 @@ def test_the_chair_opens_the_outcome_form_with_every_field(bot: Any) -> None:
     bot.click("U0CHAIR01", "case_record_outcome", case.reference, channel=case.room_id)
     (opened,) = bot.slack.wait_for("views.open")
     view = opened.params["view"]
-    # The form carries only its nonce: which case it is about is kept by the bot (bot/forms.py).
+    # The form carries only its nonce: which case it is about is kept by the bot (bot/domain/forms.py).
     assert view["callback_id"] == "outcome" and case.reference not in view["private_metadata"]
     assert len(view["private_metadata"]) >= 32
     assert view["title"]["text"] == "Outcome"
@@ -312,7 +313,7 @@ def test_another_row_is_built_by_the_bot_whatever_blocks_the_click_carries(bot: 
     (update,) = bot.slack.wait_for("views.update", lambda c: c.params["view_id"] == opened["id"])
     view = update.params["view"]
     with bot.services.sessions() as session:
-        built = outcome_view(session.get(Case, case.id), rows=2, nonce=opened["private_metadata"])
+        built = outcome_view(to_record(session, session.get(Case, case.id)), rows=2, nonce=opened["private_metadata"])
     assert (view["callback_id"], view["title"], view["private_metadata"]) == (
         "outcome", built["title"], opened["private_metadata"])
     assert _strip_initial(view["blocks"]) == built["blocks"]  # the bot's own blocks, nothing of the payload's
@@ -327,7 +328,7 @@ def test_another_row_only_for_the_view_the_bot_opened_for_that_person(bot: Any, 
     case = _convened(bot)
     chairs = _open_form(bot, "U0CHAIR01", f"outcome {case.reference}")
     governance = _open_form(bot, "U0GOVERN1", f"outcome {case.reference}")
-    caplog.set_level("WARNING", logger="bot.forms")
+    caplog.set_level("WARNING", logger="bot.domain.forms")
     # Governance's own form, pointed at the chair's view; then the chair's form itself, clicked by governance.
     _add_row(bot, "U0GOVERN1", {**governance, "id": chairs["id"]})
     _add_row(bot, "U0GOVERN1", chairs)
@@ -464,7 +465,7 @@ def test_the_same_outcome_form_delivered_in_parallel_records_once(bot: Any) -> N
 ])
 def test_an_outcome_form_the_bot_did_not_open_changes_nothing(bot: Any, metadata: str, caplog: Any) -> None:
     case = _convened(bot)
-    caplog.set_level("WARNING", logger="bot.forms")
+    caplog.set_level("WARNING", logger="bot.domain.forms")
     response = bot.submit("U0CHAIR01", "outcome", outcome_state(), private_metadata=metadata.format(
         reference=case.reference))
     body = response.json()

@@ -1,6 +1,6 @@
 """Every person the bot accepts is an active person of the workspace (issue 12, rule 4).
 
-The Slack implementation of bot/people.py's People (handlers/directory.py) asks the local stand-in
+The Slack implementation of bot/domain/people.py's People (handlers/slack/directory.py) asks the local stand-in
 over HTTP (users.list, users.info), as it would ask Slack; the domain turns its answers into errors.
 """
 
@@ -10,9 +10,9 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.people import Standing, person_errors
+from bot.domain.people import Standing, person_errors
 from bot.sandbox.slack_api import FakeSlack
-from handlers.directory import Directory
+from handlers.slack.directory import Directory
 from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, STAFF_MEMBER
 
 MALFORMED = "U0X> <!channel> <https://evil.example|Re-authenticate>"

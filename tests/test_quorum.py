@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from bot.quorum import Attendee, Condition, QuorumResult, assess_quorum
-from bot.roles import Role
-from bot.terms import Terms, load_terms
+from bot.domain.quorum import Attendee, Condition, QuorumResult, assess_quorum
+from bot.domain.roles import Role
+from bot.domain.terms import Terms, load_terms
 
 PMCCG = load_terms()
 OPG = load_terms("opg")

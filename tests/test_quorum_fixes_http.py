@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.clock import now
-from bot.history import events
+from bot.domain.history import events
 from storage.tables import Case
 from tests.factories import convene_state
 

@@ -16,13 +16,13 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import convening, roster
 from bot.clock import now
-from bot.reminders import send_due
-from bot.rescheduling import cancel, reschedule
+from bot.domain import convening, roster
+from bot.domain.reminders import send_due
+from bot.domain.rescheduling import cancel, reschedule
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
-from handlers.slack_workspace import SlackWorkspace
+from handlers.slack.workspace import SlackWorkspace
 from storage.db import SessionFactory, transaction
 from storage.tables import Case, CaseEvent, Invitee, MessageState, Reply, ScheduledMessage
 from tests.factories import HERE, LONDON, STAFF_MEMBER, convene_state, form, load_roster

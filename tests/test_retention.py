@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.clock import now as clock_now
+from bot.domain.terms import Terms
 from bot.records import retention
 from bot.records.case_file import build_case_file, render_case_file
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import ActionPoint, ActionUpdate, Case, CaseEvent, FairnessAnswer, Outcome
 from tests.factories import LONDON

@@ -22,14 +22,14 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from bot import ledger
-from bot.action_points import NewAction
 from bot.clock import now as clock_now
-from bot.fairness import PRINCIPLES
-from bot.outcomes import OutcomeForm, record_outcome
+from bot.domain import ledger
+from bot.domain.action_points import NewAction
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.outcomes import OutcomeForm, record_outcome
+from bot.domain.terms import Terms, TermsError, load_terms
 from bot.records import case_file, retention
 from bot.sandbox.slack_api import Call, FakeSlack
-from bot.terms import Terms, TermsError, load_terms
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     ActionPoint,
@@ -123,7 +123,7 @@ def test_the_purge_deletes_every_message_and_file_the_bot_sent_about_the_case(
         assert json.loads(event.detail) == {"deleted": 22, "not_deleted": 0}
         data = case_file.build_case_file(session, terms, story.reference, LONDON, later)
     summaries = [e.summary for e in data.timeline]
-    assert "The bot deleted 22 messages and files about the case in Slack" in summaries
+    assert "The bot deleted 22 messages and files about the case in the chat workspace" in summaries
     assert "Purged text erased from the database's files" in summaries
 
     directory.clear()
@@ -297,7 +297,7 @@ def test_a_case_never_closed_is_purged_after_its_call_with_the_digests_that_list
 def test_the_terms_set_the_period_for_a_case_never_closed(tmp_path: Path) -> None:
     assert load_terms().records.open_case_retention_days == 2555
     assert load_terms("opg").records.open_case_retention_days == 2555
-    preset = Path(__file__).parents[1] / "bot" / "presets" / "pmccg.toml"
+    preset = Path(__file__).parents[1] / "bot" / "domain" / "presets" / "pmccg.toml"
     for value, ok in (("90", True), ("0", False), ('"a year"', False)):
         path = tmp_path / f"terms-{value.strip(chr(34))}.toml"
         path.write_text(preset.read_text().replace("open_case_retention_days = 2555",

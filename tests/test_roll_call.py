@@ -8,7 +8,7 @@ scheduler into the fake Slack.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,15 +17,15 @@ from slack_sdk import WebClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import attendance, cases, planning, reminders, roll_call
 from bot.clock import now
-from bot.errors import InvalidInput, NotAllowed
-from bot.history import events
-from bot.notify import Message, Posted
-from bot.roll_call import RollCallView
-from bot.terms import Terms
-from handlers import ids
-from handlers.slack_workspace import SlackWorkspace, rendered
+from bot.domain import attendance, cases, planning, reminders, roll_call
+from bot.domain.errors import InvalidInput, NotAllowed
+from bot.domain.history import events
+from bot.domain.notify import Message, MessageKind, Posted
+from bot.domain.roll_call import RollCallView
+from bot.domain.terms import Terms
+from handlers.slack import ids
+from handlers.slack.workspace import SLACK_BUDGET, SlackWorkspace, rendered
 from storage.db import SessionFactory, transaction
 from storage.tables import (
     Case,
@@ -47,11 +47,14 @@ CALL_END = CALL + timedelta(minutes=60)
 class Recorder:
     """An in-memory Workspace: every message is rendered (so a broken template fails) and kept."""
 
+    budget = SLACK_BUDGET
+
     def __init__(self) -> None:
         self.posted: list[tuple[str, Message, str]] = []
         self.updated: list[tuple[str, str, Message]] = []
 
-    def create_private_room(self, name: str) -> str:
+    def create_private_room(self, name: str, members: Sequence[str], created: Callable[[str], None]) -> str:
+        created("C0ROOM")
         return "C0ROOM"
 
     def invite(self, room: str, users: Sequence[str]) -> None:
@@ -353,7 +356,7 @@ def test_an_inquorate_call_is_recorded_flagged_with_the_failing_condition(
     assert (case.quorate, case.quorum_reason) == (False, failing)
     (event,) = _events(sessions, ref, "quorum_recorded")
     assert event["flagged"] is True and event["reason"] == failing and event["automatic"] is False
-    body = json.dumps(rendered(Message("roll_call_result", view)), ensure_ascii=False)
+    body = json.dumps(rendered(Message(MessageKind.ROLL_CALL_RESULT, view)), ensure_ascii=False)
     assert ":red_circle: *Not quorate*: " + failing.removeprefix("not quorate: ") in body
     assert "Flagged" in body
 
@@ -459,10 +462,10 @@ def test_the_template_action_ids_are_the_ids_the_listeners_use() -> None:
                         call_at_local="Thursday 5 November 2026 at 14:00 GMT", present=(), quorate=False,
                         quorum_reason="not quorate: 0 of 4 present", detail="0 of 4 present", recorded_quorate=None,
                         recorded_reason=None, recorded_detail=None, recorded_by=None, open=True)
-    actions = [e["action_id"] for b in rendered(Message("roll_call", view))["blocks"] if b["type"] == "actions"
-               for e in b["elements"]]
+    blocks = rendered(Message(MessageKind.ROLL_CALL, view))["blocks"]
+    actions = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert actions == [ids.ROLL_CALL_PRESENT, ids.ROLL_CALL_MARK_OTHER, ids.ROLL_CALL_RECORD, ids.ROLL_CALL_CORRECT]
-    closed = rendered(Message("roll_call", RollCallView(**{**view.__dict__, "open": False})))
+    closed = rendered(Message(MessageKind.ROLL_CALL, RollCallView(**{**view.__dict__, "open": False})))
     assert not any(b["type"] == "actions" for b in closed["blocks"])
 
 

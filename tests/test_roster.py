@@ -10,15 +10,15 @@ import pytest
 from slack_sdk import WebClient
 from sqlmodel import select
 
-from bot import roster
-from bot.errors import NotAllowed
-from bot.people import People
-from bot.roles import Role
-from bot.roster import RosterEntry, RosterImportError, parse_csv
+from bot.domain import roster
+from bot.domain.errors import NotAllowed
+from bot.domain.people import People
+from bot.domain.roles import Role
+from bot.domain.roster import RosterEntry, RosterImportError, parse_csv
+from bot.domain.terms import Terms, load_terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms, load_terms
-from handlers import ids
-from handlers.directory import Directory
+from handlers.slack import ids
+from handlers.slack.directory import Directory
 from storage.db import SessionFactory
 from storage.tables import RosterMember
 from tests.factories import BOT_USER, DEACTIVATED, HERE, OUTSIDER, PEOPLE, roster_csv
@@ -373,7 +373,7 @@ def test_an_import_records_who_was_added_changed_and_removed(loaded: SessionFact
 
 
 def test_a_refused_edit_leaves_no_trace(loaded: SessionFactory, terms: Terms) -> None:
-    from bot.errors import InvalidInput
+    from bot.domain.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
         roster.edit(loaded, terms, "U0GOVERN1", DEACTIVATED[0], ["chair"], [], NOW, HERE)

@@ -14,14 +14,13 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
-from bot import clock
 from bot.sandbox import runtime
 from bot.sandbox.page import create_page
 from bot.sandbox.runtime import Sandbox
@@ -50,8 +49,16 @@ def _chromium() -> Path:
 
 
 @pytest.fixture
-def sandbox_url(tmp_path: Path) -> Iterator[str]:
-    sandbox = Sandbox(tmp_path / "sandbox", tick_seconds=60).start()
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    running = Sandbox(tmp_path / "sandbox", tick_seconds=60).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def sandbox_url(sandbox: Sandbox) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, create_page(sandbox), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -59,8 +66,6 @@ def sandbox_url(tmp_path: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        sandbox.stop()
-        clock.reset()
 
 
 @pytest.fixture
@@ -166,12 +171,12 @@ def _next_until(page: Any, text: str, tries: int = 12, said: list[str] | None = 
     assert page.locator(".message", has_text=text).count(), f"{text!r} never appeared"
 
 
-def _convene_form(page: Any, concern: str) -> dict[str, Any]:
+def _convene_form(page: Any, concern: str, now: datetime) -> dict[str, Any]:
     """Fill every field of the convene form, changing proposals where a person could; return what was given."""
     given: dict[str, Any] = {
-        "profession": "nursing", "route": "incident", "concern_raised": (clock.now() - timedelta(days=2)).date(),
+        "profession": "nursing", "route": "incident", "concern_raised": (now - timedelta(days=2)).date(),
         "concern": concern, "risks": "Patient safety on night shifts.",
-        "call_date": (clock.now() + timedelta(days=3)).date(), "call_time": "14:00", "duration": "90",
+        "call_date": (now + timedelta(days=3)).date(), "call_time": "14:00", "duration": "90",
         "call_details": "https://meet.example.org/pmccg", "seat_service_lead": MEDICAL_DIRECTOR,
         "seat_professional_lead": NURSING_LEAD, "extra_members": sorted([MEMBER, DEPUTY]),
     }
@@ -203,7 +208,7 @@ def _form_values(page: Any, given: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
+def test_a_whole_case_in_the_browser(page: Any, shots: Path, sandbox: Sandbox) -> None:
     page.goto("/")
     _axe(page, "who are you?")
     # The manager convenes through the form.
@@ -222,7 +227,7 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
     _choose(page, "route", "incident")
     _field(page, "concern").fill("Two medication errors on night shifts in October.")
     _field(page, "risks").fill("Patient safety on night shifts.")
-    call_day = (clock.now() + timedelta(days=3)).date().isoformat()
+    call_day = (sandbox.clock() + timedelta(days=3)).date().isoformat()
     _field(page, "call_date").fill(call_day)
     _field(page, "call_time").fill("14:00")
     _field(page, "call_details").fill("https://meet.example.org/pmccg")
@@ -323,7 +328,7 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
         radio.check()
     _field(page, "action_1_description").fill("Arrange supervised medication rounds")
     _field(page, "action_1_owner").select_option(SERVICE_LEAD)
-    due = (clock.now() + timedelta(days=21)).date().isoformat()
+    due = (sandbox.clock() + timedelta(days=21)).date().isoformat()
     _field(page, "action_1_due").fill(due)
     _axe(page, "the outcome form")
     page.screenshot(path=shots / "4-outcome-form.png", full_page=True)
@@ -363,7 +368,8 @@ def test_a_whole_case_in_the_browser(page: Any, shots: Path) -> None:
     assert not page.locator(".slack-error").count(), page.locator(".slack-error").all_inner_texts()
 
 
-def test_from_the_keyboard_a_refused_convene_form_comes_back_with_every_value_given(page: Any, shots: Path) -> None:
+def test_from_the_keyboard_a_refused_convene_form_comes_back_with_every_value_given(page: Any, shots: Path,
+                                                                                     sandbox: Sandbox) -> None:
     # At 320 CSS pixels wide (a 1280-pixel window at 400% zoom) the page reflows: nothing scrolls sideways.
     page.set_viewport_size({"width": 320, "height": 640})
     page.goto(f"/as/{MANAGER}")
@@ -403,7 +409,7 @@ def test_from_the_keyboard_a_refused_convene_form_comes_back_with_every_value_gi
             page.keyboard.press("Tab")
     _tab_to(page, "#concern--concern")
     page.keyboard.type("Two medication errors.")
-    call_day = (clock.now() + timedelta(days=3)).date()
+    call_day = (sandbox.clock() + timedelta(days=3)).date()
     _tab_to(page, "#call_date--call_date")
     for order in ("%m%d%Y", "%d%m%Y"):  # the browser's own locale orders the parts (en-US: month first)
         page.keyboard.type(f"{call_day:{order}}")
@@ -445,7 +451,7 @@ def test_from_the_keyboard_a_refused_convene_form_comes_back_with_every_value_gi
     _as(page, MANAGER)
     _type(page, "/pmccg convene")
     dialog.wait_for()
-    given = _convene_form(page, "Kit Ashdown gave two doses twice.")
+    given = _convene_form(page, "Kit Ashdown gave two doses twice.", sandbox.clock())
     page.click("#modal-submit")
     concern = _field(page, "concern")
     page.wait_for_selector('.modal [aria-invalid="true"]')

@@ -11,10 +11,11 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
-from bot import clock, reminders
+from bot import clock
+from bot.domain import reminders
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
 from bot.scheduler import Ticker
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Invitee, MessageState
 from tests.factories import load_roster
@@ -47,7 +48,7 @@ def test_members_who_have_not_replied_are_chased_at_each_offset_until_they_answe
     assert "<!date^" in json.dumps(first.params["blocks"])  # shown in the reader's own time zone
 
     with transaction(sessions) as session:
-        from bot import attendance
+        from bot.domain import attendance
         attendance.record_reply(session, terms, convened.reference, "U0CHAIR01", attendance.Reply.ATTENDING,
                                 CALL - timedelta(hours=30), CALL.tzinfo)  # type: ignore[arg-type]
     fake_slack.clear()
@@ -150,7 +151,7 @@ def test_a_permanent_error_is_recorded_on_the_case_reported_to_the_chair_and_gov
     assert "the reminder to say whether they will attend" in blocks
     failed = [r for r in rows(sessions, "reply_chase") if r.state == MessageState.FAILED]
     assert len(failed) == 1 and failed[0].last_error == "user_not_found" and failed[0].recipient == "U0NURSELD"
-    from bot.history import events
+    from bot.domain.history import events
     with sessions() as session:
         assert any(e.kind == "delivery_failed" for e in events(session, failed[0].case_id or 0))
     fake_slack.clear()

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import reminders
+from bot.domain import reminders
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import make_engine, session_factory
 from tests.conftest import _truncate
 from tests.factories import load_roster

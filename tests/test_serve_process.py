@@ -173,7 +173,7 @@ def test_a_rejected_request_does_not_write_what_was_typed_into_the_log(served: t
     assert response.status_code == 401
     _stop(server.proc)
     log = server.stderr() + server.stdout()
-    # Bolt logs rejected request bodies at INFO; bot/app.py gives it a logger held at WARNING.
+    # Bolt logs rejected request bodies at INFO; handlers/slack/app.py gives it a logger held at WARNING.
     assert canary not in log
 
 

@@ -22,11 +22,11 @@ from functools import cache
 import numpy as np
 import pytest
 
-from bot.outcomes import Process
+from bot.domain.outcomes import Process
+from bot.domain.routes import Route
+from bot.domain.terms import load_terms
 from bot.records import suppression
 from bot.records.annual_report import ACTION_LABELS, QUORUM_LABELS
-from bot.routes import Route
-from bot.terms import load_terms
 
 T = 5  # the terms' default threshold
 LARGEST = 20  # splits of 1 to 20 cases

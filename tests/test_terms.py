@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.roles import Role
-from bot.terms import TermsError, load_terms
+from bot.domain.roles import Role
+from bot.domain.terms import TermsError, load_terms
 
-PMCCG_TOML = resources.files("bot.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
+PMCCG_TOML = resources.files("bot.domain.presets").joinpath("pmccg.toml").read_text(encoding="utf-8")
 
 
 def edited(old: str, new: str, text: str = PMCCG_TOML, count: int = 1) -> str:

@@ -14,8 +14,8 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import now
-from bot.history import events
-from handlers import ids
+from bot.domain.history import events
+from handlers.slack import ids
 from storage.tables import Case, Invitee, Reply, RosterChange, RosterMember
 from tests.factories import BOT_USER, DEACTIVATED, OUTSIDER, convene_state
 from tests.slack_client import open_and_submit

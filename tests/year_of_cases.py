@@ -16,13 +16,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from freezegun import freeze_time
 from sqlalchemy.engine import Engine
 
-from bot import action_points, attendance, clock, closing, convening, outcomes, rescheduling, roll_call, roster
-from bot.action_points import NewAction
-from bot.fairness import PRINCIPLES
-from bot.outcomes import OutcomeForm
-from bot.reminders import send_due
+from bot import clock
+from bot.domain import action_points, attendance, closing, convening, outcomes, rescheduling, roll_call, roster
+from bot.domain.action_points import NewAction
+from bot.domain.fairness import PRINCIPLES
+from bot.domain.outcomes import OutcomeForm
+from bot.domain.reminders import send_due
+from bot.domain.terms import Terms
 from bot.sandbox.slack_api import FakeSlack
-from bot.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.tables import Reply
 from tests.factories import HERE, LONDON, form, load_roster

@@ -37,15 +37,15 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot.fairness import PRINCIPLES, needs_inquiry
-from bot.outcomes import PROCESS_LABELS, Process
+from bot.domain.fairness import PRINCIPLES, needs_inquiry
+from bot.domain.outcomes import PROCESS_LABELS, Process
+from bot.domain.routes import ROUTE_LABELS, Route
+from bot.domain.terms import Terms
 from bot.records import suppression
 from bot.records.case_file import concern_to_call_days
 from bot.records.charts import bar_chart
 from bot.records.period import year_bounds
 from bot.records.suppression import Count
-from bot.routes import ROUTE_LABELS, Route
-from bot.terms import Terms
 from storage.tables import ActionPoint, ActionStatus, Case, CaseStatus, FairnessAnswer, Outcome
 
 NO_OUTCOME = "no_outcome"

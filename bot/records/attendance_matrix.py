@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from bot import roster
+from bot.domain import roster
+from bot.domain.roles import ROLE_LABELS, Role
+from bot.domain.terms import Terms
 from bot.records.period import year_bounds
-from bot.roles import ROLE_LABELS, Role
-from bot.terms import Terms
 from storage.tables import Case, CaseStatus, Invitee, Reply, RollCallMark
 
 ROLE_ORDER = {role: index for index, role in enumerate(Role)}

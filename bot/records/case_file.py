@@ -19,17 +19,19 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from bot import action_points, history, ledger, outcomes
-from bot.attendance import REPLY_LABELS
-from bot.case_views import route_label
-from bot.cases import case_named
-from bot.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
-from bot.history import record_event
-from bot.notify import Posted, Workspace
-from bot.outcomes import PROCESS_LABELS, RISK_LABELS
-from bot.permissions import may_read_records
-from bot.render import render_document
-from bot.terms import Terms
+from bot.domain import action_points, history, ledger, outcomes
+from bot.domain.attendance import REPLY_LABELS
+from bot.domain.case_views import route_label
+from bot.domain.cases import case_named
+from bot.domain.errors import PlatformFailure
+from bot.domain.fairness import ANSWER_LABELS, PRINCIPLE_BY_KEY, PRINCIPLES, Answer, needs_inquiry
+from bot.domain.history import record_event
+from bot.domain.notify import Posted, Workspace
+from bot.domain.outcomes import PROCESS_LABELS, RISK_LABELS
+from bot.domain.permissions import may_read_records
+from bot.domain.terms import Terms
+from bot.records.documents import render_document
+from storage.db import SessionFactory, transaction
 from storage.tables import (
     ActionPoint,
     ActionStatus,
@@ -41,9 +43,6 @@ from storage.tables import (
     Reply,
     RollCallMark,
 )
-
-# The terms of reference: action points are circulated within one week of the meeting.
-CIRCULATION_TARGET_DAYS = 7
 
 MESSAGE_LABELS = {
     "reply_chase": "Reminder to reply sent",
@@ -265,11 +264,13 @@ def action_timeliness(item: ActionPoint, today: date, zone: ZoneInfo) -> tuple[s
     return "open", None
 
 
-def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> Timeliness:
+def timeliness_of(session: Session, case: Case, terms: Terms, zone: ZoneInfo, today: date) -> Timeliness:
     """Concern to call, convened to call, call to circulation, and action completion against due dates.
 
-    Where the convener gave no date the concern was raised, it counts from convening.
+    Where the convener gave no date the concern was raised, it counts from convening. The circulation target
+    is the terms' (one week in both presets), the day its escalation is due.
     """
+    target = terms.reminders.circulation_target_days
     outcome = outcomes.outcome_of(session, case.id or 0)
     circulated = outcome.circulated_at if outcome is not None else None
     to_circulation = local_days(case.call_at, circulated, zone) if circulated is not None else None
@@ -280,8 +281,8 @@ def timeliness_of(session: Session, case: Case, zone: ZoneInfo, today: date) -> 
         concern_to_call_days=concern_to_call_days(case, zone),
         convened_to_call_days=local_days(case.created_at, case.call_at, zone),
         call_to_circulation_days=to_circulation,
-        circulated_within_target=None if to_circulation is None else to_circulation <= CIRCULATION_TARGET_DAYS,
-        circulation_target_days=CIRCULATION_TARGET_DAYS,
+        circulated_within_target=None if to_circulation is None else to_circulation <= target,
+        circulation_target_days=target,
         actions_total=len(items),
         actions_done_on_time=sum(1 for s, _ in states if s == "done on time"),
         actions_done_late=len(lates),
@@ -441,7 +442,7 @@ def _summary(event: CaseEvent, detail: dict[str, Any], seats: dict[str, list[str
                               else "the case ended)")),
         "messages_deleted": lambda: ("The bot deleted "
                                      + _count(detail.get("deleted", 0), "message or file", "messages and files")
-                                     + " about the case in Slack"
+                                     + " about the case in the chat workspace"
                                      + (f"; {detail.get('not_deleted')} could not be deleted yet"
                                         if detail.get("not_deleted") else "")),
         "purged_text_erased": lambda: "Purged text erased from the database's files",
@@ -533,7 +534,8 @@ def build_case_file(session: Session, terms: Terms, reference: str, zone: ZoneIn
                               at=stamp(m.at, zone)) for m in marks),
         quorate=quorate, quorum_reason=case.quorum_reason or "",
         outcome=_outcome_view(session, terms, case, zone), fairness=_fairness(session, case, zone),
-        actions=_actions(session, case, zone, today, updates), timeliness=timeliness_of(session, case, zone, today),
+        actions=_actions(session, case, zone, today, updates),
+        timeliness=timeliness_of(session, case, terms, zone, today),
         timeline=tuple(timeline),
         undelivered=tuple(UndeliveredView(stamp(u.at, zone), ledger.kind_words(u.kind),
                                           f"room {u.recipient}" if u.is_room else person(u.recipient),
@@ -598,3 +600,25 @@ def share_export(session: Session, workspace: Workspace, export: Export, user_id
                         case_id=export.case_id, is_file=True)
     record_event(session, export.case_id, user_id, "case_file_exported", now, files=len(shared))
     return shared
+
+
+class NotShared(PlatformFailure):
+    """The platform refused the export's upload: nothing was noted in the case history."""
+
+    def __init__(self, reference: str, failure: PlatformFailure) -> None:
+        super().__init__(failure.step, failure.error, permanent=failure.permanent)
+        self.reference = reference
+
+
+def export_case_file(sessions: SessionFactory, terms: Terms, workspace: Workspace, reference: str, user_id: str,
+                     zone: ZoneInfo, now: datetime) -> Export:
+    """A platform's one call for an export: check and render (NotAllowed, NotFound), then share the files and note
+    who exported it in one transaction (NotShared if the platform refuses the upload)."""
+    with sessions() as session:
+        export = prepare_export(session, terms, reference, user_id, zone, now)
+    try:
+        with transaction(sessions) as session:
+            share_export(session, workspace, export, user_id, now)
+    except PlatformFailure as exc:
+        raise NotShared(export.reference, exc) from exc
+    return export

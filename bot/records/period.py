@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.errors import InvalidInput
+from bot.domain.errors import InvalidInput
 
 FIRST_YEAR = 2000
 

@@ -1,6 +1,6 @@
 """The report files: the annual summary (HTML, Markdown, JSON) and the attendance matrix (HTML, CSV).
 
-Rendered from templates/records/ by bot/render.py's document environment (HTML escaped, strict).
+Rendered from templates/records/ by bot/records/documents.py (HTML escaped, strict).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from bot.records import attendance_matrix
 from bot.records.annual_report import AnnualReport
 from bot.records.attendance_matrix import AttendanceMatrix
-from bot.render import render_document
+from bot.records.documents import render_document
 
 
 def render(name: str, **context: Any) -> str:

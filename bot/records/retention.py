@@ -9,7 +9,7 @@ ends there (its scheduled messages are cancelled, its open action points dropped
 case does not keep its concern for ever.
 
 The bot then deletes its own messages and files about the case in the workspace, found in the
-ledger (bot/ledger.py): every delivery of the case (header, board, agenda, roll-call, summaries,
+ledger (bot/domain/ledger.py): every delivery of the case (header, board, agenda, roll-call, summaries,
 notices, invitations and direct messages, calendar files, exported case files, reports) and every
 reminder digest that listed one of its action points. Each deletion is recorded on its ledger row
 (state "deleted"); a message already gone counts as deleted; one the platform refuses keeps its
@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, func, select, update
 
-from bot import ledger
-from bot.action_reminders import DIGEST, plan_owner
-from bot.errors import PlatformFailure
-from bot.history import record_event
-from bot.notify import Workspace
-from bot.terms import Terms
+from bot.domain import ledger
+from bot.domain.action_reminders import DIGEST, plan_owner
+from bot.domain.errors import PlatformFailure
+from bot.domain.history import record_event
+from bot.domain.notify import Workspace
+from bot.domain.terms import Terms
 from storage.db import EraseIncomplete, SessionFactory, erase_freed_space, transaction
 from storage.locks import named_lock
 from storage.tables import (
@@ -80,13 +80,12 @@ ALREADY_GONE = frozenset({"message_not_found", "file_not_found"})
 NO_REF = "no_ref"  # the platform never said where it landed
 NOT_TRIED = "not_tried"  # the platform was unavailable earlier in the run
 NO_WORKSPACE = "no_workspace"  # run without a connection to the workspace
+# The platform's own words for these and for its refusal codes are handed in (handlers/slack/workspace.py
+# DELETE_REASONS), so the records name no platform.
 REASONS = {
     NO_REF: "the bot was never told where it landed, so it cannot find it (it may not have arrived)",
-    NOT_TRIED: "not tried: Slack was unavailable earlier in the run",
-    NO_WORKSPACE: "not tried: no Slack token (SLACK_BOT_TOKEN) was set",
-    "cant_delete_message": "Slack does not let the bot delete it",
-    "compliance_exports_prevent_deletion": "the workspace's compliance exports prevent deleting it",
-    "restricted_action": "a workspace setting prevents deleting it",
+    NOT_TRIED: "not tried: the workspace was unavailable earlier in the run",
+    NO_WORKSPACE: "not tried: no connection to the workspace was configured",
 }
 # What the bot's messages are, in words, where the ledger's own words (ledger.KIND_WORDS) have none.
 KIND_WORDS = {
@@ -110,12 +109,14 @@ def is_purged(value: str | None) -> bool:
     return bool(value) and str(value).startswith(MARKER_PREFIX)
 
 
-def reason_words(error: str | None) -> str:
-    """Why a message is still there, in words: "Slack does not let the bot delete it (cant_delete_message)"."""
+def reason_words(error: str | None, platform_words: Mapping[str, str] | None = None) -> str:
+    """Why a message is still there, in words: the platform's words for its refusal codes (`platform_words`, with
+    the code beside: "the platform does not let the bot delete it (cant_delete_message)"), or for the run's own."""
+    words = {**REASONS, **(platform_words or {})}
     if error in (NO_REF, NOT_TRIED, NO_WORKSPACE):
-        return REASONS[error]
-    if error in REASONS:
-        return f"{REASONS[error]} ({error})"
+        return words[error]
+    if error in words:
+        return f"{words[error]} ({error})"
     return ledger.error_words(error)
 
 

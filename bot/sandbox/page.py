@@ -17,7 +17,6 @@ from flask import Flask, Response, abort, jsonify, redirect, render_template, re
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
-from bot import clock
 from bot.sandbox import blockkit
 from bot.sandbox.runtime import DEMO_PEOPLE, GENERAL, Sandbox
 from bot.sandbox.slack_api import BOT_USER_ID
@@ -85,7 +84,7 @@ def create_page(sandbox: Sandbox) -> Flask:
     def viewer(uid: str) -> blockkit.Viewer:
         links = {c["id"]: url_for("channel", uid=uid, cid=c["id"]) for c in slack.channels_of(uid)}
         links[f"D{uid}"] = url_for("dm", uid=uid)
-        return blockkit.viewer_for(slack.users, slack.channels, uid, clock.now, links)
+        return blockkit.viewer_for(slack.users, slack.channels, uid, sandbox.clock, links)
 
     def may_see(uid: str, cid: str) -> bool:
         channel = slack.channels.get(cid)
@@ -166,7 +165,7 @@ def create_page(sandbox: Sandbox) -> Flask:
         channels = [{**c, "private": bool(c.get("is_private"))}
                     for c in sorted(slack.channels_of(uid), key=lambda c: str(c.get("name")))]
         rejections = [r.describe() for r in slack.rejections_for(uid)][-5:]
-        now_local = clock.now().astimezone(v.zone)
+        now_local = sandbox.clock().astimezone(v.zone)
         upcoming = sandbox.upcoming()
         return render_template(
             "workspace.html", me=me, uid=uid, cid=cid, home=home, title=title, private=private, body=body,
@@ -212,7 +211,7 @@ def create_page(sandbox: Sandbox) -> Flask:
             with slack._lock:
                 ts = slack._new_ts()
                 slack.messages[ts] = {"type": "message", "user": uid, "text": text, "ts": ts, "channel": cid,
-                                      "sent_at": clock.now().timestamp()}
+                                      "sent_at": sandbox.clock().timestamp()}
                 slack.version += 1
         settle(sandbox)
         return redirect(url_for("channel", uid=uid, cid=cid))

@@ -2,7 +2,8 @@
 
 Everything a person does on the page reaches the bot as the signed HTTP request Slack would send
 (slash-command form body, `payload=` for interactivity, event-callback JSON for App Home), so the
-production code path runs. Only the clock is the sandbox's own: `bot.clock.advance`.
+production code path runs. Only the clock is the sandbox's own: a `bot.clock.MovableClock`, handed to the
+app and the scheduler as any clock is.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from slack_sdk.signature import SignatureVerifier
 from sqlmodel import select
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from bot import clock, roster
+from bot.clock import MovableClock
+from bot.domain import roster
 from bot.sandbox.slack_api import APP_ID, TEAM_ID
 from bot.sandbox.workspace import Rejection, SandboxSlack
 
@@ -126,7 +128,8 @@ class Sandbox:
         self.data_dir = data_dir
         self.tick_seconds = tick_seconds
         self.secret = secrets.token_hex(16)
-        self.slack = SandboxSlack()
+        self.clock = MovableClock()
+        self.slack = SandboxSlack(clock=self.clock)
         self.bot_url = ""
         self._server: BaseWSGIServer | None = None
         self._scheduler: Any = None
@@ -135,12 +138,12 @@ class Sandbox:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> Sandbox:
-        from bot.app import create_app, make_client
         from bot.config import load_settings
+        from bot.domain.terms import load_terms
         from bot.scheduler import Ticker, build
-        from bot.terms import load_terms
         from bot.web import create_web_app
-        from handlers.slack_workspace import SlackWorkspace
+        from handlers.slack.app import create_app, make_client
+        from handlers.slack.workspace import SlackWorkspace
         from storage.db import make_engine, session_factory, transaction, upgrade
 
         self.slack.start()
@@ -157,13 +160,13 @@ class Sandbox:
         upgrade(self.engine)
         self.sessions = session_factory(self.engine)
         self._seed(terms, transaction)
-        bot = create_app(settings, terms=terms, engine=self.engine)
+        bot = create_app(settings, terms=terms, engine=self.engine, now=self.clock)
         self._server = make_server("127.0.0.1", 0, create_web_app(bot, self.engine), threaded=True)
         self.bot_url = f"http://127.0.0.1:{self._server.server_port}/slack/events"
         threading.Thread(target=self._server.serve_forever, name="sandbox-bot", daemon=True).start()
         self.ticker = Ticker(sessions=self.sessions, engine=self.engine,
                              workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
-                             clock=clock.now, worker="sandbox", reporting=settings.reporting)
+                             clock=self.clock, worker="sandbox", reporting=settings.reporting)
         self._scheduler = build(self.ticker, self.tick_seconds, blocking=False)
         self._scheduler.start()
         return self
@@ -183,7 +186,7 @@ class Sandbox:
         self.slack.add_user("UBOT", "pmccg", is_bot=True)
         self.slack.add_channel(GENERAL, members=list(DEMO_PEOPLE))
         with transaction(self.sessions) as session:
-            roster.replace_roster(session, roster.parse_csv(demo_roster_csv(), terms), "sandbox", clock.now())
+            roster.replace_roster(session, roster.parse_csv(demo_roster_csv(), terms), "sandbox", self.clock())
 
     # ------------------------------------------------------------------ signed requests, as Slack sends them
 
@@ -346,18 +349,18 @@ class Sandbox:
         """Move the bot's clock (+1 hour, +1 day, or to the next scheduled message) and tick at once."""
         steps = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
         if step in steps:
-            self._run_until(clock.now() + steps[step])
+            self._run_until(self.clock() + steps[step])
         elif step == "next":
             due = self.next_due()
             if due is None:
                 return "Nothing is scheduled."
-            gap = due - clock.now()
+            gap = due - self.clock()
             if gap > timedelta(0):
-                clock.advance(gap + timedelta(seconds=1))
+                self.clock.advance(gap + timedelta(seconds=1))
         else:
             raise ValueError(f"unknown clock step {step!r}")
         self.tick()
-        return f"The time is now {clock.now().astimezone(self.settings.zone):%A %d %B %Y, %H:%M}."
+        return f"The time is now {self.clock().astimezone(self.settings.zone):%A %d %B %Y, %H:%M}."
 
     def _run_until(self, target: datetime) -> None:
         # As a running scheduler would: stop at each due time on the way, so nothing is "late".
@@ -365,13 +368,13 @@ class Sandbox:
             due = self.next_due()
             if due is None or due > target:
                 break
-            gap = due - clock.now()
+            gap = due - self.clock()
             if gap > timedelta(0):
-                clock.advance(gap + timedelta(seconds=1))
+                self.clock.advance(gap + timedelta(seconds=1))
             self.tick()
-        gap = target - clock.now()
+        gap = target - self.clock()
         if gap > timedelta(0):
-            clock.advance(gap)
+            self.clock.advance(gap)
 
     def tick(self) -> None:
         with self._tick_lock:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from bot import clock
+from bot.clock import now
 from bot.sandbox import checks
 from bot.sandbox.blockkit import shown_values
 from bot.sandbox.slack_api import FakeSlack, Response
@@ -61,8 +63,9 @@ class _Screens:
 
 
 class SandboxSlack(FakeSlack):
-    def __init__(self, granted: frozenset[str] | None = None) -> None:
+    def __init__(self, granted: frozenset[str] | None = None, clock: Callable[[], datetime] = now) -> None:
         super().__init__()
+        self.clock = clock  # the sandbox's clock, to stamp when a message was sent
         self.granted = granted if granted is not None else checks.granted_scopes()
         self.triggers: dict[str, str] = {}  # trigger id -> the user whose click or command made it
         self.screens = _Screens()
@@ -195,7 +198,7 @@ class SandboxSlack(FakeSlack):
     def _api_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         result = super()._api_chat_postMessage(params)
         if result.get("ok"):  # when it was sent on the sandbox's clock, for the page to show
-            self.messages[result["ts"]]["sent_at"] = clock.now().timestamp()
+            self.messages[result["ts"]]["sent_at"] = self.clock().timestamp()
         return result
 
     def _api_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:

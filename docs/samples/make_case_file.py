@@ -21,19 +21,19 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot import action_points, attendance, closing, convening, outcomes, roll_call, roster  # noqa: E402
-from bot.action_points import NewAction  # noqa: E402
-from bot.app import make_client  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.convening import ConveneForm  # noqa: E402
-from bot.fairness import PRINCIPLES  # noqa: E402
-from bot.outcomes import OutcomeForm  # noqa: E402
-from bot.people import FixedPeople  # noqa: E402
+from bot.domain import action_points, attendance, closing, convening, outcomes, roll_call, roster  # noqa: E402
+from bot.domain.action_points import NewAction  # noqa: E402
+from bot.domain.convening import ConveneForm  # noqa: E402
+from bot.domain.fairness import PRINCIPLES  # noqa: E402
+from bot.domain.outcomes import OutcomeForm  # noqa: E402
+from bot.domain.people import FixedPeople  # noqa: E402
+from bot.domain.reminders import send_due  # noqa: E402
+from bot.domain.terms import load_terms  # noqa: E402
 from bot.records.case_file import build_case_file, render_case_file  # noqa: E402
-from bot.reminders import send_due  # noqa: E402
 from bot.sandbox.slack_api import FakeSlack  # noqa: E402
-from bot.terms import load_terms  # noqa: E402
-from handlers.slack_workspace import SlackWorkspace  # noqa: E402
+from handlers.slack.app import make_client  # noqa: E402
+from handlers.slack.workspace import SlackWorkspace  # noqa: E402
 from storage.db import make_engine, session_factory, transaction, upgrade  # noqa: E402
 from storage.tables import Case, ReferenceCounter, Reply  # noqa: E402
 

@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from bot.domain.terms import load_terms  # noqa: E402
 from bot.records import annual_report, attendance_matrix, report_files  # noqa: E402
 from bot.sandbox.slack_api import FakeSlack  # noqa: E402
-from bot.terms import load_terms  # noqa: E402
 from storage.db import make_engine, session_factory, upgrade  # noqa: E402
 from tests.factories import LONDON  # noqa: E402
 from tests.year_of_cases import REPORT_AT, YEAR, build_year  # noqa: E402

@@ -1,0 +1,1 @@
+"""Slack: the only code that imports slack_bolt or slack_sdk."""
