@@ -288,8 +288,8 @@ def click_origin(session: Session, *, user_id: str, delivery_id: int | None, pri
         if row is None:
             raise _refuse_origin("not_own_message", delivery_id=delivery_id)
         try:
-            shown = tuple(int(i) for i in json.loads(row.detail or "{}").get("actions") or ())
-        except (ValueError, TypeError, AttributeError):
+            shown = tuple(int(i) for i in ledger.detail_of(row).get("actions") or ())
+        except (ValueError, TypeError):
             shown = ()
         return Origin(delivery_id=delivery_id, shown=shown)
     if not private_reply:

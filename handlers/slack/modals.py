@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
-import re
 from datetime import date, time
 from typing import Any
+
+from handlers.slack.directory import SLACK_USER_ID
 
 Block = dict[str, Any]
 
@@ -14,7 +15,6 @@ INITIAL_KEYS = {"plain_text_input": "initial_value", "static_select": "initial_o
                 "radio_buttons": "initial_option", "users_select": "initial_user", "datepicker": "initial_date",
                 "timepicker": "initial_time", "multi_users_select": "initial_users",
                 "multi_static_select": "initial_options", "checkboxes": "initial_options"}
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def plain(text: str) -> dict[str, Any]:
@@ -84,9 +84,9 @@ def _typed(element: dict[str, Any], value: Any) -> Any:
     if kind == "plain_text_input":
         return value[:int(element.get("max_length") or 3000)] if isinstance(value, str) and value else None
     if kind == "users_select":
-        return value if isinstance(value, str) and _USER_ID.match(value) else None
+        return value if isinstance(value, str) and SLACK_USER_ID.match(value) else None
     if kind == "multi_users_select":
-        users = [u for u in value if isinstance(u, str) and _USER_ID.match(u)] if isinstance(value, list) else []
+        users = [u for u in value if isinstance(u, str) and SLACK_USER_ID.match(u)] if isinstance(value, list) else []
         limit = int(element.get("max_selected_items") or 100)
         return list(dict.fromkeys(users))[:limit] or None
     if kind == "datepicker":
