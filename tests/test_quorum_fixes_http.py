@@ -66,3 +66,27 @@ def test_proceeding_although_inquorate_is_recorded_and_said_in_the_channel(bot: 
     with bot.services.sessions() as session:
         assert any(e.kind == "proceed_may_be_inquorate" and e.actor_id == "U0CHAIR01"
                    for e in events(session, case.id or 0))
+
+
+def test_going_ahead_clicked_twice_is_recorded_and_said_once(bot: Any) -> None:
+    case = _convened(bot)
+    bot.click("U0CHAIR01", "quorum_proceed", case.reference, channel="DU0CHAIR01")
+    bot.click("U0MANAGER", "quorum_proceed", case.reference, channel="DU0MANAGER")
+    replies = bot.slack.wait_for("response", count=2)
+    texts = sorted(r.params["text"] for r in replies)
+    assert texts[0].startswith("Already recorded") and texts[1].startswith("Recorded")
+    noted = [c for c in bot.slack.calls_to("chat.postMessage")
+             if c.params["channel"] == case.room_id and "may be inquorate" in c.params.get("text", "")]
+    assert len(noted) == 1
+    with bot.services.sessions() as session:
+        assert [e.kind for e in events(session, case.id or 0)].count("proceed_may_be_inquorate") == 1
+
+
+def test_going_ahead_is_kept_when_the_case_channel_cannot_be_told_and_the_person_is_told_so(bot: Any) -> None:
+    case = _convened(bot)
+    bot.slack.fail_next("chat.postMessage", "channel_not_found")
+    bot.click("U0CHAIR01", "quorum_proceed", case.reference, channel="DU0CHAIR01")
+    (reply,) = bot.slack.wait_for("response")
+    assert reply.params["text"].startswith("Recorded") and "could not be told" in reply.params["text"]
+    with bot.services.sessions() as session:
+        assert any(e.kind == "proceed_may_be_inquorate" for e in events(session, case.id or 0))

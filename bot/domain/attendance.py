@@ -38,7 +38,7 @@ from bot.domain import ledger, roster
 from bot.domain.case_views import AnswerDm, AttendanceBoard, BoardRow, local_time_text
 from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed, PlatformFailure
-from bot.domain.history import record_event
+from bot.domain.history import events, record_event
 from bot.domain.notify import Message, MessageKind, Workspace, attempt
 from bot.domain.people import People, require_people
 from bot.domain.permissions import may_add_people, may_administer
@@ -48,7 +48,7 @@ from bot.domain.roster import RosterEntry
 from bot.domain.terms import Terms
 from storage.db import SessionFactory, transaction
 from storage.locks import case_lock, named_lock
-from storage.tables import Case, CaseStatus, DeliveryRecord, Invitee, Reply, RollCallMark, ScheduledMessage
+from storage.tables import Case, CaseEvent, CaseStatus, DeliveryRecord, Invitee, Reply, RollCallMark, ScheduledMessage
 
 log = logging.getLogger(__name__)
 
@@ -531,8 +531,8 @@ def fill_choices(session: Session, terms: Terms, reference: str, actor: str, now
     _require_open_call(case, now)
     may_add_people(session, terms, case, actor)
     seats = open_seats(session, case)
-    taken = {i.user_id for i in _invitees(session, case.id or 0)} | {
-        i.deputy_id for i in _invitees(session, case.id or 0) if i.deputy_id}
+    rows = _invitees(session, case.id or 0)
+    taken = {i.user_id for i in rows} | {i.deputy_id for i in rows if i.deputy_id}
     proposed = None
 
     def weight(row: Invitee) -> int:
@@ -586,17 +586,35 @@ def fill_seat(sessions: SessionFactory, terms: Terms, reference: str, actor: str
         return invite_deputy(session, terms, reference, actor, seat, person, now, people=people)
 
 
-def proceed_may_be_inquorate(session: Session, terms: Terms, reference: str, actor: str, now: datetime) -> Case:
-    """Record the decision to hold the call although it may be inquorate."""
+def proceed_may_be_inquorate(session: Session, terms: Terms, reference: str, actor: str, now: datetime
+                             ) -> tuple[Case, bool]:
+    """Record the decision to hold the call although it may be inquorate, once per schedule of the case:
+    the case and whether this call recorded it (False: already recorded for this time, by anyone)."""
     case = find_case(session, reference)
     if case.status != CaseStatus.CONVENED:
         raise NotAllowed(f"{case.reference} is {case.status}.")
     may_fix_quorum(session, terms, case, actor)
-    record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now)
-    return case
+    case_lock(session, case.id or 0)  # a double click waits for the first, then finds its event
+    session.refresh(case)
+    for event in events(session, case.id or 0):
+        if event.kind == "proceed_may_be_inquorate" and _event_version(event) == case.schedule_version:
+            return case, False
+    record_event(session, case.id or 0, actor, "proceed_may_be_inquorate", now, version=case.schedule_version)
+    return case, True
 
 
-def note_proceed(sessions: SessionFactory, terms: Terms, reference: str, actor: str, now: datetime) -> str:
-    """A platform's one call for "go ahead": `proceed_may_be_inquorate` in its own transaction; the room's id."""
+def _event_version(event: CaseEvent) -> int:
+    try:
+        found = json.loads(event.detail or "{}").get("version")
+    except (ValueError, AttributeError):
+        found = None
+    return found if isinstance(found, int) else 1  # recorded before the version was kept: the first schedule
+
+
+def note_proceed(sessions: SessionFactory, terms: Terms, reference: str, actor: str, now: datetime
+                 ) -> tuple[str, bool]:
+    """A platform's one call for "go ahead": `proceed_may_be_inquorate` in its own transaction; the room's id
+    and whether the decision was recorded now (False when it already was, for the call's present time)."""
     with transaction(sessions) as session:
-        return proceed_may_be_inquorate(session, terms, reference, actor, now).room_id
+        case, recorded = proceed_may_be_inquorate(session, terms, reference, actor, now)
+        return case.room_id, recorded

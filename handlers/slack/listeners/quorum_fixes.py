@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.domain import attendance
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
-from bot.domain.notify import Message, MessageKind
+from bot.domain.notify import Message, MessageKind, attempt
 from bot.services import Services
 from handlers.slack import ids
 from handlers.slack.modals import field_value, input_block, modal, option, plain
@@ -91,10 +91,18 @@ def register(app: App) -> None:
         reference = str(body["actions"][0].get("value", ""))
         user = body["user"]["id"]
         try:
-            room = attendance.note_proceed(services.sessions, services.terms, reference, user, services.clock())
+            room, recorded = attendance.note_proceed(services.sessions, services.terms, reference, user,
+                                                     services.clock())
         except (NotAllowed, NotFound) as exc:
             _private(respond, exc)
             return
-        SlackWorkspace(client).post(room, Message(MessageKind.PROCEED_NOTED, {"reference": reference, "user_id": user}))
-        respond(text=f"Recorded: the call for {reference} goes ahead and may be inquorate.",
+        if not recorded:
+            respond(text=f"Already recorded: the call for {reference} goes ahead and may be inquorate.",
+                    response_type="ephemeral", replace_original=False)
+            return
+        failed: list[str] = []
+        attempt("proceed_noted", failed, reference, lambda: SlackWorkspace(client).post(
+            room, Message(MessageKind.PROCEED_NOTED, {"reference": reference, "user_id": user})))
+        told = " The case channel could not be told; please say so there." if failed else ""
+        respond(text=f"Recorded: the call for {reference} goes ahead and may be inquorate.{told}",
                 response_type="ephemeral", replace_original=False)
