@@ -14,8 +14,6 @@ import sys
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 DOMAIN = ("bot/domain", "bot/records")
 OURS = ("bot", "handlers", "storage", "templates")
@@ -35,7 +33,6 @@ def _domain_files() -> list[Path]:
 
 
 def test_every_import_contract_is_kept() -> None:
-    pytest.importorskip("importlinter.cli")
     # In a process of its own: run in this one, import-linter leaves the logging of later tests unheard
     # (tests/test_log_privacy.py read an empty log after it).
     run = subprocess.run([sys.executable, "-c", "import sys; from importlinter.cli import lint_imports; "
