@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 # Said of a command anyone may use: no "(who)" after its summary.
 ANYONE = "anyone"
-RECORDS_READERS = "governance, chair, Medical Director"
+RECORDS_READERS = "governance, chair, deputy chair, Medical Director"
 CHAIR_POWERS = "its chair or their deputy, governance"
 
 
@@ -39,18 +39,17 @@ class Command:
 
 # Slack's order (its help lists them so); `menu=False` marks the one left out of Teams' menu of ten.
 COMMANDS: tuple[Command, ...] = (
-    Command("convene", "", "convene a group for a new case (opens a form)"),
+    Command("convene", "", "convene a group for a new case, in a form", "managers and the roles the terms allow"),
     Command("roster", "", "view or change who holds which role", "governance"),
     Command("outcome", "REFERENCE", "record the outcome of a case", CHAIR_POWERS),
     # Left out of the menu: revisiting answers already given with the outcome is rare; typed, it works.
     Command("fairness", "REFERENCE", "revisit a case's fairness answers", CHAIR_POWERS, menu=False),
     Command("action", "REFERENCE", "add an action point to a case whose outcome is recorded", CHAIR_POWERS),
     Command("actions", "", "list your open action points, with their buttons"),
-    Command("close", "REFERENCE", "close a case", "chair, governance"),
+    Command("close", "REFERENCE", "close a case", CHAIR_POWERS),
     Command("export", "REFERENCE", "share a case file with the case's members", RECORDS_READERS),
     Command("attendance", "[YEAR]", "the year's attendance matrix, sent to you privately", RECORDS_READERS),
-    Command("report", "[YEAR]", "the year's anonymised annual summary report, sent to you privately",
-            RECORDS_READERS),
+    Command("report", "[YEAR]", "the year's anonymised summary report, sent to you privately", RECORDS_READERS),
     Command("help", "", "show this help"),
 )
 
