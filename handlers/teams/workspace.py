@@ -69,6 +69,7 @@ CLOSED_SUFFIX = " (closed)"
 # this workspace made in the last minute that Teams refuses as "bot not in the roster" is tried again a while.
 FRESH_CHAT_SECONDS = 60.0
 FRESH_CHAT_WAIT = 1.0
+FRESH_CHAT_MAX_WAIT = 10.0  # for one post, well within the call's timeout
 PENDING_FILE_SECONDS = 3600.0
 
 _AAD_MEMBER = "#microsoft.graph.aadUserConversationMember"
@@ -310,6 +311,8 @@ class TeamsWorkspace:
         permissions in the chat go with it, so the rename comes first). The members keep the history."""
         step = "closing the case chat"
         path = f"/chats/{quote(room, safe='')}"
+        with self._lock:
+            self._fresh_chats.pop(room, None)  # the app leaves on purpose: nothing to wait for
 
         async def retire() -> None:
             chat = (await self._graph_call(step, "GET", path)).json()
@@ -348,6 +351,7 @@ class TeamsWorkspace:
 
     async def _post(self, step: str, room: str, activity: dict[str, Any], service_url: str) -> str:
         path = f"/v3/conversations/{room}/activities"
+        give_up = time.monotonic() + FRESH_CHAT_MAX_WAIT
         while True:
             try:
                 response = await self._connector_call(step, "POST", service_url, path, activity)
@@ -356,7 +360,7 @@ class TeamsWorkspace:
                 until = self._fresh(room)
                 # The app's install in a chat made moments ago has not finished: wait for it a while.
                 if (exc.status == 403 and exc.code == _NOT_IN_ROSTER and until is not None
-                        and time.monotonic() + FRESH_CHAT_WAIT < until):
+                        and time.monotonic() + FRESH_CHAT_WAIT < min(until, give_up)):
                     await asyncio.sleep(FRESH_CHAT_WAIT)
                     continue
                 raise
