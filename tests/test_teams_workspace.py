@@ -195,6 +195,41 @@ def test_graph_refusing_the_chat_keeps_nothing_and_says_so(fault: str, workspace
     assert len(teams.calls_to("POST /v1.0/chats")) == 1  # a POST that failed at the server is not repeated
 
 
+def test_a_chat_graph_accepted_without_saying_which_is_a_failure_that_says_so(
+        teams: TeamsStandIn, loop_thread: LoopThread, people: list[TeamsUser]) -> None:
+    import httpx
+
+    from handlers.teams.auth import TeamsCredentials, TeamsEndpoints
+
+    class NoLocation(httpx.AsyncBaseTransport):
+        """Graph answering 202 with the headers that name the chat lost on the way."""
+
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            response = await self.inner.handle_async_request(request)
+            if request.method == "POST" and request.url.path.endswith("/chats"):
+                await response.aread()
+                return httpx.Response(response.status_code, content=b"")
+            return response
+
+    env = teams.settings_env()
+    workspace = TeamsWorkspace(
+        credentials=TeamsCredentials(env["TEAMS_CLIENT_ID"], env["TEAMS_TENANT_ID"], env["TEAMS_CLIENT_SECRET"]),
+        endpoints=TeamsEndpoints(env["TEAMS_OPENID_METADATA_URL"], env["TEAMS_LOGIN_URL"], env["TEAMS_SERVICE_URL"],
+                                 env["GRAPH_API_URL"]),
+        teams_app_id=TEAMS_APP_ID, loop=loop_thread.loop, render=render, sessions=_NoDatabase(),
+        transport=NoLocation())
+    heard: list[str] = []
+    try:
+        with pytest.raises(PlatformFailure) as unnamed:
+            workspace.create_private_room(REFERENCE, [p.id for p in people[:2]], heard.append)
+    finally:
+        workspace.close()
+    assert heard == [] and "did not say which" in unnamed.value.error  # for whoever tidies up by hand
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -298,6 +333,9 @@ def test_someone_teams_will_not_let_the_bot_reach_is_a_permanent_failure(
     with pytest.raises(PlatformFailure) as failed:
         with_db.send_direct(user, say("you are invited", MessageKind.INVITATION))
     assert failed.value.permanent and failed.value.step == "sending the invitation"
+    # In the domain's words for an undelivered direct message (bot/domain/ledger.py ERROR_WORDS), as on Slack.
+    assert failed.value.error == {"blocked": "blocked_bot", "left_the_tenant": "user_not_found",
+                                  "disabled": "not_installed"}[who]
     if who != "left_the_tenant":
         assert texts(teams.personal_messages(user)) == before
 

@@ -78,11 +78,18 @@ _BLOCKED = "ConversationBlockedByUser"
 _NOT_IN_ROSTER = "BotNotInConversationRoster"
 
 
+# Teams' refusals in the domain's neutral error words (bot/domain/ledger.py ERROR_WORDS), so an undelivered
+# message is reported in the same words as on Slack; any other is "<status> <code>".
+_ERRORS = {(404, "ConversationNotFound"): "channel_not_found", (403, "BotNotInConversationRoster"): "not_in_channel",
+           (403, "ConversationBlockedByUser"): "blocked_bot"}
+
+
 class TeamsRefused(PlatformFailure):
     """Teams or Graph answered an error: `status` and `code` (Teams' error code) for the callers here."""
 
-    def __init__(self, step: str, status: int, code: str) -> None:
-        super().__init__(step, f"{status} {code}".strip(), permanent=status < 500 and status != 429)
+    def __init__(self, step: str, status: int, code: str, error: str | None = None) -> None:
+        error = error or _ERRORS.get((status, code)) or f"{status} {code}".strip()
+        super().__init__(step, error, permanent=status < 500 and status != 429)
         self.status = status
         self.code = code
 
@@ -410,7 +417,15 @@ class TeamsWorkspace:
                     raise
                 # The chat is gone or the bot is no longer in it (the app was removed): made again below.
                 log.info("teams_direct_room_stale", extra={"event": "teams_direct_room_stale", "status": exc.status})
-        room, service_url = self._direct_room(step, user)
+                direct_rooms.forget(self.sessions, user)
+        try:
+            room, service_url = self._direct_room(step, user)
+        except TeamsRefused as exc:
+            if exc.code == _BLOCKED or not exc.permanent:
+                raise
+            # No 1:1 chat could be had: the person is not in the tenant, or the app cannot be installed for them.
+            raise TeamsRefused(step, exc.status, exc.code,
+                               "user_not_found" if exc.status == 404 else "not_installed") from None
         return Posted(room, self._run(step, self._post(step, room, activity, service_url)))
 
     def _direct_room(self, step: str, user: str) -> tuple[str, str]:
