@@ -89,12 +89,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None) -> Any:
     from bot import scheduler
-    from handlers.slack.app import make_client
-    from handlers.slack.workspace import SlackWorkspace
+    from bot.platforms import workspace_for
     from storage.db import session_factory
 
-    ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
-                              workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
+    sessions = session_factory(engine)
+    # The deployment's platform (PMCCG_PLATFORM): on Teams the workspace runs on a loop thread of its own.
+    ticker = scheduler.Ticker(sessions=sessions, engine=engine,
+                              workspace=workspace_for(settings, sessions), terms=terms, zone=settings.zone,
                               clock=clock.now, reporting=settings.reporting,
                               orphan_after=timedelta(seconds=settings.convene_orphan_seconds))
     if leader is not None:
@@ -104,7 +105,10 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    from bot.platforms import platform_of
+
+    if platform_of(settings) == "slack":  # Teams' settings are checked when its workspace is built
+        settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})
     with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop

@@ -69,6 +69,7 @@ CLOSED_SUFFIX = " (closed)"
 # this workspace made in the last minute that Teams refuses as "bot not in the roster" is tried again a while.
 FRESH_CHAT_SECONDS = 60.0
 FRESH_CHAT_WAIT = 1.0
+FRESH_CHAT_MAX_WAIT = 10.0  # for one post, well within the call's timeout
 PENDING_FILE_SECONDS = 3600.0
 
 _AAD_MEMBER = "#microsoft.graph.aadUserConversationMember"
@@ -77,11 +78,18 @@ _BLOCKED = "ConversationBlockedByUser"
 _NOT_IN_ROSTER = "BotNotInConversationRoster"
 
 
+# Teams' refusals in the domain's neutral error words (bot/domain/ledger.py ERROR_WORDS), so an undelivered
+# message is reported in the same words as on Slack; any other is "<status> <code>".
+_ERRORS = {(404, "ConversationNotFound"): "channel_not_found", (403, "BotNotInConversationRoster"): "not_in_channel",
+           (403, "ConversationBlockedByUser"): "blocked_bot"}
+
+
 class TeamsRefused(PlatformFailure):
     """Teams or Graph answered an error: `status` and `code` (Teams' error code) for the callers here."""
 
-    def __init__(self, step: str, status: int, code: str) -> None:
-        super().__init__(step, f"{status} {code}".strip(), permanent=status < 500 and status != 429)
+    def __init__(self, step: str, status: int, code: str, error: str | None = None) -> None:
+        error = error or _ERRORS.get((status, code)) or f"{status} {code}".strip()
+        super().__init__(step, error, permanent=status < 500 and status != 429)
         self.status = status
         self.code = code
 
@@ -310,6 +318,8 @@ class TeamsWorkspace:
         permissions in the chat go with it, so the rename comes first). The members keep the history."""
         step = "closing the case chat"
         path = f"/chats/{quote(room, safe='')}"
+        with self._lock:
+            self._fresh_chats.pop(room, None)  # the app leaves on purpose: nothing to wait for
 
         async def retire() -> None:
             chat = (await self._graph_call(step, "GET", path)).json()
@@ -348,6 +358,7 @@ class TeamsWorkspace:
 
     async def _post(self, step: str, room: str, activity: dict[str, Any], service_url: str) -> str:
         path = f"/v3/conversations/{room}/activities"
+        give_up = time.monotonic() + FRESH_CHAT_MAX_WAIT
         while True:
             try:
                 response = await self._connector_call(step, "POST", service_url, path, activity)
@@ -356,7 +367,7 @@ class TeamsWorkspace:
                 until = self._fresh(room)
                 # The app's install in a chat made moments ago has not finished: wait for it a while.
                 if (exc.status == 403 and exc.code == _NOT_IN_ROSTER and until is not None
-                        and time.monotonic() + FRESH_CHAT_WAIT < until):
+                        and time.monotonic() + FRESH_CHAT_WAIT < min(until, give_up)):
                     await asyncio.sleep(FRESH_CHAT_WAIT)
                     continue
                 raise
@@ -406,7 +417,15 @@ class TeamsWorkspace:
                     raise
                 # The chat is gone or the bot is no longer in it (the app was removed): made again below.
                 log.info("teams_direct_room_stale", extra={"event": "teams_direct_room_stale", "status": exc.status})
-        room, service_url = self._direct_room(step, user)
+                direct_rooms.forget(self.sessions, user)
+        try:
+            room, service_url = self._direct_room(step, user)
+        except TeamsRefused as exc:
+            if exc.code == _BLOCKED or not exc.permanent:
+                raise
+            # No 1:1 chat could be had: the person is not in the tenant, or the app cannot be installed for them.
+            raise TeamsRefused(step, exc.status, exc.code,
+                               "user_not_found" if exc.status == 404 else "not_installed") from None
         return Posted(room, self._run(step, self._post(step, room, activity, service_url)))
 
     def _direct_room(self, step: str, user: str) -> tuple[str, str]:
