@@ -105,9 +105,7 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.platforms import platform_of
-
-    if platform_of(settings) == "slack":  # Teams' settings are checked when its workspace is built
+    if settings.platform == "slack":  # Teams' settings are checked when its workspace is built
         settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})

@@ -17,7 +17,7 @@ TEAMS_DEFAULT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-kno
 TEAMS_DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 TEAMS_DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams"
 GRAPH_DEFAULT_API_URL = "https://graph.microsoft.com/v1.0"
-TEAMS_REQUIRED = ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_CLIENT_SECRET")
+TEAMS_REQUIRED = ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_APP_ID")
 
 # Where each secret comes from, so a missing one is explained, never printed.
 WHERE_TO_FIND = {
@@ -31,6 +31,8 @@ WHERE_TO_FIND = {
                        "'Application (client) ID'",
     "TEAMS_TENANT_ID": "the Microsoft Entra admin centre, App registrations, your bot's app, Overview, "
                        "'Directory (tenant) ID'",
+    "TEAMS_APP_ID": "the Teams admin centre, Teams apps, Manage apps, the uploaded PMCCG app, 'App ID' (the "
+                    "catalogue id Graph installs into case chats, not the manifest's id)",
     "TEAMS_CLIENT_SECRET": "the Microsoft Entra admin centre, App registrations, your bot's app, Certificates & "
                            "secrets, a client secret's 'Value' (shown once, when it is created)",
 }
@@ -74,6 +76,8 @@ class Settings:
     teams_login_url: str = TEAMS_DEFAULT_LOGIN_URL
     teams_service_url: str = TEAMS_DEFAULT_SERVICE_URL
     graph_api_url: str = GRAPH_DEFAULT_API_URL
+    # The app's id in the organisation's Teams catalogue (given at upload), installed in every case chat.
+    teams_app_id: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -186,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         teams_login_url=_url(env, "TEAMS_LOGIN_URL", TEAMS_DEFAULT_LOGIN_URL),
         teams_service_url=_url(env, "TEAMS_SERVICE_URL", TEAMS_DEFAULT_SERVICE_URL),
         graph_api_url=_url(env, "GRAPH_API_URL", GRAPH_DEFAULT_API_URL),
+        teams_app_id=env.get("TEAMS_APP_ID", "").strip() or None,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import load_settings
 from bot.domain import direct_rooms
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Message, MessageKind
@@ -65,12 +66,8 @@ def loop_thread() -> Iterator[LoopThread]:
 @pytest.fixture(scope="module")
 def base_workspace(teams: TeamsStandIn, loop_thread: LoopThread) -> Iterator[TeamsWorkspace]:
     # Built as `pmccg worker` builds it (bot/platforms.py), on the module's loop thread.
-    env = teams.settings_env()
-    workspace = teams_workspace(client_id=env["TEAMS_CLIENT_ID"], client_secret=env["TEAMS_CLIENT_SECRET"],
-                                tenant_id=env["TEAMS_TENANT_ID"], teams_app_id=TEAMS_APP_ID, sessions=_NoDatabase(),
-                                openid_metadata_url=env["TEAMS_OPENID_METADATA_URL"], login_url=env["TEAMS_LOGIN_URL"],
-                                service_url=env["TEAMS_SERVICE_URL"], graph_api_url=env["GRAPH_API_URL"],
-                                render=render, loop=loop_thread.loop)
+    settings = load_settings({**teams.settings_env(), "PMCCG_PLATFORM": "teams"}, dotenv=False)
+    workspace = teams_workspace(settings, _NoDatabase(), render=render, loop=loop_thread.loop)
     yield workspace
     workspace.close()
 
@@ -368,16 +365,11 @@ def test_the_budget_keeps_lists_within_teams_card_size() -> None:
     assert TEAMS_BUDGET.items_per_list == TEAMS_BUDGET.items_on_home == TEAMS_BUDGET.cases_on_home == 15
 
 
-def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn, people: list[TeamsUser],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
+def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn, people: list[TeamsUser]) -> None:
     from bot.config import ConfigError
-    from bot.platforms import platform_of, workspace_for
+    from bot.platforms import workspace_for
 
-    env = teams.settings_env()
-    settings = SimpleNamespace(platform="teams", teams_app_id=TEAMS_APP_ID,
-                               **{k.lower(): v for k, v in env.items()})
+    settings = load_settings({**teams.settings_env(), "PMCCG_PLATFORM": "teams"}, dotenv=False)
     workspace = workspace_for(settings, _NoDatabase(), render=render)
     try:
         assert isinstance(workspace, TeamsWorkspace) and workspace.loop_thread is not None
@@ -389,13 +381,10 @@ def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsSt
         workspace.close()
         workspace.loop_thread.stop()
 
-    monkeypatch.delenv("PMCCG_PLATFORM", raising=False)
-    monkeypatch.delenv("TEAMS_APP_ID", raising=False)
-    assert platform_of(SimpleNamespace()) == "slack"  # the default: the Slack path is unchanged
-    monkeypatch.setenv("PMCCG_PLATFORM", "Teams")
-    assert platform_of(SimpleNamespace()) == "teams"
+    assert load_settings({}, dotenv=False).platform == "slack"  # the default: the Slack path is unchanged
+    assert load_settings({"PMCCG_PLATFORM": "Teams"}, dotenv=False).platform == "teams"
+    without_app = {k: v for k, v in teams.settings_env().items() if k != "TEAMS_APP_ID"}
     with pytest.raises(ConfigError, match="TEAMS_APP_ID"):
-        workspace_for(SimpleNamespace(platform="teams", teams_client_id="x", teams_client_secret="y",
-                                      teams_tenant_id="z"), _NoDatabase())
+        workspace_for(load_settings({**without_app, "PMCCG_PLATFORM": "teams"}, dotenv=False), _NoDatabase())
     with pytest.raises(ConfigError, match="PMCCG_PLATFORM"):
-        platform_of(SimpleNamespace(platform="discord"))
+        load_settings({"PMCCG_PLATFORM": "matrix"}, dotenv=False)

@@ -566,6 +566,7 @@ class TeamsStandIn:
             "TEAMS_LOGIN_URL": self.login_url,
             "TEAMS_SERVICE_URL": self.service_url,
             "GRAPH_API_URL": self.graph_url,
+            "TEAMS_APP_ID": self.teams_app_id,
         }
 
     # ------------------------------------------------------------------------- call log

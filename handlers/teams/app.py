@@ -30,7 +30,9 @@ from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError, app_aut
 from handlers.teams.context import TeamsContext
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.guard import MessagesGuard
+from handlers.teams.render import render_activity
 from handlers.teams.settings import teams_credentials, teams_endpoints
+from handlers.teams.workspace import TeamsWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +58,16 @@ WorkspaceFactory = Callable[["TeamsBot"], Workspace]
 
 
 def teams_workspace(bot: TeamsBot) -> Workspace:
-    """The Workspace sending through `bot.app` on its loop. WIRED AT MERGE: TeamsWorkspace (branch teams-workspace)
-    is built here; until then a domain call that posts from a Teams listener or the scheduler raises."""
-    raise NotImplementedError("the Teams workspace (TeamsWorkspace) is not wired into handlers/teams/app.py yet")
+    """The Workspace sending through Teams on the serving loop: cards rendered with the directory's display names
+    (resolved at render time, never stored), 1:1 chats from the domain's direct rooms."""
+    settings = bot.services.settings
+    if bot.loop is None:
+        raise RuntimeError("the Teams app is not initialised: its workspace runs on the serving loop")
+    names = bot.directory.display_name
+    return TeamsWorkspace(credentials=teams_credentials(settings), endpoints=teams_endpoints(settings),
+                          teams_app_id=settings.teams_app_id or "", loop=bot.loop,
+                          render=lambda message: render_activity(message, names=names),
+                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock)
 
 
 @dataclass
