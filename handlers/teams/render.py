@@ -37,6 +37,7 @@ Names = Callable[[str], str | None]
 
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 UNKNOWN_MEMBER = "a member"
+GROUP_CHAT = "a group chat"
 DATE_STYLES = ("COMPACT", "SHORT", "LONG")
 # Characters a display name loses inside <at>…</at>: they would end the tag, start a function or a
 # binding, or format the text around it. Names come from the directory, but are not trusted either.
@@ -80,8 +81,14 @@ def display_name(user_id: str) -> str | None:
 
 
 def mention(user_id: Any) -> str:
-    """`<at>Name</at>`, recording its entity (the Entra object id, which Teams' card mentions accept)."""
+    """`<at>Name</at>`, recording its entity (the Entra object id, which Teams' card mentions accept).
+
+    A room id (a chat's `19:…`: an Entra object id has no colon) reads "a group chat": a card cannot
+    mention a chat, and its topic is not known here.
+    """
     user = str(user_id)
+    if ":" in user:
+        return GROUP_CHAT
     name = display_name(user)
     if name is None:
         return UNKNOWN_MEMBER
@@ -91,7 +98,8 @@ def mention(user_id: Any) -> str:
 
 
 def plain_name(user_id: Any) -> str:
-    return display_name(str(user_id)) or UNKNOWN_MEMBER
+    user = str(user_id)
+    return GROUP_CHAT if ":" in user else display_name(user) or UNKNOWN_MEMBER
 
 
 def utc_iso(when: datetime) -> str:
