@@ -155,7 +155,7 @@ def values(r: Read) -> list[tuple[str, str, str]]:
 
 
 ATTENDANCE_BUTTONS = [("Attending", "attendance_attending", ANSWER_VALUE),
-                      ("Sending a deputy", "dialog:deputy", ANSWER_VALUE),
+                      ("Sending a deputy", "dialog:attendance_deputy", ANSWER_VALUE),
                       ("Can't attend", "attendance_apologies", ANSWER_VALUE)]
 
 
@@ -383,8 +383,8 @@ def samples(reports: Reports) -> dict[MessageKind, Expect]:
                                       typed=False, words=("is expected to be quorate (quorate: 4 of 4 expected)",)),
         MessageKind.QUORUM_WARNING: Expect(
             pre_call(False), instants=frozenset({CALL_AT}), mentions=frozenset({DEPUTY_CHAIR}), typed=False,
-            buttons=[("Invite a deputy", "dialog:invite_deputy", REF),
-                     ("Reschedule", "dialog:case_reschedule_view", REF),
+            buttons=[("Invite a deputy", "dialog:quorum_invite_deputy", REF),
+                     ("Reschedule", "dialog:case_reschedule", REF),
                      ("Proceed: may be inquorate", "quorum_proceed", REF)],
             words=("may not be quorate for the call", "What is missing")),
         MessageKind.ROLL_CALL: Expect(
@@ -392,9 +392,9 @@ def samples(reports: Reports) -> dict[MessageKind, Expect]:
             instants=frozenset({CALL_AT, CALL_AT + timedelta(minutes=75)}),
             mentions=frozenset({CHAIR, DEPUTY_1, MEMBER_1, GUEST_1, NURSE_LEAD}),
             buttons=[("I'm on the call", "roll_call_present", REF),
-                     ("Mark someone present", "dialog:roll_call_mark", REF),
+                     ("Mark someone present", "dialog:roll_call_mark_other", REF),
                      ("Record the quorum result", "roll_call_record", REF),
-                     ("Correct the roll-call", "dialog:roll_call_correct_view", REF)],
+                     ("Correct the roll-call", "dialog:roll_call_correct", REF)],
             words=("Roll-call for the call", "Who is on the call?", "Marking present closes")),
         MessageKind.ROLL_CALL_CORRECTED: Expect(corrected(), mentions=frozenset({CHAIR, MEMBER_1}), typed=False,
                                                 words=(f"@{NAMES[MEMBER_1]} was not on the call",
@@ -468,7 +468,7 @@ def test_each_card_reads_as_the_slack_message_does(kind: MessageKind, reports: R
 def test_a_times_functions_are_in_utc_for_a_call_on_london_summer_time() -> None:
     summer = datetime(2026, 7, 1, 13, 0, tzinfo=UTC)  # 14:00 in London
     r = read(MessageKind.INVITATION, invitation(call_at=summer, short_notice=True))
-    assert "{{DATE(2026-07-01T13:00:00Z,LONG)}} at {{TIME(2026-07-01T13:00:00Z)}}" in r.raw
+    assert "{{DATE(2026-07-01T13:00:00Z,SHORT)}} at {{TIME(2026-07-01T13:00:00Z)}}" in r.raw
     assert r.shown.startswith("Short notice (serious incident).")
 
 
