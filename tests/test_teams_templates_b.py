@@ -592,3 +592,25 @@ def test_the_buttons_carry_only_the_value_slack_buttons_carry() -> None:
     for _title, verb, data in r.buttons:
         keys = {"msteams", "dialog_id", "value"} if verb.startswith("dialog:") else {"value"}
         assert set(data) == keys and data["value"] == REF
+
+
+def test_a_large_roster_over_a_busy_year_still_fits_one_card(reports: Reports) -> None:
+    # 60 members over 52 meetings: every member a mention, the card within Teams' recommended 80 KB.
+    cells = tuple(attendance_matrix.Cell.PRESENT if i % 3 else attendance_matrix.Cell.APOLOGIES for i in range(52))
+    people = {f"{n:08x}-0000-4000-8000-{n:012x}": f"Member {n:02d} Example" for n in range(60)}
+    rows = tuple(attendance_matrix.MemberRow(user_id=user, roles="Member", cells=cells, invited=52, present=34,
+                                             deputy=0, apologies=18, no_reply=0, attended=34, rate=34 / 52,
+                                             flagged=True) for user in people)
+    matrix = replace(reports.matrix, meetings=reports.matrix.meetings * 9, members=rows)
+    r = read(MessageKind.REPORT_ATTENDANCE, matrix, names=people.get)  # check_card holds it to 80 KB
+    assert len(r.mentioned) == 60 and "@Member 59 Example (Member): 65% (34 of 52)" in r.shown
+
+
+def test_the_quality_board_names_the_profession_only_where_the_terms_do() -> None:
+    named = read(MessageKind.OUTCOME_QUALITY_BOARD, QualityBoardReport(REF, TERMS.short_name, "Nursing",
+                                                                       PROCESS_LABELS[Process.FORMAL], "High"))
+    assert "Professional group: Nursing" in named.shown and "not named" not in named.shown
+    assert named.activity["text"] == f"High-risk outcome: PMCCG {REF}, Nursing: Formal process"
+    unnamed = read(MessageKind.OUTCOME_QUALITY_BOARD, QualityBoardReport(REF, TERMS.short_name, None,
+                                                                         PROCESS_LABELS[Process.FORMAL], "High"))
+    assert "Professional group" not in unnamed.shown and "Nursing" not in str(unnamed.activity)
