@@ -25,6 +25,7 @@ from bot.domain.people import Standing
 from bot.domain.recording import CaseToRecord
 from bot.domain.rescheduling import CaseToAdminister
 from bot.domain.terms import Terms, load_terms
+from bot.sandbox.teams_checks import invoke_response_refusal
 from handlers.teams import dialogs
 from handlers.teams.cards import CARD_CONTENT_TYPE, card_problems, escape_text
 from handlers.teams.dialogs import convene, outcome
@@ -181,6 +182,11 @@ def test_every_dialog_is_a_card_teams_takes_empty_filled_and_with_errors(form: F
         assert card_problems(card) == []
         assert card["version"] == "1.5"
     assert set(form.typed) <= set(fields)
+
+
+def test_the_dialog_answer_is_one_the_teams_stand_in_takes(form: Form) -> None:
+    errors = {name: "Wrong." for name in inputs(form.build())}
+    assert invoke_response_refusal(dialogs.dialog_continue(form.name, form.build(form.typed, errors))) is None
 
 
 def test_the_nonce_and_the_submit_action_are_carried(form: Form) -> None:

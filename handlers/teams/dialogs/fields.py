@@ -173,7 +173,7 @@ class CardForm:
         chosen = list(dict.fromkeys(chosen)) if multi else chosen[:1]
         known = names or {}
         element: Element = {"type": "Input.ChoiceSet", "id": name, "label": self._label(label, optional),
-                            "isMultiSelect": multi, "style": "filtered", "placeholder": placeholder,
+                            "isMultiSelect": multi, "placeholder": placeholder,
                             "choices": [{"title": known[u], "value": u} for u in chosen if known.get(u)],
                             "choices.data": {"type": "Data.Query", "dataset": USERS_DATASET}}
         if chosen:
