@@ -285,7 +285,7 @@ def test_each_card_reads_as_the_slack_message_does(case: Expect) -> None:
     everything = json.dumps(activity, ensure_ascii=False)
 
     assert case.reference in shown
-    assert case.reference in activity["text"] or case.kind is MessageKind.HOME  # the home is about many cases
+    assert case.reference in activity["summary"] or case.kind is MessageKind.HOME  # the home is about many cases
     assert STAFF_NAME not in everything
     titles = [a["title"] for a in _all_actions(card) if "title" in a]
     for word in case.words:
@@ -296,7 +296,7 @@ def test_each_card_reads_as_the_slack_message_does(case: Expect) -> None:
         assert any(escape_text(TYPED) in t for t in texts)
     for live in ("<at>x</at>", "{{DATE(x)}}", "](http://e)", "**b**"):
         assert not any(live in t for t in texts)
-    assert TYPED not in activity["text"] and "<at>" not in activity["text"]
+    assert TYPED not in activity["summary"] and "<at>" not in activity["summary"]
 
     # People: a mention per person, named from the directory at render time, each shown in the text.
     entities = card["msteams"].get("entities", [])

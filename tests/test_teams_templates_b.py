@@ -441,11 +441,11 @@ def test_each_card_reads_as_the_slack_message_does(kind: MessageKind, reports: R
     expect = samples(reports)[kind]
     r = read(kind, expect.model)
     if expect.reference:
-        assert expect.reference in r.activity["text"]
+        assert expect.reference in r.activity["summary"]
         assert (expect.reference in r.shown) is expect.reference_in_card
     # Nobody's name but the people mentioned; never the staff member's, never a raw user id.
     assert STAFF_NAME not in str(r.activity)
-    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.shown + r.activity["text"])
+    assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", r.shown + r.activity["summary"])
     assert set(r.mentioned) == expect.mentions
     for user in expect.mentions:
         assert r.mentioned[user] == NAMES[user] and f"@{NAMES[user]}" in r.shown
@@ -458,8 +458,8 @@ def test_each_card_reads_as_the_slack_message_does(kind: MessageKind, reports: R
     for words in expect.words:
         assert words in r.shown, (words, r.shown)
     # The plain fallback (notifications, previews) names people plainly, never as a mention tag.
-    assert r.activity["text"] and r.activity["textFormat"] == "plain"
-    assert not any(f"<at>{name}" in r.activity["text"] for name in NAMES.values())
+    assert r.activity["summary"] and "text" not in r.activity  # no second message above the card
+    assert not any(f"<at>{name}" in r.activity["summary"] for name in NAMES.values())
 
 
 # --- specific cards -----------------------------------------------------------------------------------
@@ -515,7 +515,7 @@ def test_a_deputy_told_of_the_move_has_no_buttons_and_is_pointed_to_the_member()
     r = read(MessageKind.RESCHEDULED_NOTICE, reschedule(deputy_for=MEMBER_1))
     assert r.buttons == [] and "Every answer was cleared" not in r.shown
     assert f"You were named as deputy for @{NAMES[MEMBER_1]} at the old time." in r.shown
-    assert r.activity["text"].endswith("Your deputy arrangement was cleared.")
+    assert r.activity["summary"].endswith("Your deputy arrangement was cleared.")
 
 
 def test_without_a_medical_director_the_summary_says_the_recommendation_was_not_sent() -> None:
@@ -568,7 +568,7 @@ def test_the_attendance_matrix_flags_members_under_the_target(reports: Reports) 
     assert f"⚠️ @{NAMES[MEMBER_1]}: 33% (2 of 6) AAAAPP" in r.shown
     assert f"@{NAMES[CHAIR]}: 100% (6 of 6) PPPPPP" in r.shown
     assert f"Under the 75% target: @{NAMES[MEMBER_1]} (33%)" in r.shown
-    assert r.activity["text"] == "PMCCG attendance matrix 2026: 2 members, 6 meetings, 1 under the 75% target."
+    assert r.activity["summary"] == "PMCCG attendance matrix 2026: 2 members, 6 meetings, 1 under the 75% target."
 
 
 def test_an_empty_year_says_no_call_took_place(reports: Reports) -> None:
@@ -610,7 +610,7 @@ def test_the_quality_board_names_the_profession_only_where_the_terms_do() -> Non
     named = read(MessageKind.OUTCOME_QUALITY_BOARD, QualityBoardReport(REF, TERMS.short_name, "Nursing",
                                                                        PROCESS_LABELS[Process.FORMAL], "High"))
     assert "Professional group: Nursing" in named.shown and "not named" not in named.shown
-    assert named.activity["text"] == f"High-risk outcome: PMCCG {REF}, Nursing: Formal process"
+    assert named.activity["summary"] == f"High-risk outcome: PMCCG {REF}, Nursing: Formal process"
     unnamed = read(MessageKind.OUTCOME_QUALITY_BOARD, QualityBoardReport(REF, TERMS.short_name, None,
                                                                          PROCESS_LABELS[Process.FORMAL], "High"))
     assert "Professional group" not in unnamed.shown and "Nursing" not in str(unnamed.activity)

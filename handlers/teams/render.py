@@ -192,9 +192,8 @@ def render_activity(message: Message, *, names: Names) -> dict[str, Any]:
     with _rendering(names) as state:
         card, text = _render(str(message.template), state,
                              {"m": message.model, "delivery_id": message.delivery_id})
-    # textFormat plain: the fallback is shown as written, never read as Markdown.
-    activity: dict[str, Any] = {"type": "message", "text": text, "textFormat": "plain",
+    # No activity `text`: Teams would show it as a second message above the card. `summary` is what a
+    # notification or the chat list previews; the card's own fallbackText is for clients without cards.
+    activity: dict[str, Any] = {"type": "message", "summary": text,
                                 "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": card}]}
-    if text:
-        activity["summary"] = text
     return activity
