@@ -131,9 +131,9 @@ OUTCOME_TYPED = {"process": "informal", "rationale": "First concern, insight sho
                  "action_2_description": "Arrange mentoring", "action_2_owner": BOB, "action_2_due": "2026-12-20"}
 
 
-def _convene(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {}) -> dict[str, Any]:
+def _convene(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {}, **kw: Any) -> dict[str, Any]:
     return dialogs.convene_dialog(values, errors, nonce=NONCE, terms=TERMS, zone_name="Europe/London",
-                                  proposal={"chair": ANN}, names=NAMES)
+                                  proposal={"chair": ANN}, names=NAMES, **kw)
 
 
 FORMS = [
@@ -419,14 +419,17 @@ def test_choosing_the_profession_proposes_its_lead_and_keeps_the_rest() -> None:
     lead_key = LEAD.removeprefix("seat_")
     assert reading.value.profession == "nursing" and reading.value.seats[lead_key] is None
     # The listener asks the roster (convening.propose_for_profession) and answers with the dialog again.
+    # Chosen but not yet proposed: the hint says how to have one proposed.
+    assert after(_convene(data), LEAD)["text"] == (  # type: ignore[index]
+        'Choose a professional lead for nursing, or press "Propose their professional lead" above.')
     proposed = dialogs.propose_leads(data, TERMS, {lead_key: CAT})
-    again = _convene(proposed)
+    again = _convene(proposed, proposed_for="nursing")
     assert inputs(again)[LEAD]["value"] == CAT
     assert after(again, LEAD)["text"] == "Proposed from the roster: a professional lead for nursing."  # type: ignore
     assert inputs(again)["concern"]["value"] == CONVENE_TYPED["concern"]
     assert inputs(again)["seat_chair"]["value"] == CONVENE_TYPED["seat_chair"]
     # No lead free for that profession: the seat is emptied and the hint says what to do.
-    nobody = _convene(dialogs.propose_leads(data, TERMS, {lead_key: None}))
+    nobody = _convene(dialogs.propose_leads(data, TERMS, {lead_key: None}), proposed_for="nursing")
     assert "value" not in inputs(nobody)[LEAD]
     assert after(nobody, LEAD)["text"].startswith("The roster has no professional lead for nursing")  # type: ignore
 
