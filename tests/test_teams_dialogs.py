@@ -276,11 +276,11 @@ def _bad_values(element: dict[str, Any]) -> list[Any]:
     if kind == "Input.ChoiceSet" and "choices.data" in element:
         wrong += ["U0123ABC", f"{ANN},{BOB}" if not element["isMultiSelect"] else f"{ANN},nobody"]
     elif kind == "Input.ChoiceSet":
-        wrong += ["not-an-option", "yes,no" if not element["isMultiSelect"] else "member,not-an-option"]
+        wrong += ["not-an-option", "yes,no" if not element["isMultiSelect"] else "member,not-an-option", "٦٠"]
     elif kind == "Input.Date":
-        wrong += ["2026-02-30", "tomorrow"]
+        wrong += ["2026-02-30", "tomorrow", "٢٠٢٦-١٢-١٠"]
     elif kind == "Input.Time":
-        wrong += ["25:61", "noon"]
+        wrong += ["25:61", "noon", "١٤:٣٠"]
     elif kind == "Input.Toggle":
         wrong += ["maybe"]
     return wrong
