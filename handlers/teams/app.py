@@ -26,7 +26,13 @@ from bot.config import ConfigError, Settings
 from bot.domain.notify import Workspace
 from bot.domain.terms import Terms, load_terms
 from bot.services import Clock, Services, build_services
-from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError, app_auth_options
+from handlers.teams.auth import (
+    ClientCredentialsTokens,
+    TeamsAuthError,
+    TeamsCredentials,
+    TeamsEndpoints,
+    app_auth_options,
+)
 from handlers.teams.context import TeamsContext
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.guard import MessagesGuard
@@ -56,8 +62,13 @@ WorkspaceFactory = Callable[["TeamsBot"], Workspace]
 
 
 def teams_workspace(bot: TeamsBot) -> Workspace:
-    """The Workspace sending through `bot.app` on its loop. WIRED AT MERGE: TeamsWorkspace (branch teams-workspace)
-    is built here; until then a domain call that posts from a Teams listener or the scheduler raises."""
+    """The Workspace sending through Teams on the serving loop. WIRED AT MERGE with branch teams-workspace:
+
+        return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints, teams_app_id=<TEAMS_APP_ID>,
+                              loop=bot.loop, render=<handlers/teams/render.py>, sessions=bot.services.sessions,
+                              tokens=bot.tokens, now=bot.services.clock)
+
+    Until then a domain call that posts from a Teams listener or the scheduler raises NotImplementedError."""
     raise NotImplementedError("the Teams workspace (TeamsWorkspace) is not wired into handlers/teams/app.py yet")
 
 
@@ -69,6 +80,8 @@ class TeamsBot:
     fastapi: FastAPI
     services: Services
     context: TeamsContext
+    credentials: TeamsCredentials
+    endpoints: TeamsEndpoints
     tokens: ClientCredentialsTokens
     directory: TeamsDirectory
     make_workspace: WorkspaceFactory = teams_workspace
@@ -119,15 +132,19 @@ def create_teams_app(settings: Settings, *, terms: Terms | None = None, engine: 
     holder: list[TeamsBot] = []
     context = TeamsContext(services=services, workspace=lambda: holder[0].workspace(), directory=directory)
     handlers.teams.listeners.register_all(app, context)
-    bot = TeamsBot(app=app, fastapi=fastapi, services=services, context=context, tokens=tokens,
-                   directory=directory, make_workspace=make_workspace)
+    bot = TeamsBot(app=app, fastapi=fastapi, services=services, context=context, credentials=credentials,
+                   endpoints=endpoints, tokens=tokens, directory=directory, make_workspace=make_workspace)
     holder.append(bot)
     return bot
 
 
-async def serve(bot: TeamsBot, host: str, port: int, *, log_level: int = logging.INFO) -> None:
-    """Initialise and serve on host:port until stopped (SIGINT/SIGTERM), on the running loop."""
+async def serve(bot: TeamsBot, host: str, port: int, *, log_level: int = logging.INFO,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Initialise and serve on host:port until stopped (SIGINT/SIGTERM), on the running loop. `on_ready` runs once
+    the app is initialised, before the port opens (`pmccg teams` starts its scheduler there)."""
     await bot.initialize()
+    if on_ready is not None:
+        on_ready()
     # log_config=None: uvicorn logs through our handlers (bot/logs.py), not a dictConfig of its own.
     config = uvicorn.Config(bot.fastapi, host=host, port=port, lifespan="on", access_log=False, log_config=None,
                             log_level=logging.getLevelName(max(log_level, logging.INFO)).lower())
