@@ -381,6 +381,29 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    # Reads the environment (after .env) itself: only this command needs the package's settings.
+    from handlers.teams.manifest import PackageSettings, PackageSettingsError, app_package, build_manifest
+
+    try:
+        package = PackageSettings.from_env(os.environ)
+    except PackageSettingsError as exc:
+        raise UsageError(f"{exc}\nExport it, or put it in a .env file in the working directory.") from exc
+    terms = load_terms(settings.config_path)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent}: is not a folder. Create it, or give another file with --out.")
+    out.write_bytes(app_package(build_manifest(package, name=terms.name, short_name=terms.short_name)))
+    if package.placeholders:
+        print(f"pmccg: not set, so the app's page in Teams shows a placeholder: {', '.join(package.placeholders)}. "
+              "Set them before publishing the app to everyone (README, Install into Microsoft Teams).",
+              file=sys.stderr)
+    print(out)
+    print(f"Manifest id {package.manifest_id}, version {package.version}. Upload it in the Teams admin centre "
+          "(Teams apps, Manage apps, Upload new app).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pmccg",
@@ -468,6 +491,15 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--year", default=None, help="the year (default: this year in PMCCG_TIMEZONE)")
         one.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
         one.set_defaults(run=cmd_report)
+    teams = sub.add_parser("teams", help="Microsoft Teams tasks").add_subparsers(
+        dest="teams_command", required=True, metavar="TASK")
+    package = teams.add_parser("package", help="write the Teams app package (zip) to upload",
+                               description="Write the Teams app package: manifest.json, color.png and outline.png "
+                               "in a zip, to upload in the Teams admin centre. Needs TEAMS_CLIENT_ID and "
+                               "PMCCG_PUBLIC_HOST (README, Install into Microsoft Teams).")
+    package.add_argument("--out", default="pmccg-teams-app.zip",
+                         help="the zip file to write (default: pmccg-teams-app.zip in the current folder)")
+    package.set_defaults(run=cmd_teams_package)
     return parser
 
 

@@ -1,14 +1,14 @@
-"""/pmccg: one slash command, with subcommands; help is derived from the table so it cannot drift."""
+"""/pmccg: one slash command, with subcommands; help renders the shared command table (bot/domain/commands.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.domain import commands
 from bot.domain.errors import NotAllowed
 from bot.services import Services
 from handlers.slack import ids
@@ -22,12 +22,8 @@ from handlers.slack.listeners.roster import show_roster
 from handlers.slack.render import slack_escape
 from handlers.slack.replies import refusal_text
 
-
-@dataclass(frozen=True)
-class Subcommand:
-    usage: str
-    summary: str
-    run: Callable[[dict[str, Any], WebClient, Respond, Services], None]
+# What runs each command of the table (bot/domain/commands.py); the table says what help shows.
+Runner = Callable[[dict[str, Any], WebClient, Respond, Services], None]
 
 
 def _convene(command: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
@@ -47,30 +43,27 @@ def _help(command: dict[str, Any], client: WebClient, respond: Respond, services
     respond(text=help_text(services), response_type="ephemeral")
 
 
-SUBCOMMANDS: dict[str, Subcommand] = {
-    "convene": Subcommand("convene", "convene a group for a new case (opens a form)", _convene),
-    "roster": Subcommand("roster", "view or change who holds which role (governance)", _roster),
-    "outcome": Subcommand("outcome REFERENCE", "record the outcome of a case (its chair or their deputy, governance)",
-                          command_outcome),
-    "fairness": Subcommand("fairness REFERENCE", "revisit a case's fairness answers", command_fairness),
-    "action": Subcommand("action REFERENCE", "add an action point to a case whose outcome is recorded",
-                         command_action),
-    "actions": Subcommand("actions", "list your open action points, with their buttons", show_actions),
-    "close": Subcommand("close REFERENCE", "close a case (chair, governance)", close_command),
-    "export": Subcommand("export REFERENCE",
-                         "share a case file in the case channel (governance, chair, Medical Director)",
-                         export_command),
-    "attendance": Subcommand("attendance [YEAR]", "the year's attendance matrix, sent to you privately "
-                             "(governance, chair, Medical Director)", attendance_command),
-    "report": Subcommand("report [YEAR]", "the year's anonymised annual summary report, sent to you privately "
-                         "(governance, chair, Medical Director)", report_command),
-    "help": Subcommand("help", "show this help", _help),
+SUBCOMMANDS: dict[str, Runner] = {
+    "convene": _convene,
+    "roster": _roster,
+    "outcome": command_outcome,
+    "fairness": command_fairness,
+    "action": command_action,
+    "actions": show_actions,
+    "close": close_command,
+    "export": export_command,
+    "attendance": attendance_command,
+    "report": report_command,
+    "help": _help,
 }
+# Every command in the table runs here, and nothing runs that help does not list.
+if set(SUBCOMMANDS) != set(commands.BY_WORD):
+    raise RuntimeError(f"Slack runs {sorted(SUBCOMMANDS)} but the command table lists {sorted(commands.BY_WORD)}")
 
 
 def help_text(services: Services) -> str:
     lines = [f"*{services.terms.name}* bot. Staff are referred to by case number only.", ""]
-    lines += [f"• `{ids.COMMAND} {s.usage}`: {s.summary}" for s in SUBCOMMANDS.values()]
+    lines += [f"• `{ids.COMMAND} {c.usage}`: {c.description}" for c in commands.COMMANDS]
     return "\n".join(lines)
 
 
@@ -81,10 +74,10 @@ def register(app: App) -> None:
         if not word:
             ack(text=help_text(services), response_type="ephemeral")
             return
-        sub = SUBCOMMANDS.get(word)
-        if sub is None:
+        run = SUBCOMMANDS.get(word)
+        if run is None:
             ack(text=f"I don't know `{ids.COMMAND} {slack_escape(word[:40])}`.\n\n{help_text(services)}",
                 response_type="ephemeral")
             return
         ack()
-        sub.run(command, client, respond, services)
+        run(command, client, respond, services)
