@@ -416,13 +416,6 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default 3000). Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.set_defaults(run=cmd_serve)
-    teams = sub.add_parser("teams", help="Microsoft Teams: serve the Bot Framework's requests on $PORT",
-                           description="Serve POST /api/messages (Teams activities, their tokens checked) and GET "
-                           "/healthz with uvicorn on $PORT (default 3000), with the in-process scheduler unless "
-                           "PMCCG_RUN_SCHEDULER=false. Needs TEAMS_CLIENT_ID, TEAMS_TENANT_ID and "
-                           "TEAMS_CLIENT_SECRET (see the README, 'Running on Microsoft Teams').")
-    teams.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    teams.set_defaults(run=cmd_teams)
     socket = sub.add_parser("socket", help="Socket Mode: for a laptop or a locked-down network",
                             description="Connect to Slack over a WebSocket: no public URL needed. Needs "
                             "SLACK_BOT_TOKEN and SLACK_APP_TOKEN, and Socket Mode turned on in the app.")
@@ -491,8 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--year", default=None, help="the year (default: this year in PMCCG_TIMEZONE)")
         one.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
         one.set_defaults(run=cmd_report)
-    teams = sub.add_parser("teams", help="Microsoft Teams tasks").add_subparsers(
-        dest="teams_command", required=True, metavar="TASK")
+    teams_parser = sub.add_parser("teams", help="Microsoft Teams: serve the Bot Framework's requests on $PORT; "
+                                  "`teams package`: the app package to upload",
+                                  description="Without a task: serve POST /api/messages (Teams activities, their "
+                                  "tokens checked) and GET /healthz with uvicorn on $PORT (default 3000), with the "
+                                  "in-process scheduler unless PMCCG_RUN_SCHEDULER=false. Needs TEAMS_CLIENT_ID, "
+                                  "TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET (see the README, 'Running on Microsoft "
+                                  "Teams').")
+    teams_parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    teams_parser.set_defaults(run=cmd_teams)
+    teams = teams_parser.add_subparsers(dest="teams_command", required=False, metavar="[TASK]")
     package = teams.add_parser("package", help="write the Teams app package (zip) to upload",
                                description="Write the Teams app package: manifest.json, color.png and outline.png "
                                "in a zip, to upload in the Teams admin centre. Needs TEAMS_CLIENT_ID and "
@@ -540,7 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(logging.WARNING)  # until the settings (and .env) say otherwise
     try:
         settings = load_settings()
-        args.log_level, args.library_log_level = log_levels(args.command, args.verbose,
+        command = args.command if getattr(args, "teams_command", None) is None else f"teams {args.teams_command}"
+        args.log_level, args.library_log_level = log_levels(command, args.verbose,
                                                             os.environ.get("PMCCG_LOG_LEVEL"))
         logs.configure(args.log_level, libraries=args.library_log_level)
         return int(args.run(args, settings))
