@@ -89,17 +89,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None,
                workspace: Any = None) -> Any:
-    """The scheduler sending through `workspace` (default: Slack's, from SLACK_BOT_TOKEN)."""
+    """The scheduler sending through `workspace` (default: the deployment platform's, bot/platforms.py)."""
     from bot import scheduler
+    from bot.platforms import workspace_for
     from storage.db import session_factory
 
-    if workspace is None:
-        from handlers.slack.app import make_client
-        from handlers.slack.workspace import SlackWorkspace
-
-        workspace = SlackWorkspace(make_client(settings))
-    ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
-                              workspace=workspace, terms=terms, zone=settings.zone,
+    sessions = session_factory(engine)
+    # The deployment's platform (PMCCG_PLATFORM): on Teams the workspace runs on a loop thread of its own,
+    # unless `pmccg teams` gives the one sending on its serving loop.
+    ticker = scheduler.Ticker(sessions=sessions, engine=engine,
+                              workspace=workspace if workspace is not None else workspace_for(settings, sessions),
+                              terms=terms, zone=settings.zone,
                               clock=clock.now, reporting=settings.reporting,
                               orphan_after=timedelta(seconds=settings.convene_orphan_seconds))
     if leader is not None:
@@ -142,11 +142,10 @@ def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.platform == "teams":
-        # Honest until the Teams workspace can run without the server's loop: say so rather than ask for Slack.
-        raise UsageError("pmccg worker sends through Slack only for now; with PMCCG_PLATFORM=teams, run `pmccg teams` "
-                         "with PMCCG_RUN_SCHEDULER=true (its in-process scheduler).")
-    settings.require("SLACK_BOT_TOKEN")
+    from bot.platforms import platform_of
+
+    if platform_of(settings) == "slack":  # Teams' settings are checked when its workspace is built
+        settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})
     with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop

@@ -31,6 +31,8 @@ WHERE_TO_FIND = {
                        "'Application (client) ID'",
     "TEAMS_TENANT_ID": "the Microsoft Entra admin centre, App registrations, your bot's app, Overview, "
                        "'Directory (tenant) ID'",
+    "TEAMS_APP_ID": "the Teams admin centre, Teams apps, Manage apps, the uploaded PMCCG app, 'App ID' (its id in "
+                    "your organisation's catalogue, not the manifest's id)",
     "TEAMS_CLIENT_SECRET": "the Microsoft Entra admin centre, App registrations, your bot's app, Certificates & "
                            "secrets, a client secret's 'Value' (shown once, when it is created)",
 }
@@ -70,6 +72,8 @@ class Settings:
     teams_client_id: str | None = None
     teams_tenant_id: str | None = None
     teams_client_secret: str | None = field(default=None, repr=False)
+    # The app's id in the organisation's catalogue (known once uploaded): installed in case chats and for people.
+    teams_app_id: str | None = None
     teams_openid_metadata_url: str = TEAMS_DEFAULT_OPENID_METADATA_URL
     teams_login_url: str = TEAMS_DEFAULT_LOGIN_URL
     teams_service_url: str = TEAMS_DEFAULT_SERVICE_URL
@@ -182,6 +186,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         teams_client_id=env.get("TEAMS_CLIENT_ID", "").strip() or None,
         teams_tenant_id=env.get("TEAMS_TENANT_ID", "").strip() or None,
         teams_client_secret=env.get("TEAMS_CLIENT_SECRET") or None,
+        teams_app_id=env.get("TEAMS_APP_ID", "").strip() or None,
         teams_openid_metadata_url=_url(env, "TEAMS_OPENID_METADATA_URL", TEAMS_DEFAULT_OPENID_METADATA_URL),
         teams_login_url=_url(env, "TEAMS_LOGIN_URL", TEAMS_DEFAULT_LOGIN_URL),
         teams_service_url=_url(env, "TEAMS_SERVICE_URL", TEAMS_DEFAULT_SERVICE_URL),

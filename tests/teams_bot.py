@@ -61,7 +61,8 @@ class TeamsBotHarness:
             self.users[STAFF_MEMBER[0]] = self.teams.add_user(STAFF_MEMBER[1])
             self.users[DEACTIVATED[0]] = self.teams.add_user(DEACTIVATED[1], account_enabled=False,
                                                              app_installed=False)
-            env = {**self.teams.settings_env(), "PMCCG_PLATFORM": "teams", "DATABASE_URL": str(engine.url)}
+            env = {**self.teams.settings_env(), "TEAMS_APP_ID": self.teams.teams_app_id, "PMCCG_PLATFORM": "teams",
+                   "DATABASE_URL": str(engine.url)}
             self.settings = load_settings(env, dotenv=False)
             self.terms = load_terms()
             self.bot = create_teams_app(self.settings, terms=self.terms, engine=engine, now=self.clock,

@@ -125,14 +125,6 @@ def test_the_sdks_own_client_secret_variable_is_refused_as_it_would_bypass_the_c
     assert SECRET not in out + err
 
 
-def test_pmccg_worker_on_teams_says_to_run_pmccg_teams_rather_than_asking_for_slack(
-        teams_shell: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("PMCCG_PLATFORM", "teams")
-    assert cli.main(["worker"]) == 2
-    err = capsys.readouterr().err
-    assert "pmccg teams" in err and "SLACK_BOT_TOKEN" not in err
-
-
 def test_both_directories_offer_what_listeners_use() -> None:
     # bot/services.py's Directory protocol: names(), refresh_in_background(), and People's standing + id labels.
     from handlers.slack.directory import Directory

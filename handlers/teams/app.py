@@ -62,14 +62,23 @@ WorkspaceFactory = Callable[["TeamsBot"], Workspace]
 
 
 def teams_workspace(bot: TeamsBot) -> Workspace:
-    """The Workspace sending through Teams on the serving loop. WIRED AT MERGE with branch teams-workspace:
+    """The Workspace sending through Teams on the serving loop (`bot.loop`, once initialised): TeamsWorkspace, its
+    cards from handlers/teams/render.py with names from the Graph directory. Needs TEAMS_APP_ID."""
+    from handlers.teams.workspace import TeamsWorkspace
 
-        return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints, teams_app_id=<TEAMS_APP_ID>,
-                              loop=bot.loop, render=<handlers/teams/render.py>, sessions=bot.services.sessions,
-                              tokens=bot.tokens, now=bot.services.clock)
-
-    Until then a domain call that posts from a Teams listener or the scheduler raises NotImplementedError."""
-    raise NotImplementedError("the Teams workspace (TeamsWorkspace) is not wired into handlers/teams/app.py yet")
+    try:
+        from handlers.teams.render import render_activity  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:  # the renderer of the templates package, until merged
+        raise NotImplementedError("the Teams cards (handlers/teams/render.py) are not here yet") from None
+    settings = bot.services.settings
+    settings.require("TEAMS_APP_ID")
+    if bot.loop is None:
+        raise RuntimeError("the Teams workspace sends on the serving loop: initialize() the app first")
+    names = bot.directory.display_name
+    return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints,
+                          teams_app_id=settings.teams_app_id or "", loop=bot.loop,
+                          render=lambda message: render_activity(message, names=names),
+                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock)
 
 
 @dataclass
