@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from bot.domain import direct_rooms
+from bot.domain.notify import Message, MessageKind
 from bot.domain.people import Standing
 from bot.sandbox.teams_api import CLIENT_SECRET, BadToken, TeamsStandIn, TeamsUser
 from handlers.teams.directory import TeamsDirectory
@@ -154,6 +155,23 @@ def test_installing_the_app_keeps_the_persons_1_1_chat(bot: TeamsBotHarness) -> 
     assert kept is not None
     assert kept.room == bot.teams.personal_conversation_id(person.id)
     assert kept.service_url.rstrip("/") == bot.teams.service_url
+
+
+def test_a_direct_message_after_the_install_goes_into_the_kept_1_1_chat(bot: TeamsBotHarness) -> None:
+    from handlers.teams.workspace import TeamsWorkspace
+
+    person = newcomer(bot, "Wilhelmina Stroud")
+    assert bot.install(person).status_code == 200
+    bot.teams.clear()
+    # The process's own sender, on the serving loop, with a plain card (the templates are another package's).
+    workspace = TeamsWorkspace(credentials=bot.bot.credentials, endpoints=bot.bot.endpoints,
+                               teams_app_id=bot.teams.teams_app_id, loop=bot.bot.loop, sessions=bot.services.sessions,
+                               render=lambda message: {"type": "message", "text": "Your action points"},
+                               tokens=bot.bot.tokens)
+    posted = workspace.send_direct(person.id, Message(MessageKind.HOME, {}))
+    assert posted.room == bot.teams.personal_conversation_id(person.id)
+    assert bot.teams.calls_to("POST /v3/conversations") == []  # the kept chat, not one made anew
+    assert [m.get("text") for m in bot.teams.personal_messages(person.id)] == ["Your action points"]
 
 
 def test_a_personal_message_keeps_the_1_1_chat_and_a_group_chat_mention_does_not_replace_it(
