@@ -331,3 +331,36 @@ def test_pmccg_teams_serves_on_port_checks_tokens_and_never_logs_the_secret(tmp_
         assert "Application shutdown complete" in stderr and "serving" in stderr
         assert "Warning" not in stderr  # the SDK's preview warning at import is not an operator's business
         assert CLIENT_SECRET not in stderr and "eyJ" not in stderr
+
+
+# ----------------------------------------------------------------------------- the harness itself
+
+
+def test_each_harness_helper_sends_a_signed_activity_that_reaches_the_listeners(bot: TeamsBotHarness,
+                                                                               probe: Probe) -> None:
+    person = bot.person("U0CHAIR01")
+    chat = bot.teams.add_group_chat([person.id, bot.person("U0MEMBER1").id], topic="PMCCG-2026-002")
+    answers = [
+        bot.say(person, "help"),
+        bot.mention(person, chat, "help"),
+        bot.click(person, "attend", {"value": "PMCCG-2026-002:1"}, reply_to_id="1700000000001", conversation=chat),
+        bot.open_dialog(person, {"dialog_id": "convene"}),
+        bot.submit_dialog(person, {"action": "convene", "nonce": "n-1"}),
+    ]
+    # Invokes no listener answers yet are the SDK's to answer; none is refused at the door.
+    assert all(a.status_code not in (400, 401, 413) for a in answers), [a.status_code for a in answers]
+    assert len(probe.reached) == len(answers)
+    assert bot.teams.calls_to(ACTIVITIES) == []  # no listener of this package answers them: nothing was posted
+
+
+def test_reset_empties_the_database_and_loads_the_roster_again(bot: TeamsBotHarness) -> None:
+    from bot.domain import roster
+
+    person = newcomer(bot, "Cornelius Fenwick")
+    bot.install(person)
+    assert direct_rooms.find(bot.services.sessions, person.id) is not None
+    bot.reset()
+    assert direct_rooms.find(bot.services.sessions, person.id) is None
+    with bot.services.sessions() as session:
+        kept = {e.user_id for e in roster.all_entries(session)}
+    assert bot.person("U0CHAIR01").id in kept and len(kept) == 11
