@@ -9,7 +9,7 @@ refused as UNKNOWN, as Slack refuses a stranger seen through a shared channel. A
 briefly, so a leaver (accountEnabled false) is noticed within minutes.
 
 The domain is synchronous and calls this from worker threads; Graph is called with httpx on a
-short-lived event loop of the calling (or a helper) thread, never on the server's loop.
+short-lived event loop of a helper thread, never on the server's loop (so no caller can deadlock it).
 """
 
 from __future__ import annotations
