@@ -360,6 +360,46 @@ def test_a_file_goes_to_the_1to1_chat_as_a_consent_card_and_never_to_a_group_cha
     assert teams.messages(room) == []
 
 
+def test_an_accepted_file_is_uploaded_where_teams_says_and_its_card_replaces_the_consent_card(
+        with_db: TeamsWorkspace, teams: TeamsStandIn, loop_thread: LoopThread) -> None:
+    import asyncio
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[bytes, str, str]] = []
+
+    class OneDrive(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802  (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("Content-Range", ""), self.headers.get("Authorization", "")))
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneDrive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        person = teams.add_user("Jo Member")
+        dm = with_db.send_direct(person.id, say("your export"))
+        with_db.upload_file(dm.room, "report.csv", b"a,b\n1,2\n", "Attendance")
+        consent = teams.personal_messages(person.id)[-1]
+        token = consent["attachments"][0]["content"]["acceptContext"]["pmccg_file"]
+        info = {"uploadUrl": f"http://127.0.0.1:{server.server_address[1]}/upload/report.csv",
+                "contentUrl": "https://contoso.sharepoint.com/personal/jo/report.csv", "name": "report.csv",
+                "uniqueId": "1150D938-8870-4044-9F2C-5BBDEBA70C8C", "fileType": "csv"}
+        accepted = asyncio.run_coroutine_threadsafe(with_db.accept_file(token, info), loop_thread.loop).result(10)
+        again = asyncio.run_coroutine_threadsafe(with_db.accept_file(token, info), loop_thread.loop).result(10)
+    finally:
+        server.shutdown()
+    assert accepted and not again  # uploaded once
+    assert received == [(b"a,b\n1,2\n", "bytes 0-7/8", "")]  # no token sent to the upload address
+    shown = teams.personal_messages(person.id)
+    assert len(shown) == 2 and shown[-1]["id"] == consent["id"]
+    assert shown[-1]["attachments"][0]["contentType"] == "application/vnd.microsoft.teams.card.file.info"
+
+
 def test_the_budget_keeps_lists_within_teams_card_size() -> None:
     assert TEAMS_BUDGET.blocks_per_message is None  # a card has no element count; its size is checked on render
     assert TEAMS_BUDGET.items_per_list == TEAMS_BUDGET.items_on_home == TEAMS_BUDGET.cases_on_home == 15

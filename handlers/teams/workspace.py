@@ -37,7 +37,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -64,6 +64,7 @@ T = TypeVar("T")
 TEAMS_BUDGET = Budget(blocks_per_message=None, items_per_list=15, items_on_home=15, cases_on_home=15)
 
 FILE_CONSENT_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.info"
 CLOSED_SUFFIX = " (closed)"
 # A chat made with the app is answered before the app is in it (the install is asynchronous): a post to a chat
 # this workspace made in the last minute that Teams refuses as "bot not in the roster" is tried again a while.
@@ -98,6 +99,8 @@ class TeamsRefused(PlatformFailure):
 class _PendingFile:
     filename: str
     content: bytes
+    room: str
+    activity_id: str  # the consent card, replaced by the file's card once uploaded
     expires: float  # monotonic
 
 
@@ -483,20 +486,34 @@ class TeamsWorkspace:
         now = time.monotonic()
         with self._lock:
             self._pending_files = {k: v for k, v in self._pending_files.items() if v.expires > now}
-            self._pending_files[token] = _PendingFile(filename, content, now + PENDING_FILE_SECONDS)
+            self._pending_files[token] = _PendingFile(filename, content, room, activity_id,
+                                                      now + PENDING_FILE_SECONDS)
         return Posted(room, f"{room}|{activity_id}")
 
-    async def accept_file(self, token: str, upload_url: str) -> bool:
-        """The person accepted the consent card (a `fileConsent/invoke` with `action` accept and an
-        `uploadInfo.uploadUrl`): put the content there. False when this process holds no such file (expired,
-        or sent by another process). Runs on the loop (called from the server's invoke handler)."""
+    async def accept_file(self, token: str, upload_info: dict[str, Any]) -> bool:
+        """The person accepted the consent card: a `fileConsent/invoke` whose value has `action` "accept",
+        `context` {"pmccg_file": token} and `uploadInfo` (uploadUrl, contentUrl, name, uniqueId, fileType). Puts the
+        content at the upload address (pre-authorised: our token is not sent there), then replaces the consent
+        card with the file's card, in place. False when this process holds no such file (an hour passed, or
+        another process sent it: the person asks again). Runs on the loop (the server's invoke handler)."""
         with self._lock:
             pending = self._pending_files.pop(token, None)
-        if pending is None:
+        upload_url = str(upload_info.get("uploadUrl") or "")
+        if pending is None or not upload_url:
             return False
+        parts = urlsplit(upload_url)
+        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise PlatformFailure("sharing the file", "the upload address is not https")
         size = len(pending.content)
         await self._call("sharing the file", "PUT", upload_url, scope=None, content=pending.content,
                          headers={"Content-Range": f"bytes 0-{max(size - 1, 0)}/{size}"})
+        info = {"type": "message", "attachments": [{
+            "contentType": FILE_INFO_CONTENT_TYPE, "name": upload_info.get("name") or pending.filename,
+            "contentUrl": upload_info.get("contentUrl"),
+            "content": {"uniqueId": upload_info.get("uniqueId"), "fileType": upload_info.get("fileType")}}],
+            "id": pending.activity_id}
+        await self._connector_call("sharing the file", "PUT", self._service_url(pending.room),
+                                   f"/v3/conversations/{pending.room}/activities/{pending.activity_id}", info)
         return True
 
     def decline_file(self, token: str) -> None:
