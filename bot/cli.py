@@ -111,10 +111,10 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
 def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from bot.config import TEAMS_REQUIRED
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
 
     # Named before the Teams SDK is imported (seconds), so a missing setting is said at once.
-    settings.require(*TEAMS_REQUIRED)
+    settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
     import warnings
 
     # The SDK warns at import about a preview feature the bot does not use: not an operator's business.

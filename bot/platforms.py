@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.config import Settings
+from bot.config import TEAMS_SENDING, Settings
 from bot.domain.notify import Workspace
 
 Render = Callable[[Any], dict[str, Any]]
@@ -27,6 +27,7 @@ def teams_workspace(settings: Settings, sessions: Any, *, loop: Any = None, rend
     from handlers.teams.settings import teams_credentials, teams_endpoints
     from handlers.teams.workspace import LoopThread, TeamsWorkspace
 
+    settings.require(*TEAMS_SENDING)
     credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
     tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
     if render is None:
