@@ -142,9 +142,12 @@ def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import TEAMS_REQUIRED
     from bot.platforms import platform_of
 
-    if platform_of(settings) == "slack":  # Teams' settings are checked when its workspace is built
+    if platform_of(settings) == "teams":  # named before anything starts; the workspace gets a loop thread
+        settings.require(*TEAMS_REQUIRED, "TEAMS_APP_ID")
+    else:
         settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})

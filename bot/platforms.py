@@ -1,79 +1,80 @@
-"""Which chat platform a process sends through (PMCCG_PLATFORM=slack|teams, default slack).
+"""Which chat platform a process sends through (PMCCG_PLATFORM=slack|teams, default slack: bot/config.py).
 
 `workspace_for(settings, sessions)` gives the scheduler (`pmccg worker`, the in-process tick) its Workspace.
 On Teams a process without a server has no event loop: it gets a loop thread of its own (LoopThread), on which
-TeamsWorkspace runs its calls. The Slack path is the one bot/cli.py has always built.
+TeamsWorkspace runs its calls, and a Graph directory of its own for the names its cards mention. `pmccg teams`
+builds its workspace on the serving loop instead (handlers/teams/app.py). The Slack path is the one bot/cli.py
+has always built.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
-from bot.config import ConfigError
+from bot.config import TEAMS_REQUIRED, ConfigError, Settings
 
 PLATFORMS = ("slack", "teams")
+NAMES_WAIT_SECONDS = 5.0  # a card rendered while the directory first loads waits this long for the names
 
 
-def platform_of(settings: Any) -> str:
-    """The platform this deployment chose: the setting when bot/config.py has it, else PMCCG_PLATFORM."""
-    chosen = str(getattr(settings, "platform", None) or os.environ.get("PMCCG_PLATFORM") or "slack").strip().lower()
-    if chosen not in PLATFORMS:
-        raise ConfigError(f"PMCCG_PLATFORM must be one of {', '.join(PLATFORMS)}, not {chosen!r}")
-    return chosen
+def platform_of(settings: Settings) -> str:
+    """The platform this deployment chose (bot/config.py has checked it is one of PLATFORMS)."""
+    if settings.platform not in PLATFORMS:
+        raise ConfigError(f"PMCCG_PLATFORM must be slack or teams, not {settings.platform!r}.")
+    return settings.platform
 
 
-def teams_workspace(*, client_id: str, client_secret: str, tenant_id: str, teams_app_id: str, sessions: Any,
-                    openid_metadata_url: str | None = None, login_url: str | None = None,
-                    service_url: str | None = None, graph_api_url: str | None = None,
-                    render: Callable[..., dict[str, Any]] | None = None, loop: Any = None) -> Any:
-    """A TeamsWorkspace from plain settings. Without `loop`, it runs on a LoopThread of its own, kept as the
-    workspace's `loop_thread` (stop it when the process ends). `render` defaults to handlers/teams/render.py."""
-    from handlers.teams import auth
+def teams_workspace(settings: Settings, sessions: Any, *, loop: Any = None,
+                    render: Callable[..., dict[str, Any]] | None = None) -> Any:
+    """A TeamsWorkspace from the settings (ConfigError names a missing TEAMS_* setting, never a value).
+
+    Without `loop` it runs on a LoopThread of its own, kept as the workspace's `loop_thread` (a daemon thread: it
+    ends with the process). `render` defaults to handlers/teams/render.py's render_activity, with the names from
+    a Graph directory loaded in the background (in memory only)."""
+    from handlers.teams.auth import ClientCredentialsTokens
+    from handlers.teams.settings import teams_credentials, teams_endpoints
     from handlers.teams.workspace import LoopThread, TeamsWorkspace
 
-    defaults = auth.TeamsEndpoints()
-    endpoints = auth.TeamsEndpoints(openid_metadata_url=openid_metadata_url or defaults.openid_metadata_url,
-                                    login_url=login_url or defaults.login_url,
-                                    service_url=service_url or defaults.service_url,
-                                    graph_api_url=graph_api_url or defaults.graph_api_url)
-    credentials = auth.TeamsCredentials(client_id=client_id, tenant_id=tenant_id, client_secret=client_secret)
+    settings.require(*TEAMS_REQUIRED, "TEAMS_APP_ID")
+    credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
+    tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
     if render is None:
-        from handlers.teams.render import rendered  # type: ignore[import-not-found, unused-ignore]
-
-        render = rendered
+        render = _render_with_directory(endpoints, tokens)
     thread = None
     if loop is None:
         thread = LoopThread()
         loop = thread.loop
-    workspace = TeamsWorkspace(credentials=credentials, endpoints=endpoints, teams_app_id=teams_app_id, loop=loop,
-                               render=render, sessions=sessions)
-    workspace.loop_thread = thread  # type: ignore[attr-defined]
+    workspace = TeamsWorkspace(credentials=credentials, endpoints=endpoints, teams_app_id=str(settings.teams_app_id),
+                               loop=loop, render=render, sessions=sessions, tokens=tokens)
+    workspace.loop_thread = thread
     return workspace
 
 
-def workspace_for(settings: Any, sessions: Any, *, render: Callable[..., dict[str, Any]] | None = None) -> Any:
-    """The Workspace the scheduler sends through, for the deployment's platform.
+def _render_with_directory(endpoints: Any, tokens: Any) -> Callable[..., dict[str, Any]]:
+    from handlers.teams.directory import TeamsDirectory
 
-    Teams reads settings.teams_client_id, teams_client_secret, teams_tenant_id, teams_app_id and the optional
-    teams_openid_metadata_url, teams_login_url, teams_service_url, graph_api_url (bot/config.py's names for
-    TEAMS_* and GRAPH_API_URL), falling back to the environment while bot/config.py does not have them."""
-    if platform_of(settings) == "slack":
-        from handlers.slack.app import make_client
-        from handlers.slack.workspace import SlackWorkspace
+    try:
+        from handlers.teams.render import render_activity  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:  # the templates package's renderer, until merged
+        raise NotImplementedError("the Teams cards (handlers/teams/render.py) are not here yet") from None
+    directory = TeamsDirectory(endpoints, tokens)
+    directory.refresh_in_background()
 
-        return SlackWorkspace(make_client(settings))
+    def render(message: Any) -> dict[str, Any]:
+        directory.refresh_in_background()  # nothing when the names are fresh
+        directory.names(wait_seconds=NAMES_WAIT_SECONDS)  # waits only while a load is under way
+        activity: dict[str, Any] = render_activity(message, names=directory.display_name)
+        return activity
 
-    def setting(name: str) -> str | None:
-        return getattr(settings, name, None) or os.environ.get(name.upper()) or None
+    return render
 
-    missing = [n.upper() for n in ("teams_client_id", "teams_client_secret", "teams_tenant_id", "teams_app_id")
-               if not setting(n)]
-    if missing:
-        raise ConfigError(", ".join(missing) + " not set (PMCCG_PLATFORM=teams)")
-    return teams_workspace(client_id=str(setting("teams_client_id")), client_secret=str(setting("teams_client_secret")),
-                           tenant_id=str(setting("teams_tenant_id")), teams_app_id=str(setting("teams_app_id")),
-                           openid_metadata_url=setting("teams_openid_metadata_url"),
-                           login_url=setting("teams_login_url"), service_url=setting("teams_service_url"),
-                           graph_api_url=setting("graph_api_url"), sessions=sessions, render=render)
+
+def workspace_for(settings: Settings, sessions: Any, *, render: Callable[..., dict[str, Any]] | None = None) -> Any:
+    """The Workspace the scheduler sends through, for the deployment's platform."""
+    if platform_of(settings) == "teams":
+        return teams_workspace(settings, sessions, render=render)
+    from handlers.slack.app import make_client
+    from handlers.slack.workspace import SlackWorkspace
+
+    return SlackWorkspace(make_client(settings))

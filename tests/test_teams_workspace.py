@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bot.config import Settings, load_settings
 from bot.domain import direct_rooms
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Message, MessageKind
@@ -62,15 +63,15 @@ def loop_thread() -> Iterator[LoopThread]:
     thread.stop()
 
 
+def teams_settings(teams: TeamsStandIn, **more: str) -> Settings:
+    env = {"DATABASE_URL": "sqlite:///unused.db", "PMCCG_PLATFORM": "teams", "TEAMS_APP_ID": TEAMS_APP_ID}
+    return load_settings({**env, **teams.settings_env(), **more}, dotenv=False)
+
+
 @pytest.fixture(scope="module")
 def base_workspace(teams: TeamsStandIn, loop_thread: LoopThread) -> Iterator[TeamsWorkspace]:
-    # Built as `pmccg worker` builds it (bot/platforms.py), on the module's loop thread.
-    env = teams.settings_env()
-    workspace = teams_workspace(client_id=env["TEAMS_CLIENT_ID"], client_secret=env["TEAMS_CLIENT_SECRET"],
-                                tenant_id=env["TEAMS_TENANT_ID"], teams_app_id=TEAMS_APP_ID, sessions=_NoDatabase(),
-                                openid_metadata_url=env["TEAMS_OPENID_METADATA_URL"], login_url=env["TEAMS_LOGIN_URL"],
-                                service_url=env["TEAMS_SERVICE_URL"], graph_api_url=env["GRAPH_API_URL"],
-                                render=render, loop=loop_thread.loop)
+    # Built from the settings as the processes build it (bot/platforms.py), on the module's loop thread.
+    workspace = teams_workspace(teams_settings(teams), _NoDatabase(), loop=loop_thread.loop, render=render)
     yield workspace
     workspace.close()
 
@@ -408,17 +409,12 @@ def test_the_budget_keeps_lists_within_teams_card_size() -> None:
     assert TEAMS_BUDGET.items_per_list == TEAMS_BUDGET.items_on_home == TEAMS_BUDGET.cases_on_home == 15
 
 
-def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn, people: list[TeamsUser],
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
+def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn,
+                                                                  people: list[TeamsUser]) -> None:
     from bot.config import ConfigError
-    from bot.platforms import platform_of, workspace_for
+    from bot.platforms import workspace_for
 
-    env = teams.settings_env()
-    settings = SimpleNamespace(platform="teams", teams_app_id=TEAMS_APP_ID,
-                               **{k.lower(): v for k, v in env.items()})
-    workspace = workspace_for(settings, _NoDatabase(), render=render)
+    workspace = workspace_for(teams_settings(teams), _NoDatabase(), render=render)
     try:
         assert isinstance(workspace, TeamsWorkspace) and workspace.loop_thread is not None
         assert workspace.loop_thread.thread is not threading.current_thread()
@@ -429,13 +425,21 @@ def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsSt
         workspace.close()
         workspace.loop_thread.stop()
 
-    monkeypatch.delenv("PMCCG_PLATFORM", raising=False)
-    monkeypatch.delenv("TEAMS_APP_ID", raising=False)
-    assert platform_of(SimpleNamespace()) == "slack"  # the default: the Slack path is unchanged
-    monkeypatch.setenv("PMCCG_PLATFORM", "Teams")
-    assert platform_of(SimpleNamespace()) == "teams"
-    with pytest.raises(ConfigError, match="TEAMS_APP_ID"):
-        workspace_for(SimpleNamespace(platform="teams", teams_client_id="x", teams_client_secret="y",
-                                      teams_tenant_id="z"), _NoDatabase())
-    with pytest.raises(ConfigError, match="PMCCG_PLATFORM"):
-        platform_of(SimpleNamespace(platform="discord"))
+    with pytest.raises(ConfigError, match="TEAMS_APP_ID is not set"):
+        workspace_for(teams_settings(teams, TEAMS_APP_ID=""), _NoDatabase(), render=render)
+
+
+def test_pmccg_worker_on_teams_names_the_teams_settings_it_lacks_not_slacks(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import cli
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_APP_ID", "SLACK_BOT_TOKEN", "PMCCG_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pmccg.db'}")
+    monkeypatch.setenv("PMCCG_PLATFORM", "teams")
+    monkeypatch.setenv("TEAMS_CLIENT_SECRET", "s3cret-value")
+    assert cli.main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert "TEAMS_APP_ID is not set" in err and "TEAMS_CLIENT_ID is not set" in err
+    assert "SLACK_BOT_TOKEN" not in err and "s3cret-value" not in err

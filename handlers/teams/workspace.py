@@ -163,6 +163,7 @@ class TeamsWorkspace:
         self._service_urls: dict[str, str] = {}  # direct room -> its Bot Connector address, as learnt
         self._fresh_chats: dict[str, float] = {}  # chat made here -> until when a missing app is waited for
         self._pending_files: dict[str, _PendingFile] = {}
+        self.loop_thread: LoopThread | None = None  # set when the workspace has a loop thread of its own
 
     # ------------------------------------------------------------------------- running on the loop
 
