@@ -159,6 +159,21 @@ def test_renaming_and_closing_the_case_chat(workspace: TeamsWorkspace, teams: Te
     with pytest.raises(PlatformFailure) as after:
         workspace.post(room, say("too late"))
     assert after.value.permanent
+    workspace.archive_room(room)  # closing again (a retry) is done already
+    assert teams.conversation(room).topic == "PMCCG-2026-001-abandoned (closed)"
+
+
+def test_a_chat_that_is_gone_is_said_in_the_domains_words(workspace: TeamsWorkspace) -> None:
+    gone = "19:0000000000000000000000000000dead@thread.v2"
+    for action in (lambda: workspace.archive_room(gone),
+                   lambda: workspace.invite(gone, ["2c3f6d33-a7d6-5e35-844f-e2f4fcd1dfe3"])):
+        with pytest.raises(PlatformFailure) as refused:
+            action()
+        assert refused.value.error == "channel_not_found" and refused.value.permanent
+    # Renaming needs the app's own permission in the chat, which a chat that is gone cannot give: refused.
+    with pytest.raises(PlatformFailure) as renamed:
+        workspace.rename_room(gone, "void-1-x")
+    assert renamed.value.permanent
 
 
 def test_a_chat_whose_app_install_is_still_pending_is_posted_to_once_it_completes(

@@ -181,6 +181,14 @@ class TeamsWorkspace:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise PlatformFailure(step, "Teams did not answer in time", permanent=False) from None
+        except (PlatformFailure, RuntimeError):
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # An answer not shaped as Teams documents it (not JSON, a field missing): the domain hears a
+            # failure it knows, which may pass; the log says what kind, for whoever looks.
+            log.warning("teams_unexpected_answer", extra={"event": "teams_unexpected_answer",
+                                                          "error": type(exc).__name__})
+            raise PlatformFailure(step, "Teams answered in an unexpected way", permanent=False) from exc
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -296,6 +304,11 @@ class TeamsWorkspace:
         chat_id = body.get("id") if isinstance(body, dict) else None
         return chat_id if isinstance(chat_id, str) and chat_id else None
 
+    @staticmethod
+    def _chat_gone(exc: TeamsRefused) -> TeamsRefused:
+        # Graph's 404 for a chat in the domain's words for a room that is not there (convene_recovery.py).
+        return TeamsRefused(exc.step, exc.status, exc.code, "channel_not_found") if exc.status == 404 else exc
+
     def invite(self, room: str, users: Sequence[str]) -> None:
         """Each person is added on their own (Graph adds one member a call); all are tried, the first refusal
         is raised after."""
@@ -306,6 +319,8 @@ class TeamsWorkspace:
             for user in dict.fromkeys(users):
                 try:
                     await self._graph_call(step, "POST", f"/chats/{quote(room, safe='')}/members", self._member(user))
+                except TeamsRefused as exc:
+                    first = first or self._chat_gone(exc)
                 except PlatformFailure as exc:
                     first = first or exc
             return first
@@ -315,31 +330,42 @@ class TeamsWorkspace:
 
     def rename_room(self, room: str, name: str) -> None:
         step = "renaming the case chat"
-        self._run(step, self._graph_call(step, "PATCH", f"/chats/{quote(room, safe='')}", {"topic": name}))
+        try:
+            self._run(step, self._graph_call(step, "PATCH", f"/chats/{quote(room, safe='')}", {"topic": name}))
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
 
     def archive_room(self, room: str) -> None:
         """Teams has no archive for chats: the topic says the case is closed, then the app leaves the chat (its
-        permissions in the chat go with it, so the rename comes first). The members keep the history."""
+        permissions in the chat go with it, so the rename comes first). The members keep the history. Done
+        already (the app is not in the chat) is done: nothing is asked of Graph but that."""
         step = "closing the case chat"
         path = f"/chats/{quote(room, safe='')}"
         with self._lock:
             self._fresh_chats.pop(room, None)  # the app leaves on purpose: nothing to wait for
 
         async def retire() -> None:
+            # Listing the chat's apps is a tenant permission: it works whether or not the app is still there.
+            apps = (await self._graph_call(step, "GET", path + "/installedApps?$expand=teamsApp")).json()
+            ours = [item["id"] for item in apps.get("value") or []
+                    if (item.get("teamsApp") or {}).get("id") == self.teams_app_id]
+            if not ours:
+                return
             chat = (await self._graph_call(step, "GET", path)).json()
             topic = str(chat.get("topic") or "")
             if not topic.endswith(CLOSED_SUFFIX):
                 await self._graph_call(step, "PATCH", path, {"topic": topic + CLOSED_SUFFIX})
-            apps = (await self._graph_call(step, "GET", path + "/installedApps?$expand=teamsApp")).json()
-            for item in apps.get("value") or []:
-                if (item.get("teamsApp") or {}).get("id") == self.teams_app_id:
-                    try:
-                        await self._graph_call(step, "DELETE", f"{path}/installedApps/{quote(item['id'], safe='')}")
-                    except TeamsRefused as exc:
-                        if exc.status != 404:  # gone already: retired as wanted
-                            raise
+            for install_id in ours:
+                try:
+                    await self._graph_call(step, "DELETE", f"{path}/installedApps/{quote(install_id, safe='')}")
+                except TeamsRefused as exc:
+                    if exc.status != 404:  # gone already: retired as wanted
+                        raise
 
-        self._run(step, retire())
+        try:
+            self._run(step, retire())
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
 
     # ------------------------------------------------------------------------- messages (Bot Connector)
 
