@@ -359,23 +359,38 @@ def test_someone_teams_will_not_let_the_bot_reach_is_a_permanent_failure(
 # ----------------------------------------------------------------------------- files and budget
 
 
-def test_a_file_goes_to_the_1to1_chat_as_a_consent_card_and_never_to_a_group_chat(
-        with_db: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
+def test_a_file_goes_to_the_1to1_chat_as_a_consent_card(with_db: TeamsWorkspace, teams: TeamsStandIn) -> None:
     person = teams.add_user("Ivy Member")
     dm = with_db.send_direct(person.id, say("your export"))
     posted = with_db.upload_file(dm.room, "PMCCG-2026-001.pdf", b"%PDF-1.7 confidential", "Case file")
     card = teams.personal_messages(person.id)[-1]["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
     assert card["name"] == "PMCCG-2026-001.pdf" and card["content"]["sizeInBytes"] == 21
-    assert b"confidential".decode() not in str(card)  # the content waits for consent, it is not in the card
+    assert "confidential" not in str(card)  # the content waits for consent, it is not in the card
 
     with_db.delete_file(posted.ref)
     assert len(teams.personal_messages(person.id)) == 1
+    with pytest.raises(PlatformFailure) as gone:
+        with_db.delete_file(posted.ref)
+    assert gone.value.error == "file_not_found"  # counted as deleted by retention
 
+
+def test_a_file_for_the_case_chat_reaches_each_member_in_their_own_chat_and_nobody_else(
+        with_db: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
     room = _case_chat(with_db, people)
-    with pytest.raises(PlatformFailure) as refused:
-        with_db.upload_file(room, "invite.ics", b"BEGIN:VCALENDAR", "Calendar invite")
-    assert refused.value.permanent and "group chats" in refused.value.error
+    before = {c.id: len(c.messages) for c in teams.conversations if c.kind == "personal"}
+    posted = with_db.upload_file(room, "PMCCG-2026-001.ics", b"BEGIN:VCALENDAR", "PMCCG-2026-001: the call")
+
+    for member in people[:3]:
+        card = teams.personal_messages(member.id)[-1]["attachments"][0]
+        assert card["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+        assert card["name"] == "PMCCG-2026-001.ics"
+    grew = {c.id for c in teams.conversations if c.kind == "personal" and len(c.messages) > before.get(c.id, 0)}
+    assert grew == {teams.personal_conversation_id(m.id) for m in people[:3]}  # not the deputy, not anyone else
+    assert texts(teams.messages(room)) == [
+        "PMCCG-2026-001: the call: PMCCG-2026-001.ics was sent to each member of this chat in their chat with the bot."]
+
+    with_db.delete_file(posted.ref)
     assert teams.messages(room) == []
 
 

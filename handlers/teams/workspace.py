@@ -17,8 +17,8 @@ for itself for ever, so it refuses (RuntimeError). Database work (the direct roo
 - **Direct messages**: the person's 1:1 chat is kept (bot/domain/direct_rooms.py); when there is none it is
   made with `POST /v3/conversations`; when Teams says the app is not installed for the person, it is installed
   for them through Graph and tried once more. A person blocked, gone or refused is a permanent failure.
-- **Files**: the Teams bot file API works in the 1:1 chat only, through a consent card the person accepts; in a
-  group chat a file is refused (permanent). See `upload_file`.
+- **Files**: the Teams bot file API works in the 1:1 chat only, through a consent card the person accepts; a
+  file for a case chat goes to each of its members that way, and the case chat says so. See `upload_file`.
 - **Errors**: 429 and >= 500 are transient, other 4xx permanent. 429 is retried after Retry-After (at most
   `max_retry_after` seconds); 5xx only on idempotent calls (a POST may have been done: it is left to the
   outbox, whose retry the caller owns); a connection refused before sending is retried.
@@ -434,8 +434,9 @@ class TeamsWorkspace:
         """Into the person's 1:1 chat: the kept one, else one made now (installing the app for them if Teams
         says it is not installed), tried once more when the kept one is gone. Anyone Teams will not let the
         bot reach is a permanent failure, reported as an undelivered direct message is."""
-        step = _step("sending", message)
-        activity = self._activity(message)
+        return self._send_direct(_step("sending", message), user, self._activity(message))
+
+    def _send_direct(self, step: str, user: str, activity: dict[str, Any]) -> Posted:
         kept = direct_rooms.find(self.sessions, user)
         if kept is not None:
             with self._lock:
@@ -495,27 +496,67 @@ class TeamsWorkspace:
     # ------------------------------------------------------------------------- files
 
     def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:
-        """A file reaches a person only in their 1:1 chat, through a consent card: Teams asks them where to keep
-        it, and the upload happens when they accept (`accept_file`). In a group chat it is refused (permanent):
-        a bot can put a file there only through SharePoint, outside the case's members' own storage.
+        """A bot's file reaches a person only in their 1:1 chat, through a consent card: Teams asks them where to
+        keep it (their OneDrive) and the upload happens when they accept (`accept_file`). So:
 
-        The content waits in this process's memory (an hour at most) for the acceptance; `ref` is
-        "<room>|<consent card's activity id>", so `delete_file` can take the card down from any process."""
+        - to a 1:1 chat: the consent card there; `ref` is "<room>|<card's activity id>";
+        - to a case chat: the consent card to each member of the chat in their own 1:1 chat (the file reaches
+          the same people as a file shared in the case's Slack channel, and nobody else), and a line in the case
+          chat saying so, whose "<room>|<activity id>" is the `ref`. Members who cannot be reached are logged by
+          count; if none can be, it fails as the last of them did.
+
+        The content waits in this process's memory (an hour at most) for the acceptance, so a card accepted after
+        that, or sent by another process (`pmccg worker` beside `pmccg teams`), says to ask again (follow-up: keep
+        it in the database for the hour). `delete_file` takes the card or the line down from any process."""
         step = f"sharing {filename}"
-        if room.startswith("19:"):
-            raise PlatformFailure(step, "files are not shared in Teams group chats")
+        if not room.startswith("19:"):
+            posted = self._post_consent(step, room, filename, content, title,
+                                        lambda card: Posted(room, self._run(step, self._post(
+                                            step, room, card, self._service_url(room)))))
+            return Posted(room, f"{room}|{posted.ref}")
+        members = self._run(step, self._chat_members(step, room))
+        reached = 0
+        last: PlatformFailure | None = None
+        for user in members:
+            try:
+                self._post_consent(step, user, filename, content, title,
+                                   lambda card, u=user: self._send_direct(step, u, card))
+                reached += 1
+            except PlatformFailure as exc:
+                if not exc.permanent:
+                    raise
+                last = exc
+        if reached == 0:
+            raise last or PlatformFailure(step, "the chat has no members to send it to")
+        if reached < len(members):
+            log.warning("teams_file_not_reached", extra={"event": "teams_file_not_reached",
+                                                         "count": len(members) - reached})
+        notice = {"type": "message", "textFormat": "plain",
+                  "text": f"{title}: {filename} was sent to each member of this chat in their chat with the bot."}
+        activity_id = self._run(step, self._post(step, room, notice, self._service_url(room)))
+        return Posted(room, f"{room}|{activity_id}")
+
+    async def _chat_members(self, step: str, room: str) -> list[str]:
+        try:
+            listed = (await self._graph_call(step, "GET", f"/chats/{quote(room, safe='')}/members")).json()
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
+        return list(dict.fromkeys(str(m["userId"]) for m in listed.get("value") or [] if m.get("userId")))
+
+    def _post_consent(self, step: str, where: str, filename: str, content: bytes, title: str,
+                      send: Callable[[dict[str, Any]], Posted]) -> Posted:
         token = secrets.token_urlsafe(18)
         card = {"type": "message", "text": title, "attachments": [{
             "contentType": FILE_CONSENT_CONTENT_TYPE, "name": filename,
             "content": {"description": title, "sizeInBytes": len(content),
                         "acceptContext": {"pmccg_file": token}, "declineContext": {"pmccg_file": token}}}]}
-        activity_id = self._run(step, self._post(step, room, card, self._service_url(room)))
+        posted = send(card)
         now = time.monotonic()
         with self._lock:
             self._pending_files = {k: v for k, v in self._pending_files.items() if v.expires > now}
-            self._pending_files[token] = _PendingFile(filename, content, room, activity_id,
+            self._pending_files[token] = _PendingFile(filename, content, posted.room, posted.ref,
                                                       now + PENDING_FILE_SECONDS)
-        return Posted(room, f"{room}|{activity_id}")
+        return posted
 
     async def accept_file(self, token: str, upload_info: dict[str, Any]) -> bool:
         """The person accepted the consent card: a `fileConsent/invoke` whose value has `action` "accept",
