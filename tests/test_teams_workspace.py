@@ -258,6 +258,15 @@ def test_a_rate_limit_is_waited_out_and_the_message_sent_once(workspace: TeamsWo
     assert texts(teams.messages(room)) == ["case_header: after the wait"]
 
 
+def test_a_rate_limit_longer_than_worth_waiting_is_left_to_a_later_try(
+        workspace: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
+    room = _case_chat(workspace, people)
+    teams.rate_limit_next(POST_ACTIVITY, retry_after=120)
+    with pytest.raises(PlatformFailure) as later:
+        workspace.post(room, say("not now"))
+    assert not later.value.permanent and len(teams.calls_to(POST_ACTIVITY)) == 1  # not waited for two minutes
+
+
 def test_a_server_error_is_a_transient_failure(workspace: TeamsWorkspace, teams: TeamsStandIn,
                                                people: list[TeamsUser]) -> None:
     room = _case_chat(workspace, people)
