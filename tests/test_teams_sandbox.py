@@ -97,9 +97,7 @@ def test_a_card_the_checks_refuse_is_refused_and_shown_as_an_error(client: Any, 
     chat = _personal(client, MEMBER)
     before = len(_state(client, MEMBER, chat)["messages"])
     # The bot's own credentials, as its workspace would send: a card with a version beyond the manifest's 1.5.
-    token = httpx.post(f"{sandbox.teams.login_url}/{sandbox.teams.tenant_id}/oauth2/v2.0/token", data={
-        "grant_type": "client_credentials", "client_id": sandbox.teams.client_id,
-        "client_secret": sandbox.teams.client_secret, "scope": BOT_FRAMEWORK_SCOPE}).json()["access_token"]
+    token = _bot_token(sandbox, BOT_FRAMEWORK_SCOPE)
     card = {"type": "AdaptiveCard", "version": "1.6", "body": [{"type": "TextBlock", "text": "Too new"}]}
     sent = httpx.post(f"{sandbox.teams.service_url}/v3/conversations/{chat}/activities",
                       headers={"Authorization": f"Bearer {token}"},
@@ -115,6 +113,39 @@ def test_a_card_the_checks_refuse_is_refused_and_shown_as_an_error(client: Any, 
     assert not _state(client, MEMBER, chat)["problems"]
 
 
+def _bot_token(sandbox: TeamsSandbox, scope: str) -> str:
+    """An access token of the bot's own, as its workspace gets one (client credentials at the tenant's login)."""
+    return httpx.post(f"{sandbox.teams.login_url}/{sandbox.teams.tenant_id}/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials", "client_id": sandbox.teams.client_id,
+        "client_secret": sandbox.teams.client_secret, "scope": scope}).json()["access_token"]
+
+
+def test_a_proactive_message_to_someone_without_the_app_is_refused_and_shown(client: Any,
+                                                                           sandbox: TeamsSandbox) -> None:
+    _post(client, MEMBER, "/app", {"installed": False})  # the member removes the app: no chat with the bot left
+    assert _state(client, MEMBER)["chats"] == [] and not _state(client, MEMBER)["installed"]
+    token = _bot_token(sandbox, BOT_FRAMEWORK_SCOPE)
+    member = sandbox.teams.user(MEMBER)
+    sent = httpx.post(f"{sandbox.teams.service_url}/v3/conversations", headers={"Authorization": f"Bearer {token}"},
+                      json={"isGroup": False, "members": [{"id": member.mri}], "tenantId": sandbox.teams.tenant_id,
+                            "channelData": {"tenant": {"id": sandbox.teams.tenant_id}}})
+    assert sent.status_code == 403
+    assert any("not installed" in p for p in _state(client, CHAIR)["problems"])
+    _post(client, MEMBER, "/app", {"installed": True})
+    assert [c["kind"] for c in _state(client, MEMBER)["chats"]] == ["personal"]
+    _post(client, CHAIR, "/dismiss", {})
+
+
+def test_a_graph_call_beyond_the_granted_permissions_is_refused_and_shown(client: Any,
+                                                                         sandbox: TeamsSandbox) -> None:
+    chat = sandbox.teams.add_group_chat([CHAIR, MANAGER], topic="PMCCG-2026-901")
+    token = _bot_token(sandbox, sandbox.teams.graph_resource + "/.default")
+    gone = httpx.delete(f"{sandbox.teams.graph_url}/chats/{chat}", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 403  # Chat.ManageDeletion.All: neither the README nor the manifest asks for it
+    assert any(p.startswith("Graph refused DELETE /v1.0/chats/{id} (403") for p in _state(client, CHAIR)["problems"])
+    _post(client, CHAIR, "/dismiss", {})
+
+
 def test_an_invoke_answer_the_checks_refuse_is_shown_to_the_clicker_only(sandbox: TeamsSandbox, client: Any,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     chat = _personal(client, CHAIR)
@@ -127,6 +158,13 @@ def test_an_invoke_answer_the_checks_refuse_is_shown_to_the_clicker_only(sandbox
     assert any("refused the bot's answer" in p for p in sandbox.problems_for(CHAIR))
     assert not any("refused the bot's answer" in p for p in sandbox.problems_for(MEMBER))
     sandbox.dismiss(CHAIR)
+
+
+def test_an_action_the_bot_does_not_answer_is_an_error_as_in_teams(sandbox: TeamsSandbox, client: Any) -> None:
+    chat = _personal(client, CHAIR)
+    answer = _post(client, CHAIR, "/execute", {"chat": chat, "activity": "1", "verb": "no_such_verb", "data": {}})
+    assert not answer["ok"] and "no answer to the action" in answer["error"]
+    _post(client, CHAIR, "/dismiss", {})
 
 
 def test_an_invoke_card_replaces_the_card_for_the_clicker_until_the_message_changes(

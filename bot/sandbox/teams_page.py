@@ -30,6 +30,10 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
             abort(404)
         return sandbox.people[oid]
 
+    def acting(oid: str) -> None:
+        person(oid)
+        sandbox.clear_notices(oid)
+
     def chat_or_404(oid: str, cid: str) -> str:
         if not cid or not sandbox.may_see(oid, cid):
             abort(404)
@@ -107,14 +111,14 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
 
     @page.post("/as/<oid>/say")
     def say(oid: str) -> Response:
-        person(oid)
+        acting(oid)
         data = body()
         cid = chat_or_404(oid, str(data.get("chat", "")))
         return answered(sandbox.say(oid, cid, str(data.get("text", ""))[:4000]))
 
     @page.post("/as/<oid>/execute")
     def execute(oid: str) -> Response:
-        person(oid)
+        acting(oid)
         data = body()
         cid = chat_or_404(oid, str(data.get("chat", "")))
         action_data = data.get("data") if isinstance(data.get("data"), dict) else {}
@@ -124,7 +128,7 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
     @page.post("/as/<oid>/submit")
     def submit(oid: str) -> Response:
         """An Action.Submit outside a dialog: a dialog opener (task/fetch) or a message carrying its data."""
-        person(oid)
+        acting(oid)
         data = body()
         cid = chat_or_404(oid, str(data.get("chat", "")))
         action_data = data.get("data")
@@ -135,7 +139,7 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
 
     @page.post("/as/<oid>/dialog/submit")
     def dialog_submit(oid: str) -> Response:
-        person(oid)
+        acting(oid)
         data = body().get("data")
         return answered(sandbox.submit_dialog(oid, data if isinstance(data, dict) else {}))
 
@@ -158,7 +162,7 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
 
     @page.post("/as/<oid>/clock")
     def move_clock(oid: str) -> Response:
-        person(oid)
+        acting(oid)
         step = str(body().get("step", ""))
         try:
             said = sandbox.advance(step)

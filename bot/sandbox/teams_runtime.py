@@ -239,7 +239,7 @@ class TeamsSandbox(ClockControls):
         """Their 1:1 chat with the bot first, then the group chats they are in (newest first), as Teams lists them."""
         chats: list[dict[str, Any]] = []
         personal = self.teams.personal_conversation_id(oid)
-        if personal:
+        if personal and self.teams.conversation(personal).app_installed:  # removed: Teams offers to add it again
             chats.append({"id": personal, "kind": "personal", "title": self.teams.bot_name})
         groups = [c for c in self.teams.conversations if c.kind == "groupChat" and not c.deleted and oid in c.members]
         for chat in reversed(groups):
@@ -311,6 +311,11 @@ class TeamsSandbox(ClockControls):
     def notices_for(self, oid: str) -> list[str]:
         with self._lock:
             return list(self.state.notices.get(oid, []))
+
+    def clear_notices(self, oid: str) -> None:
+        """A notice (an invoke's message) lasts until the person does something else, as Teams' banner does."""
+        with self._lock:
+            self.state.notices.pop(oid, None)
 
     def dismiss(self, oid: str) -> None:
         with self._lock:
@@ -386,7 +391,9 @@ class TeamsSandbox(ClockControls):
             return self._refused(oid, refusal.describe())
         slow = self._slow(oid, took)
         if not isinstance(body, Mapping):
-            return Answer(error=slow)
+            # Teams wants a card or a message for every Action.Execute; nothing (no listener for the verb, say)
+            # is an error on the card.
+            return self._refused(oid, f"no answer to the action “{verb}”: Teams shows “Something went wrong”")
         kind, value = body.get("type"), body.get("value")
         code = body.get("statusCode", 200)
         if isinstance(code, int) and code >= 400:
@@ -467,8 +474,10 @@ class TeamsSandbox(ClockControls):
         if kind == "message" and value:
             self._notice(oid, str(value))
             return Answer(notice=str(value), error=slow)
+        if (body is None or task is None) and activity.get("name") == "task/submit":
+            return Answer(error=slow)  # an empty answer to a submit: Teams closes the dialog
         if body is None or task is None:
-            return Answer(error=slow)  # an empty answer: Teams closes the dialog
+            return Answer(error=self._refused(oid, "no dialog in the answer: Teams shows “Unable to reach app”").error)
         return Answer(error=self._refused(oid, "a dialog answer Teams does not know").error)
 
     def _dialog_error(self, oid: str, text: str) -> Answer:

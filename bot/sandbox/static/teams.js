@@ -13,6 +13,7 @@
   const HOST_CONFIG = {
     fontFamily: '"Segoe UI", system-ui, -apple-system, sans-serif',
     supportsInteractivity: true,
+    textBlock: {headingLevel: 3}, // a card's headings sit under the page's "Messages" (h2)
     actions: {actionsOrientation: "horizontal", actionAlignment: "left", buttonSpacing: 8, maxActions: 6,
               showCard: {actionMode: "inline"}},
     containerStyles: {
