@@ -118,11 +118,37 @@ def _needs(page: Any, command: str) -> None:
         pytest.skip(f"the walk stops at `{command}`: its Teams listener is not merged yet")
 
 
+def _unanswered(page: Any) -> bool:
+    errors = " ".join(page.locator(".teams-error").all_inner_texts())
+    return "no answer to the action" in errors or "no dialog in the answer" in errors
+
+
 def _answered(page: Any, what: str) -> None:
     """After a click: an action no listener answers yet (Teams would show "Something went wrong") ends the walk."""
-    errors = " ".join(page.locator(".teams-error").all_inner_texts())
-    if "no answer to the action" in errors or "no dialog in the answer" in errors:
+    if _unanswered(page):
         pytest.skip(f"the walk stops at {what}: its Teams listener is not merged yet")
+
+
+# Known and reported: Teams sends an automatic refresh (a card's `refresh`, as the home card has) with trigger
+# "automatic", and the Teams SDK 2.1.1 accepts only "manual" (AdaptiveCardInvokeValue.trigger), answering 500.
+SDK_REFRESH = re.compile(r"automatic refresh .* HTTP 500")
+
+
+def _no_errors(page: Any, pending: list[str]) -> None:
+    """No refusal or failure on the page, except the known automatic-refresh one (noted in `pending`)."""
+    errors = page.locator(".teams-error").all_inner_texts()
+    known = [e for e in errors if SDK_REFRESH.search(e)]
+    if known and "the automatic refresh of cards (the Teams SDK refuses trigger automatic)" not in pending:
+        pending.append("the automatic refresh of cards (the Teams SDK refuses trigger automatic)")
+    assert not [e for e in errors if e not in known], errors
+    if known:  # dismissed, so the screenshots show the page as it would be once the SDK is fixed
+        _press(page, page.locator("#dismiss"))
+
+
+def _radio(page: Any, field: str, answer: str) -> None:
+    """Tick `answer` among the radio buttons of an expanded choice; the renderer gives its box the input's id
+    (the domain's field name, as Slack's block id) and the group no accessible name of its own."""
+    page.locator(f'.modal [id="{field}"]').get_by_label(answer, exact=True).check()
 
 
 def _dialog_field(page: Any, label: str) -> Any:
@@ -206,7 +232,8 @@ def test_a_case_on_teams_in_the_browser(page: Any, shots: Path, sandbox: TeamsSa
     chat_name = re.search(r"pmccg-\d{4}-\d{3}", case_chat.inner_text(), re.I).group(0)
     reference = chat_name.upper()
     assert page.locator(".message", has_text=reference).count(), "the convener is told in their 1:1 chat"
-    assert not page.locator(".teams-error").count(), page.locator(".teams-error").all_inner_texts()
+    pending: list[str] = []
+    _no_errors(page, pending)
 
     # Members answer from the board in the case chat; the board is one message, updated in place.
     for member in (CHAIR, SERVICE_LEAD, PEOPLE_TEAM):
@@ -218,34 +245,94 @@ def test_a_case_on_teams_in_the_browser(page: Any, shots: Path, sandbox: TeamsSa
     for name in ("Harriet Pemberton", "Felix Ravensworth", "Anjali Desborough"):
         assert re.search(rf"{name}\S*\s*(—|-|:)?\s*Attending", board.inner_text()), board.inner_text()
     assert "Edited" in board.inner_text()
+    _no_errors(page, pending)
     board.scroll_into_view_if_needed()
     _axe(page, "the case chat with the board")
     page.screenshot(path=shots / "teams-3-attendance-board.png")
-    assert not page.locator(".teams-error").count(), page.locator(".teams-error").all_inner_texts()
 
     # The clock to the call: the agenda, then the roll-call, in the case chat.
     _next_until(page, f"Agenda: {reference}", tries=25)
     _next_until(page, "Roll-call", tries=10)
     assert page.locator(".message", has_text=f"Agenda: {reference}").count() == 1
+    _no_errors(page, pending)
     page.locator(".message", has_text="Roll-call").last.scroll_into_view_if_needed()
     _axe(page, "the agenda and roll-call")
     page.screenshot(path=shots / "teams-4-agenda-and-roll-call.png")
     for member in (PEOPLE_TEAM, CHAIR):  # the roll-call is one message, updated in place for each
         _as(page, member, chat_name)
         _press(page, page.locator(".message", has_text="Roll-call").last.get_by_role("button", name="I'm on the call"))
-        _answered(page, "the roll-call's I'm on the call")
-    roll_call = page.locator(".message", has_text="Roll-call")
-    assert roll_call.count() == 1
-    assert "Harriet Pemberton" in roll_call.inner_text() and "Anjali Desborough" in roll_call.inner_text()
-    assert not page.locator(".teams-error").count(), page.locator(".teams-error").all_inner_texts()
+        if _unanswered(page):
+            pending.append("the roll-call's I'm on the call (its Teams listener is not merged yet)")
+            _press(page, page.locator("#dismiss"))
+            break
+    else:
+        roll_call = page.locator(".message", has_text="Roll-call")
+        assert roll_call.count() == 1
+        assert "Harriet Pemberton" in roll_call.inner_text() and "Anjali Desborough" in roll_call.inner_text()
+    _no_errors(page, pending)
     assert not page.script_errors, page.script_errors
 
-    # The chair records the outcome with one action point, owned by the service lead.
-    _type(page, f"@PMCCG outcome {reference}")
-    _needs(page, "outcome")
-    opener = page.locator(".message.from-bot").get_by_role("button", name=re.compile("outcome", re.I)).last
-    _press(page, opener)
+    # The chair records the outcome with one action point, owned by the service lead, from the case card.
+    _as(page, CHAIR, chat_name)
+    header = page.locator(".message", has_text="Record outcome").first
+    _press(page, header.get_by_role("button", name="Record outcome"))
     _answered(page, "the outcome dialog")
     page.wait_for_selector(".modal")
+    _dialog_field(page, "Recommended process").select_option(label="Informal process")
+    _dialog_field(page, "Rationale").fill("A training need: supervised practice first.")
+    _dialog_field(page, "Risk level").select_option(label="Moderate")
+    for field, answer in (("ml_policy", "No"), ("legal_advice", "No"), ("welfare", "Yes")):
+        _radio(page, field, answer)
+    if page.locator('.modal [id="quorate_stated"]').count():  # no roll-call recorded: the chair says
+        _radio(page, "quorate_stated", "Yes")
+        _dialog_field(page, "How is that known?").fill("Four members were on the call.")
+    for group in page.locator('.modal [id^="fairness_"]:has(input[type=radio])').all():
+        group.get_by_label("Yes", exact=True).check()
+    _dialog_field(page, "Action point 1 (optional)").fill("Arrange supervised medication rounds")
+    _dialog_field(page, "Owner (optional)").select_option(label="Felix Ravensworth")
+    due = (sandbox.clock() + timedelta(days=21)).date().isoformat()
+    _dialog_field(page, "Due date (optional)").fill(due)
     _axe(page, "the outcome dialog")
-    page.screenshot(path=shots / "teams-5-outcome-dialog.png", full_page=True)
+    page.screenshot(path=shots / "teams-5-outcome-dialog.png")
+    _press(page, page.locator(".modal").get_by_role("button", name="Record", exact=True))
+    errors = page.locator(".modal .teams-error, .modal .ac-textBlock").all_inner_texts() if page.locator(
+        ".modal").count() else []
+    assert not page.locator(".modal").count(), errors
+    _no_errors(page, pending)
+
+    # A week later the owner's reminder arrives in their 1:1 chat; Done updates it in place.
+    for _ in range(7):
+        _press(page, page.get_by_role("button", name="+1 day"))
+    _as(page, SERVICE_LEAD)
+    reminder = page.locator(".message", has_text="Arrange supervised medication rounds").last
+    reminder.wait_for()
+    _no_errors(page, pending)
+    reminder = page.locator(".message", has_text="Arrange supervised medication rounds").last
+    done = reminder.get_by_role("button", name="Done")
+    assert done.count()
+    reminder.scroll_into_view_if_needed()
+    _axe(page, "the owner's reminder")
+    page.screenshot(path=shots / "teams-6-reminder.png")
+    before = page.locator(".message").count()
+    _press(page, done)
+    _answered(page, "Done on the reminder")
+    updated = page.locator(".message", has_text="Arrange supervised medication rounds").last
+    assert updated.get_by_role("button", name="Done").count() == 0, "a done item has no Done button left"
+    assert page.locator(".message").count() == before, "updated in place, not posted again"
+    assert "Edited" in updated.inner_text()
+
+    # The chair's home card in their 1:1 chat lists the case (refreshed for them as Teams does on opening).
+    _as(page, CHAIR)
+    home = page.locator(".message", has_text="My cases").first
+    home.wait_for()
+    _press(page, home.get_by_role("button", name="Refresh"))
+    home = page.locator(".message", has_text="My cases").first
+    assert reference in home.inner_text(), home.inner_text()
+    _no_errors(page, pending)
+    home = page.locator(".message", has_text="My cases").first
+    home.scroll_into_view_if_needed()
+    _axe(page, "the chair's home card")
+    page.screenshot(path=shots / "teams-7-home-card.png")
+    assert not page.script_errors, page.script_errors
+    if pending:
+        pytest.skip("the walk went on without: " + "; ".join(pending))

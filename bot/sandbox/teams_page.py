@@ -76,10 +76,13 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
     @page.get("/as/<oid>/chat")
     def chat(oid: str) -> str:
         person(oid)
-        return render_template_for(oid, chat_or_404(oid, request.args.get("c", "")))
+        cid = chat_or_404(oid, request.args.get("c", ""))
+        sandbox.auto_refresh(oid, cid)  # as Teams does on opening a chat
+        return render_template_for(oid, cid)
 
     def render_template_for(oid: str, cid: str) -> str:
         state = page_state(oid, cid)
+        state["notices"] = sandbox.notices_for(oid, shown=True)
         return render_template("teams.html", **state, state=state, people=list(sandbox.people.items()))
 
     def page_state(oid: str, cid: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,29 @@ ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE_ANSWER = "application/vnd.microsoft.activity.message"
 INVOKE_TIMEOUT = 15.0  # Teams gives an invoke about 5 s; the sandbox waits longer and says when it was slow
 SLOW_INVOKE = 5.0
+REFRESH_EVERY = 60.0  # seconds between automatic refreshes of one card for one person
+
+
+class RecordedClock(MovableClock):
+    """The sandbox's clock, remembering each move: the Bot Connector stamps activities with real time, and the page
+    shows each at the sandbox's time it was sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.moves: list[tuple[float, timedelta]] = [(0.0, timedelta(0))]  # (real time, offset from then on)
+        self._moves_lock = threading.Lock()
+
+    def advance(self, by: timedelta) -> datetime:
+        moved = super().advance(by)
+        with self._moves_lock:
+            self.moves.append((time.time(), moved - datetime.now(UTC)))
+        return moved
+
+    def at(self, real: float) -> datetime:
+        """The sandbox's time when the real clock read `real`."""
+        with self._moves_lock:
+            offset = next(o for t, o in reversed(self.moves) if t <= real)
+        return datetime.fromtimestamp(real, UTC) + offset
 
 
 def entra_id(slack_id: str) -> str:
@@ -125,7 +148,7 @@ class TeamsSandbox(ClockControls):
     def __init__(self, data_dir: Path, *, tick_seconds: float = TICK_SECONDS) -> None:
         self.data_dir = data_dir
         self.tick_seconds = tick_seconds
-        self.clock = MovableClock()
+        self.clock = RecordedClock()
         self.teams = TeamsStandIn(granted=granted_permissions(), check_activity=activity_refusal)
         self.people: dict[str, str] = {}  # Entra object id -> name, in the demo roster's order
         self.state = ClientState()
@@ -138,6 +161,7 @@ class TeamsSandbox(ClockControls):
         self._thread: threading.Thread | None = None
         self._scheduler: Any = None
         self._tick_lock = threading.Lock()
+        self._refreshed_at: dict[tuple[str, str], tuple[str, float]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -280,8 +304,7 @@ class TeamsSandbox(ClockControls):
         at = _stamp(stamp)
         if not at:
             return ""
-        moved = datetime.fromtimestamp(at, self.settings.zone) + (self.clock() - datetime.now(self.settings.zone))
-        return f"{moved:%a %d %b, %H:%M}"
+        return f"{self.clock.at(at).astimezone(self.settings.zone):%a %d %b, %H:%M}"
 
     def problems_for(self, oid: str) -> list[str]:
         """What Teams refused lately: the bot's own calls (to everyone: no person is named) and this person's."""
@@ -308,9 +331,10 @@ class TeamsSandbox(ClockControls):
         with self._lock:
             return self.state.dialogs.get(oid)
 
-    def notices_for(self, oid: str) -> list[str]:
+    def notices_for(self, oid: str, *, shown: bool = False) -> list[str]:
+        """The person's notices; `shown`: the page draws them now, and a notice is shown once, as Teams' are."""
         with self._lock:
-            return list(self.state.notices.get(oid, []))
+            return list(self.state.notices.pop(oid, []) if shown else self.state.notices.get(oid, []))
 
     def clear_notices(self, oid: str) -> None:
         """A notice (an invoke's message) lasts until the person does something else, as Teams' banner does."""
@@ -367,9 +391,9 @@ class TeamsSandbox(ClockControls):
                                         self.clock()))
             self.version += 1
 
-    def _failed(self, oid: str, status: int, what: str = "The bot") -> Answer:
-        text = (f"{what} did not answer in time." if status == 0 else
-                f"{what} answered HTTP {status}: Teams shows “Something went wrong”.")
+    def _failed(self, oid: str, status: int, what: str = "the message") -> Answer:
+        text = (f"The bot did not answer {what} in time." if status == 0 else
+                f"The bot answered {what} with HTTP {status}: Teams shows “Something went wrong”.")
         self._problem(oid, text)
         return Answer(error=text)
 
@@ -378,14 +402,39 @@ class TeamsSandbox(ClockControls):
             self.state.problems.append(Problem(time.time(), text, oid))
             self.version += 1
 
-    def execute(self, oid: str, conversation_id: str, activity_id: str, verb: str, data: Mapping[str, Any]) -> Answer:
+    def auto_refresh(self, oid: str, conversation_id: str) -> None:
+        """What Teams does when someone opens a chat: each card whose `refresh` names them (Universal Actions'
+        userIds) is asked for afresh with its refresh action (trigger "automatic"), at most once a minute."""
+        for activity in self.teams.messages(conversation_id):
+            aid = str(activity.get("id"))
+            for card in _cards(activity):
+                refresh = card.get("refresh") if isinstance(card.get("refresh"), Mapping) else None
+                action = refresh.get("action") if refresh else None
+                users = refresh.get("userIds") if refresh else None
+                if not isinstance(action, Mapping) or action.get("type") != "Action.Execute":
+                    continue
+                if isinstance(users, list) and oid not in users:
+                    continue
+                key = (oid, aid)
+                with self._lock:
+                    last = self._refreshed_at.get(key)
+                    if last and last[0] == _fingerprint(activity) and time.monotonic() - last[1] < REFRESH_EVERY:
+                        continue
+                    self._refreshed_at[key] = (_fingerprint(activity), time.monotonic())
+                data = action.get("data") if isinstance(action.get("data"), Mapping) else {}
+                self.execute(oid, conversation_id, aid, str(action.get("verb") or ""), data, trigger="automatic")
+
+    def execute(self, oid: str, conversation_id: str, activity_id: str, verb: str, data: Mapping[str, Any], *,
+                trigger: str = "manual") -> Answer:
         """An Action.Execute pressed on the card `activity_id`: the `adaptiveCard/action` invoke. A card in the
         answer replaces the card for the clicker; a message in the answer is shown to them."""
         activity = self.teams.card_action(oid, dict(data), verb=verb, reply_to_id=activity_id,
                                           conversation_id=conversation_id)
+        activity["value"]["trigger"] = trigger
         status, body, took = self._post(activity)
         if status != 200:
-            return self._failed(oid, status)
+            what = f"the action “{verb}”" if trigger == "manual" else f"the automatic refresh “{verb}” of a card"
+            return self._failed(oid, status, what)
         refusal = invoke_response_refusal(body)
         if refusal is not None:
             return self._refused(oid, refusal.describe())
@@ -404,6 +453,7 @@ class TeamsSandbox(ClockControls):
             if current is not None:
                 with self._lock:
                     self.state.refreshed[(oid, activity_id)] = (_fingerprint(current), dict(value))
+                    self._refreshed_at[(oid, activity_id)] = (_fingerprint(current), time.monotonic())
         elif kind == MESSAGE_ANSWER and value:
             self._notice(oid, str(value))
         return Answer(error=slow)
@@ -453,7 +503,7 @@ class TeamsSandbox(ClockControls):
     def _task(self, oid: str, conversation_id: str, activity: dict[str, Any]) -> Answer:
         status, body, took = self._post(activity)
         if status != 200:
-            return self._dialog_error(oid, self._failed(oid, status).error)
+            return self._dialog_error(oid, self._failed(oid, status, str(activity.get("name"))).error)
         refusal = invoke_response_refusal(body)
         if refusal is not None:
             return self._dialog_error(oid, self._refused(oid, refusal.describe()).error)
