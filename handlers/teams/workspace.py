@@ -99,6 +99,8 @@ class _PendingFile:
     filename: str
     content: bytes
     expires: float  # monotonic
+    room: str = ""  # the 1:1 chat it was offered in: only a consent from there takes it
+    card: str = ""  # the consent card's activity id, to take it down once answered
 
 
 def _step(verb: str, message: Message) -> str:
@@ -483,15 +485,34 @@ class TeamsWorkspace:
         now = time.monotonic()
         with self._lock:
             self._pending_files = {k: v for k, v in self._pending_files.items() if v.expires > now}
-            self._pending_files[token] = _PendingFile(filename, content, now + PENDING_FILE_SECONDS)
+            self._pending_files[token] = _PendingFile(filename, content, now + PENDING_FILE_SECONDS, room,
+                                                      activity_id)
         return Posted(room, f"{room}|{activity_id}")
 
-    async def accept_file(self, token: str, upload_url: str) -> bool:
+    def _pending(self, token: Any, room: str | None, take: bool) -> _PendingFile | None:
+        if not isinstance(token, str):
+            return None
+        with self._lock:
+            pending = self._pending_files.get(token)
+            # A consent names its file by the card's context; it counts only from the chat the card is in.
+            if pending is None or pending.expires < time.monotonic() or (room is not None and pending.room != room):
+                return None
+            if take:
+                del self._pending_files[token]
+            return pending
+
+    def consent_card(self, token: Any, room: str) -> str | None:
+        """The activity id of the consent card offering the file `token` in `room`, or None (no such file here:
+        answered, expired, offered by another process or in another chat)."""
+        pending = self._pending(token, room, take=False)
+        return pending.card if pending is not None else None
+
+    async def accept_file(self, token: str, upload_url: str, *, room: str | None = None) -> bool:
         """The person accepted the consent card (a `fileConsent/invoke` with `action` accept and an
         `uploadInfo.uploadUrl`): put the content there. False when this process holds no such file (expired,
-        or sent by another process). Runs on the loop (called from the server's invoke handler)."""
-        with self._lock:
-            pending = self._pending_files.pop(token, None)
+        or sent by another process), or `room` is given and is not the chat it was offered in. Runs on the loop
+        (called from the server's invoke handler)."""
+        pending = self._pending(token, room, take=True)
         if pending is None:
             return False
         size = len(pending.content)
@@ -499,9 +520,9 @@ class TeamsWorkspace:
                          headers={"Content-Range": f"bytes 0-{max(size - 1, 0)}/{size}"})
         return True
 
-    def decline_file(self, token: str) -> None:
-        with self._lock:
-            self._pending_files.pop(token, None)
+    def decline_file(self, token: str, *, room: str | None = None) -> bool:
+        """Forget the file: nothing is uploaded. False when there was no such file (in `room`, if given)."""
+        return self._pending(token, room, take=True) is not None
 
     def delete_file(self, ref: str) -> None:
         """Takes down the consent card. A file the person accepted is in their own OneDrive, which the bot
