@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlmodel import select
 
+from bot.domain import roster
+from bot.domain.people import ONE, Standing
 from bot.sandbox.teams_api import visible_text
 from storage.tables import CaseEvent, CaseStatus, MessageState, ScheduledMessage
 from tests.factories import LONDON
@@ -241,3 +243,85 @@ def test_close_typed_answers_privately_with_the_button_or_the_refusal(teams_bot:
     # Opening it again says it is closed.
     assert "already closed" in dialog_text(_open(tb, "U0CHAIR01", "case_close", case.reference, card=None, chat=None))
 
+
+
+# ----------------------------------------------------------------------------- roster
+
+
+def _roster_card(tb: TeamsBotHarness, who: str) -> dict[str, Any]:
+    person = tb.person(who)
+    tb.install(person)
+    tb.say(person, "roster")
+    return tb.teams.personal_messages(person.id)[-1]
+
+
+def _open_editor(tb: TeamsBotHarness, who: str) -> dict[str, Any]:
+    return _open_dialog_data(tb, who, {"dialog_id": "roster_edit_open", "value": ""})
+
+
+def _open_dialog_data(tb: TeamsBotHarness, who: str, data: dict[str, Any]) -> dict[str, Any]:
+    response = tb.open_dialog(tb.person(who), data)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _roster_of(tb: TeamsBotHarness, who: str) -> set[str] | None:
+    with tb.services.sessions() as session:
+        found = roster.entry(session, tb.person(who).id)
+    return None if found is None else {str(r) for r in found.roles}
+
+
+def test_governance_changes_the_roster_through_the_dialog_and_sees_the_change(teams_bot: TeamsBotHarness) -> None:
+    tb = teams_bot
+    tb.reset()
+    tb.services.directory.refresh_in_background()
+    overview = _roster_card(tb, "U0GOVERN1")
+    shown = visible_text(overview)
+    assert "Roster for the" in shown and "No changes recorded yet." not in shown  # the import is a change
+    (button,) = overview["attachments"][0]["content"]["actions"]
+    assert button["data"]["dialog_id"] == "roster_edit_open"
+
+    card = dialog_card(_open_dialog_data(tb, "U0GOVERN1", {k: v for k, v in button["data"].items()}))
+    member = tb.person("U0MEMBER1")
+    data = {**submit_data(card), "user": member.id, "roles": "member,deputy_chair", "professions": ""}
+    answer = _submit(tb, "U0GOVERN1", data, None)
+    assert "is on the roster as" in dialog_text(answer) and "Deputy chair" in dialog_text(answer)
+    assert _roster_of(tb, "U0MEMBER1") == {"member", "deputy_chair"}
+    # The same dialog sent again changes nothing more.
+    assert "already sent" in dialog_text(_submit(tb, "U0GOVERN1", {**data, "roles": "member"}, None))
+    assert _roster_of(tb, "U0MEMBER1") == {"member", "deputy_chair"}
+
+    # The overview lists the change, most recent first, with who made it.
+    again = visible_text(_roster_card(tb, "U0GOVERN1"))
+    recent = again.split("Recent changes", 1)[1]
+    assert "+Deputy chair" in recent and "CSV import" in recent
+
+
+def test_only_governance_sees_or_changes_the_roster(teams_bot: TeamsBotHarness) -> None:
+    tb = teams_bot
+    tb.reset()
+    refused = visible_text(_roster_card(tb, "U0CHAIR01"))
+    assert "Only the governance team can view or change the roster" in refused and "Recent changes" not in refused
+    assert "Only the governance team" in dialog_text(_open_editor(tb, "U0CHAIR01"))
+    # A governance dialog submitted by someone else counts for nothing.
+    card = dialog_card(_open_editor(tb, "U0GOVERN1"))
+    data = {**submit_data(card), "user": tb.person("U0CHAIR01").id, "roles": "governance", "professions": ""}
+    assert "was not opened for you" in dialog_text(_submit(tb, "U0CHAIR01", data, None))
+    assert _roster_of(tb, "U0CHAIR01") == {"chair"}
+
+
+def test_a_guest_or_a_leaver_is_refused_at_the_person_field(teams_bot: TeamsBotHarness) -> None:
+    from tests.factories import DEACTIVATED, OUTSIDER
+
+    tb = teams_bot
+    tb.reset()
+    for who, standing in ((OUTSIDER, Standing.UNKNOWN), (DEACTIVATED[0], Standing.DEACTIVATED)):
+        card = dialog_card(_open_editor(tb, "U0GOVERN1"))
+        data = {**submit_data(card), "user": tb.person(who).id, "roles": "member", "professions": ""}
+        again = dialog_card(_submit(tb, "U0GOVERN1", data, None))
+        # The domain's words, directly under the person field (the dialog built again, the choice kept).
+        body = [json.dumps(e) for e in again["body"]]
+        at = next(i for i, e in enumerate(again["body"]) if e.get("id") == "user")
+        assert again["body"][at]["value"] == tb.person(who).id
+        assert ONE[standing] in body[at + 1] and not any(ONE[standing] in e for e in body[:at])
+        assert _roster_of(tb, who) is None
