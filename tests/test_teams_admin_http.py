@@ -91,6 +91,9 @@ def test_the_convener_reschedules_from_the_header_members_are_told_and_the_heade
     # The case chat is told, and the header shows the new duration in place (the same activity).
     assert eventually(lambda: [t for t in texts(tb.teams.messages(chat)) if "Rescheduled" in t or "rescheduled" in t])
     assert "90 minutes" in _header(tb, chat, case.header_ref)
+    # The attendance board is updated in place too: everyone is asked again.
+    (board,) = [m for m in tb.teams.messages(chat) if m["id"] == case.board_ref]
+    assert "lastModified" in board
     after = case_named(tb, ref)
     assert after.duration_minutes == 90 and after.schedule_version == 2
 
@@ -210,7 +213,8 @@ def test_closing_from_the_header_says_so_in_the_chat_and_retires_it(teams_bot: T
 
     data = {**submit_data(card), "reason": "Referred to the regulator; the panel's advice is not needed."}
     assert dialog_text(_submit(tb, "U0CHAIR01", data, chat)) == f"{ref} is closed. Posting the closing summary."
-    eventually(lambda: [t for t in texts(tb.teams.messages(chat)) if "closed" in t.lower() and ref in t])
+    summary = eventually(lambda: [t for t in texts(tb.teams.messages(chat)) if "This chat is now retired." in t])
+    assert ref in summary[-1]
     eventually(lambda: tb.teams.conversation(chat).topic.endswith("(closed)"))
     eventually(lambda: not tb.teams.conversation(chat).app_installed)
     assert case_named(tb, ref).status == CaseStatus.CLOSED
@@ -325,3 +329,17 @@ def test_a_guest_or_a_leaver_is_refused_at_the_person_field(teams_bot: TeamsBotH
         assert again["body"][at]["value"] == tb.person(who).id
         assert ONE[standing] in body[at + 1] and not any(ONE[standing] in e for e in body[:at])
         assert _roster_of(tb, who) is None
+
+
+def test_close_typed_in_the_case_chat_is_answered_in_the_1to1_chat_only(teams_bot: TeamsBotHarness) -> None:
+    tb = teams_bot
+    tb.reset()
+    case = convene(tb)
+    chair = tb.person("U0CHAIR01")
+    tb.install(chair)
+    in_chat = len(tb.teams.messages(case.room_id))
+    mine = len(tb.teams.personal_messages(chair.id))
+    assert tb.mention(chair, case.room_id, f"close {case.reference}").status_code == 200
+    opener = eventually(lambda: tb.teams.personal_messages(chair.id)[mine:])
+    assert opener[-1]["attachments"][0]["content"]["actions"][0]["data"]["dialog_id"] == "case_close"
+    assert len(tb.teams.messages(case.room_id)) == in_chat  # nothing said in the case chat
