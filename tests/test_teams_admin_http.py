@@ -87,7 +87,7 @@ def test_the_convener_reschedules_from_the_header_members_are_told_and_the_heade
         assert any(ref in t for t in texts(latest)), uid
     told = eventually(lambda: [t for t in texts(tb.teams.personal_messages(tb.person("U0MANAGER").id))
                                if "is moved to" in t])
-    assert ref in told[-1] and "answer on the board too" in told[-1]
+    assert ref in told[-1] and "answer on the board too" in told[-1] and "Teams refused" not in told[-1]
     # The case chat is told, and the header shows the new duration in place (the same activity).
     assert eventually(lambda: [t for t in texts(tb.teams.messages(chat)) if "Rescheduled" in t or "rescheduled" in t])
     assert "90 minutes" in _header(tb, chat, case.header_ref)
@@ -166,6 +166,8 @@ def test_the_chair_cancels_with_a_reason_members_are_told_and_nothing_more_is_se
     tb.reset()
     case = convene(tb)
     chat, ref = case.room_id, case.reference
+    chair = tb.person("U0CHAIR01")
+    tb.install(chair)
     assert _pending(tb, case.id or 0)
     card = dialog_card(_open(tb, "U0CHAIR01", "case_cancel", ref, card=case.header_ref, chat=chat))
     data = {**submit_data(card), "reason": "The concern was resolved informally with the practitioner."}
@@ -176,6 +178,8 @@ def test_the_chair_cancels_with_a_reason_members_are_told_and_nothing_more_is_se
     eventually(lambda: [t for t in texts(tb.teams.messages(chat)) if "resolved informally" in t])
     eventually(lambda: "cancelled" in _header(tb, chat, case.header_ref))
     assert case_named(tb, ref).status == CaseStatus.CANCELLED and _pending(tb, case.id or 0) == []
+    told = eventually(lambda: [t for t in texts(tb.teams.personal_messages(chair.id)) if "is cancelled. The" in t])
+    assert "Teams refused" not in told[-1]  # the cancelled invite reached the members too (their 1:1 chats)
     assert "already sent" in dialog_text(_submit(tb, "U0CHAIR01", data, chat))
     assert _events(tb, case.id or 0, "cancelled") == 1
 
@@ -343,3 +347,16 @@ def test_close_typed_in_the_case_chat_is_answered_in_the_1to1_chat_only(teams_bo
     opener = eventually(lambda: tb.teams.personal_messages(chair.id)[mine:])
     assert opener[-1]["attachments"][0]["content"]["actions"][0]["data"]["dialog_id"] == "case_close"
     assert len(tb.teams.messages(case.room_id)) == in_chat  # nothing said in the case chat
+
+
+def test_a_value_the_dialog_never_sends_is_an_error_at_its_field(teams_bot: TeamsBotHarness) -> None:
+    tb = teams_bot
+    tb.reset()
+    case = convene(tb)
+    card = dialog_card(_open(tb, "U0MANAGER", "case_reschedule", case.reference, card=case.header_ref,
+                             chat=case.room_id))
+    data = {**submit_data(card), "call_date": "next tuesday", "call_time": "10:30", "duration": "7"}
+    again = dialog_card(_submit(tb, "U0MANAGER", data, case.room_id))
+    at = next(i for i, e in enumerate(again["body"]) if e.get("id") == "call_date")
+    assert "date picker" in json.dumps(again["body"][at + 1])
+    assert case_named(tb, case.reference).schedule_version == 1
