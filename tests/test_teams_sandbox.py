@@ -231,3 +231,20 @@ def test_the_page_draws_cards_from_json_not_html(client: Any) -> None:
 def test_people_chosen_who_are_not_in_the_roster_404(client: Any, tmp_path: Path) -> None:
     assert client.get("/as/not-a-person").status_code == 404
     assert client.post("/as/not-a-person/say", json={"chat": "x", "text": "help"}).status_code == 404
+
+
+def test_a_file_offered_by_consent_card_is_allowed_then_opens_from_the_file_card(client: Any) -> None:
+    governance = entra_id("UDGOVERN1")
+    chat = _personal(client, governance)
+    _post(client, governance, "/say", {"chat": chat, "text": "attendance"})
+    offered = [m for m in _state(client, governance, chat)["messages"] if m["consents"]]
+    assert offered, [m["text"] for m in _state(client, governance, chat)["messages"]]
+    name = offered[-1]["consents"][0]["name"]
+    page = client.get(f"/as/{governance}/chat", query_string={"c": chat}).get_data(as_text=True)
+    assert name in page and ">Allow</button>" in page
+    assert _post(client, governance, "/consent", {"activity": offered[-1]["id"], "accept": True})["ok"]
+    shown = next(m for m in _state(client, governance, chat)["messages"] if m["id"] == offered[-1]["id"])
+    assert shown["consents"] == [] and shown["files"] == [name]  # the consent card replaced by the file's, in place
+    download = client.get(f"/as/{governance}/files/{name}")
+    assert download.status_code == 200 and download.data
+    assert client.get(f"/as/{MEMBER}/files/{name}").status_code == 404  # in the governance lead's OneDrive only

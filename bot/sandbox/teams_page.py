@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 
@@ -157,6 +158,23 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
         person(oid)
         sandbox.dismiss(oid)
         return jsonify(ok=True)
+
+    @page.post("/as/<oid>/consent")
+    def consent(oid: str) -> Response:
+        acting(oid)
+        data = body()
+        return answered(sandbox.consent(oid, str(data.get("activity", "")), bool(data.get("accept"))))
+
+    @page.get("/as/<oid>/files/<path:name>")
+    def file(oid: str, name: str) -> Response:
+        """A file in the person's OneDrive, as a file card's link opens it (a download, never drawn here)."""
+        person(oid)
+        content = sandbox.file_of(oid, name)
+        if content is None:
+            abort(404)
+        return Response(content, mimetype="application/octet-stream",
+                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                                 "X-Content-Type-Options": "nosniff"})
 
     @page.post("/as/<oid>/app")
     def app(oid: str) -> Response:

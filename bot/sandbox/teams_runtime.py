@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 _ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/pmccg-bot/sandbox/teams")
 ADAPTIVE_CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE_ANSWER = "application/vnd.microsoft.activity.message"
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 INVOKE_TIMEOUT = 15.0  # Teams gives an invoke about 5 s; the sandbox waits longer and says when it was slow
 SLOW_INVOKE = 5.0
 REFRESH_EVERY = 60.0  # seconds between automatic refreshes of one card for one person
@@ -289,11 +291,13 @@ class TeamsSandbox(ClockControls):
                 shown.append((_stamp(activity.get("timestamp")), {
                     "id": aid, "bot": True, "author": self.teams.bot_name, "text": activity.get("text") or "",
                     "cards": [card] if card is not None else _cards(activity),
+                    "consents": _consents(activity), "files": _files(activity),
                     "edited": bool(activity.get("lastModified")), "when": self._when(activity.get("timestamp"))}))
             for said in self.state.said:
                 if said.conversation_id == conversation_id:
                     shown.append((said.at, {"id": said.id, "bot": False, "author": self.people.get(said.user_id, ""),
                                             "mine": said.user_id == oid, "text": said.text, "cards": [],
+                                            "consents": [], "files": [],
                                             "edited": False,
                                             "when": f"{said.clock.astimezone(self.settings.zone):%a %d %b, %H:%M}"}))
         shown.sort(key=lambda pair: pair[0])
@@ -537,6 +541,20 @@ class TeamsSandbox(ClockControls):
                 dialog.error = text
         return Answer(error=text)
 
+    def consent(self, oid: str, activity_id: str, accept: bool) -> Answer:
+        """Allow or Decline on a file consent card in the person's 1:1 chat: the `fileConsent/invoke` Teams sends
+        (on Allow, with an upload session in their OneDrive, which the bot fills and then replaces the card)."""
+        try:
+            activity = self.teams.file_consent(oid, activity_id, "accept" if accept else "decline")
+        except ValueError:
+            return Answer(error="That is no file consent card in your chat with the bot.")
+        status, _, _ = self._post(activity)
+        return self._failed(oid, status, "the file consent") if status != 200 else Answer()
+
+    def file_of(self, oid: str, name: str) -> bytes | None:
+        """A file the bot put in the person's OneDrive (what a file card's link opens)."""
+        return self.teams.files_of(oid).get(name)
+
     def set_app(self, oid: str, installed: bool) -> Answer:
         """The person adds or removes the app for themselves; Teams tells the bot."""
         if installed:
@@ -587,6 +605,23 @@ def _stamp(raw: Any) -> float:
         return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+def _consents(activity: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """File consent cards, as Teams draws them: the file's name, what it is, its size."""
+    found = []
+    for a in activity.get("attachments") or []:
+        if isinstance(a, Mapping) and a.get("contentType") == FILE_CONSENT:
+            content = a.get("content") if isinstance(a.get("content"), Mapping) else {}
+            found.append({"name": str(a.get("name") or "file"), "description": str(content.get("description") or ""),
+                          "size": int(content.get("sizeInBytes") or 0)})
+    return found
+
+
+def _files(activity: Mapping[str, Any]) -> list[str]:
+    """The names of the files a file info card shows (uploaded to the person's OneDrive)."""
+    return [str(a.get("name") or "file") for a in activity.get("attachments") or []
+            if isinstance(a, Mapping) and a.get("contentType") == FILE_INFO]
 
 
 def _cards(activity: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -138,6 +138,12 @@
     if (wanted === "composer" || wanted === "dialog") document.getElementById("composer")?.focus();
   }
 
+  document.querySelectorAll(".file-consent .consent").forEach((button) => {
+    const card = button.closest(".file-consent");
+    button.addEventListener("click", () => post("/consent", {activity: card.dataset.message,
+                                                             accept: Boolean(button.dataset.accept)}, "composer"));
+  });
+
   const composer = document.getElementById("composer-form");
   if (composer) {
     composer.addEventListener("submit", (event) => {
