@@ -274,6 +274,7 @@ def test_a_case_on_teams_in_the_browser(page: Any, shots: Path, sandbox: TeamsSa
 
     # The chair records the outcome with one action point, owned by the service lead, from the case card.
     _as(page, CHAIR, chat_name)
+    _no_errors(page, pending)
     header = page.locator(".message", has_text="Record outcome").first
     _press(page, header.get_by_role("button", name="Record outcome"))
     _answered(page, "the outcome dialog")
