@@ -248,3 +248,31 @@ def test_a_file_offered_by_consent_card_is_allowed_then_opens_from_the_file_card
     download = client.get(f"/as/{governance}/files/{name}")
     assert download.status_code == 200 and download.data
     assert client.get(f"/as/{MEMBER}/files/{name}").status_code == 404  # in the governance lead's OneDrive only
+
+
+def test_in_a_case_chat_the_bot_hears_only_what_mentions_it(client: Any, sandbox: TeamsSandbox) -> None:
+    chat = sandbox.teams.add_group_chat([CHAIR, MANAGER], topic="PMCCG-2026-902")
+    _post(client, CHAIR, "/say", {"chat": chat, "text": "see you all at two"})
+    assert [m["text"] for m in _state(client, MANAGER, chat)["messages"]] == ["see you all at two"]
+    _post(client, CHAIR, "/say", {"chat": chat, "text": "@PMCCG help"})
+    messages = _state(client, MANAGER, chat)["messages"]
+    assert messages[1]["text"] == "@PMCCG help" and messages[-1]["bot"]
+    assert COMMANDS[0].usage in _text(messages[-1])
+
+
+def test_switching_person_keeps_a_case_chat_they_are_in_else_opens_their_1_1(client: Any,
+                                                                            sandbox: TeamsSandbox) -> None:
+    chat = sandbox.teams.add_group_chat([CHAIR, MANAGER], topic="PMCCG-2026-903")
+    stay = client.get("/switch", query_string={"who": MANAGER, "c": chat})
+    assert stay.status_code == 302 and f"/as/{MANAGER}/chat" in stay.headers["Location"]
+    assert "19%3A" in stay.headers["Location"] or "19:" in stay.headers["Location"]
+    leave = client.get("/switch", query_string={"who": MEMBER, "c": chat})
+    assert leave.headers["Location"].endswith(f"/as/{MEMBER}")
+
+
+def test_pmccg_sandbox_is_slacks_unless_teams_is_asked_for() -> None:
+    from bot.cli import build_parser
+
+    assert build_parser().parse_args(["sandbox"]).platform == "slack"
+    args = build_parser().parse_args(["sandbox", "--platform", "teams", "--port", "8081", "--data", "x"])
+    assert (args.platform, args.port, args.data) == ("teams", 8081, "x")
