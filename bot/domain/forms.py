@@ -54,6 +54,7 @@ class FormKind(StrEnum):
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
     ROSTER = "roster"
+    DEPUTY = "deputy"  # Teams: "Sending a deputy" (its subject is the button's value as the bot sent it)
 
 
 @dataclass(frozen=True)

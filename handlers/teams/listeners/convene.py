@@ -35,7 +35,7 @@ from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import convene as convene_form
 from handlers.teams.dialogs import convene_dialog, dialog_continue, dialog_message, propose_leads, read_convene
 from handlers.teams.dialogs.fields import ENTRA_ID
-from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of
+from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of, view_key
 from handlers.teams.listeners.commands import Typed, command
 from handlers.teams.replies import refusal_text
 
@@ -45,10 +45,6 @@ DIALOG_ID = "convene"  # the opener's dialog_id (Slack's callback id of the same
 NAMES_WAIT_SECONDS = 1.5  # as Slack's submit: the directory's names, loaded when the form opened, or shortly
 
 
-def view_key(turn: Turn) -> str:
-    """What binds a form record to where its dialog was opened: a dialog has no id of its own on Teams, but its
-    submission comes from the same conversation as the button that opened it."""
-    return f"teams:{turn.conversation_id}"
 
 
 def opener_card(short_name: str) -> dict[str, Any]:
