@@ -111,10 +111,10 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
 def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from bot.config import TEAMS_REQUIRED
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
 
     # Named before the Teams SDK is imported (seconds), so a missing setting is said at once.
-    settings.require(*TEAMS_REQUIRED)
+    settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
     import warnings
 
     # The SDK warns at import about a preview feature the bot does not use: not an operator's business.
@@ -138,7 +138,11 @@ def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.platform == "slack":  # Teams' settings are checked when its workspace is built
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    if settings.platform == "teams":  # named before anything starts; the workspace gets a loop thread
+        settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    else:
         settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})

@@ -172,7 +172,3 @@ def _logging_restored() -> Iterator[None]:
         loggers[name].handlers[:] = handlers
     sys.excepthook, threading.excepthook = hooks
 
-
-# The Teams bot behind real HTTP (module-scoped fixtures `teams_bot`, `teams_engine`), for every test module;
-# imported last because tests/teams_bot.py reads this module's BACKENDS and MovingClock.
-from tests.teams_bot import teams_bot, teams_engine  # noqa: E402, F401

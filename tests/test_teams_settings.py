@@ -118,6 +118,7 @@ def test_the_sdks_own_client_secret_variable_is_refused_as_it_would_bypass_the_c
         teams_shell: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("TEAMS_CLIENT_ID", TEAMS_ENV["TEAMS_CLIENT_ID"])
     monkeypatch.setenv("TEAMS_TENANT_ID", TEAMS_ENV["TEAMS_TENANT_ID"])
+    monkeypatch.setenv("TEAMS_APP_ID", "3f1c2b4a-6d5e-4f70-8192-a3b4c5d6e7f8")
     monkeypatch.setenv("CLIENT_SECRET", SECRET)
     assert cli.main(["teams"]) == 2
     out, err = capsys.readouterr()
