@@ -164,3 +164,28 @@ def test_teams_failing_part_way_keeps_no_case_no_chat_and_tells_the_convener(tea
     assert case.reference == f"PMCCG-{year}-001"
     everything = json.dumps([c.body for c in teams_bot.teams.calls_to(CHATS)])
     assert "Rosalind Fairweather" not in everything
+
+
+def test_choosing_the_profession_proposes_its_lead_and_keeps_the_rest(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    nonce, card = open_form(teams_bot)
+    assert not inputs(card)["seat_professional_lead"].get("value")  # no profession chosen yet
+    values = typed(teams_bot, seat_professional_lead="", concern="Late rounds on ward 7")
+    response = teams_bot.submit_dialog(teams_bot.person(MANAGER),
+                                       {"action": "convene_profession", "nonce": nonce, **values})
+    again = dialog_card(response.json())
+    assert inputs(again)["seat_professional_lead"]["value"] == teams_bot.person("U0NURSELD").id
+    assert inputs(again)["concern"]["value"] == "Late rounds on ward 7"
+    assert cases(teams_bot) == []
+
+
+def test_the_submission_is_answered_at_once_while_the_convening_takes_its_time(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    earlier = seen(teams_bot, MANAGER)
+    nonce, _ = open_form(teams_bot)
+    teams_bot.teams.delay_next(CHATS, 3.0)  # Graph slow to make the chat
+    started = time.monotonic()
+    assert closing(send(teams_bot, nonce, typed(teams_bot))).startswith("Convening")
+    assert time.monotonic() - started < 2.0  # well inside Teams' ~5 s for an invoke
+    told(teams_bot, MANAGER, "is convened", earlier)
+    assert len(cases(teams_bot)) == 1
