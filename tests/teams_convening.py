@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from bot.clock import now
 from bot.sandbox.teams_api import visible_text
+from bot.sandbox.teams_checks import invoke_response_refusal
 from storage.tables import Case
 from tests.factories import call_in, form, seat_choices
 from tests.teams_bot import TeamsBotHarness
@@ -47,6 +48,7 @@ def elements(node: Any) -> Iterator[dict[str, Any]]:
 
 def dialog_card(answer: Mapping[str, Any]) -> dict[str, Any]:
     """The card of a task/fetch or task/submit answer that shows (or shows again) a dialog."""
+    assert invoke_response_refusal(answer) is None  # what Teams would take
     task = answer["task"]
     assert task["type"] == "continue", task
     return task["value"]["card"]["content"]

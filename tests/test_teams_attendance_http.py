@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.sandbox.teams_api import visible_text
+from bot.sandbox.teams_checks import invoke_response_refusal
 from storage.tables import Case, DeliveryRecord, Invitee
 from tests.teams_bot import TeamsBotHarness
 from tests.teams_convening import MANAGER, closing, convened, dialog_card, error_under, wait
@@ -65,6 +66,7 @@ def on_board(bot: TeamsBotHarness, uid: str, verb: str, case: Case, value: str |
     response = bot.click(bot.person(uid), verb, {"value": value}, reply_to_id=case.board_ref,
                          conversation=case.room_id)
     assert response.status_code == 200
+    assert invoke_response_refusal(response.json()) is None
     return response.json()
 
 
@@ -74,6 +76,7 @@ def on_invitation(bot: TeamsBotHarness, uid: str, verb: str, case: Case, value: 
     value = value if value is not None else value_of(sent, verb)
     response = bot.click(bot.person(uid), verb, {"value": value}, reply_to_id=sent["id"])
     assert response.status_code == 200
+    assert invoke_response_refusal(response.json()) is None  # the card replacing theirs is one Teams takes
     return response.json()
 
 
