@@ -189,3 +189,24 @@ def test_the_submission_is_answered_at_once_while_the_convening_takes_its_time(t
     assert time.monotonic() - started < 2.0  # well inside Teams' ~5 s for an invoke
     told(teams_bot, MANAGER, "is convened", earlier)
     assert len(cases(teams_bot)) == 1
+
+
+def test_convene_mentioned_in_a_group_chat_tells_the_result_in_the_1_1_chat_only(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    manager = teams_bot.person(MANAGER)
+    teams_bot.install(manager)  # the 1:1 chat Teams told the bot of when the manager added the app
+    earlier = seen(teams_bot, MANAGER)
+    chat = teams_bot.teams.add_group_chat([manager.id, teams_bot.person("U0CHAIR01").id], topic="Ward 7 leads")
+    teams_bot.mention(manager, chat, "convene")
+    (opener,) = teams_bot.teams.messages(chat)
+    assert opener["attachments"][0]["content"]["actions"][0]["data"]["dialog_id"] == "convene"
+    response = teams_bot.open_dialog(manager, {"dialog_id": "convene"}, conversation=chat)
+    nonce = dialog_card(response.json())["actions"][0]["data"]["nonce"]
+    # The form is bound to where it was opened: sent from elsewhere (the 1:1 chat), it is refused.
+    assert "not opened for you" in closing(send(teams_bot, nonce, typed(teams_bot)))
+    answer = teams_bot.submit_dialog(manager, {"action": "convene_submit", "nonce": nonce, **typed(teams_bot)},
+                                     conversation=chat).json()
+    assert closing(answer).startswith("Convening")
+    told(teams_bot, MANAGER, "is convened", earlier)
+    assert len(teams_bot.teams.messages(chat)) == 1  # nothing more said in the group chat
+    assert len(cases(teams_bot)) == 1
