@@ -210,3 +210,36 @@ def test_convene_mentioned_in_a_group_chat_tells_the_result_in_the_1_1_chat_only
     told(teams_bot, MANAGER, "is convened", earlier)
     assert len(teams_bot.teams.messages(chat)) == 1  # nothing more said in the group chat
     assert len(cases(teams_bot)) == 1
+
+
+def test_a_wrong_lead_and_values_the_dialog_never_sends_are_refused_at_their_fields(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    nonce, _ = open_form(teams_bot)
+    card = dialog_card(send(teams_bot, nonce, typed(teams_bot, seat_professional_lead=teams_bot.person("U0GPLEAD1").id,
+                                                    route="<at>everyone</at>", call_time="25:99",
+                                                    seat_chair="not-an-entra-id")))
+    assert "professional lead for nursing" in (error_under(card, "seat_professional_lead") or "")
+    assert error_under(card, "route") == "Choose one of the options."
+    assert error_under(card, "call_time") == "Choose a time with the time picker."
+    assert error_under(card, "seat_chair")
+    assert cases(teams_bot) == [] and teams_bot.teams.calls_to(CHATS) == []
+
+
+def test_someone_else_proposing_in_the_managers_form_changes_nothing(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    nonce, _ = open_form(teams_bot)
+    for uid in ("U0MEMBER1", "U0GOVERN1"):  # not a convener; a convener, but not the person it was opened for
+        response = teams_bot.submit_dialog(teams_bot.person(uid), {"action": "convene_profession", "nonce": nonce,
+                                                                   "profession": "nursing"})
+        assert "not opened for you" in closing(response.json())
+
+
+def test_a_rate_limited_chat_creation_is_tried_again_after_retry_after(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    earlier = seen(teams_bot, MANAGER)
+    teams_bot.teams.rate_limit_next(CHATS, retry_after=1)
+    nonce, _ = open_form(teams_bot)
+    closing(send(teams_bot, nonce, typed(teams_bot)))
+    told(teams_bot, MANAGER, "is convened", earlier)
+    assert [c.status for c in teams_bot.teams.calls_to(CHATS)] == [429, 202]
+    assert len(cases(teams_bot)) == 1
