@@ -243,3 +243,14 @@ def test_a_rate_limited_chat_creation_is_tried_again_after_retry_after(teams_bot
     told(teams_bot, MANAGER, "is convened", earlier)
     assert [c.status for c in teams_bot.teams.calls_to(CHATS)] == [429, 202]
     assert len(cases(teams_bot)) == 1
+
+
+def test_a_refusal_asked_for_in_a_group_chat_is_said_in_the_1_1_chat(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    member = teams_bot.person("U0MEMBER1")
+    teams_bot.install(member)
+    earlier = seen(teams_bot, "U0MEMBER1")
+    chat = teams_bot.teams.add_group_chat([member.id, teams_bot.person("U0CHAIR01").id], topic="Ward 7 leads")
+    teams_bot.mention(member, chat, "convene")
+    assert "Only people the PMCCG terms" in told(teams_bot, "U0MEMBER1", "Only people", earlier)
+    assert teams_bot.teams.messages(chat) == []

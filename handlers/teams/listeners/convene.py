@@ -19,6 +19,8 @@ from typing import Any
 
 from microsoft_teams.api import (
     Attachment,
+    ConversationAccount,
+    ConversationReference,
     MessageActivity,
     MessageActivityInput,
     TaskFetchInvokeActivity,
@@ -26,7 +28,7 @@ from microsoft_teams.api import (
 )
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.domain import convening, forms, roster
+from bot.domain import convening, direct_rooms, forms, roster
 from bot.domain.convening import Convened, ConveneRequest
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, Form, FormKind, FormRefused
@@ -92,6 +94,19 @@ def failure_text(short_name: str, exc: PlatformFailure) -> str:
     return f"⚠️ Your {short_name} could not be convened. Nothing was created: {exc.step} failed ({exc.error}). {again}"
 
 
+async def private_ref(turn: ActivityContext[MessageActivity], ctx: TeamsContext,
+                      typed: Typed) -> ConversationReference | None:
+    """Where a reply to one person goes: the turn's own chat when it is their 1:1 chat; from a group chat, their
+    1:1 chat if the bot knows it (a refusal is the twin of Slack's ephemeral reply), else the group chat."""
+    if typed.conversation_type == "personal":
+        return None
+    kept = await asyncio.to_thread(direct_rooms.find, ctx.services.sessions, typed.user_id)
+    if kept is None:
+        return None
+    return ConversationReference(channel_id="msteams", service_url=kept.service_url, bot=turn.activity.recipient,
+                                 conversation=ConversationAccount(id=kept.room))
+
+
 @command("convene")
 async def convene_typed(turn: ActivityContext[MessageActivity], ctx: TeamsContext, typed: Typed) -> None:
     """The permission check first (who may not convene is told why and who to ask), then the opener card."""
@@ -108,7 +123,7 @@ async def convene_typed(turn: ActivityContext[MessageActivity], ctx: TeamsContex
 
     refusal = await asyncio.to_thread(check)
     if refusal is not None:
-        await turn.send(refusal)
+        await turn.send(refusal, conversation_ref=await private_ref(turn, ctx, typed))
         return
     card = opener_card(terms.short_name)
     await turn.send(MessageActivityInput(summary=f"Convene {terms.short_name}",
