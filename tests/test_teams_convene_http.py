@@ -156,10 +156,22 @@ def test_teams_failing_part_way_keeps_no_case_no_chat_and_tells_the_convener(tea
     with teams_bot.services.sessions() as session:
         assert session.get(ReferenceCounter, ("PMCCG", year)) is None
 
-    # Sent again from a new form, it convenes, with the number the failed one did not use.
-    nonce, _ = open_form(teams_bot)
-    closing(send(teams_bot, nonce, typed(teams_bot)))
-    told(teams_bot, MANAGER, "is convened", earlier)
+    # The message's button opens a new form with everything typed; sent, it convenes, with the number the
+    # failed one did not use.
+    (message,) = [m for m in teams_bot.teams.personal_messages(teams_bot.person(MANAGER).id)[earlier:]
+                  if "could not be convened" in visible_text(m)]
+    (again,) = message["attachments"][0]["content"]["actions"]
+    opened = teams_bot.open_dialog(teams_bot.person(MANAGER), {k: v for k, v in again["data"].items()
+                                                               if k != "msteams"})
+    card = dialog_card(opened.json())
+    values = typed(teams_bot)
+    assert inputs(card)["concern"]["value"] == values["concern"]
+    assert inputs(card)["seat_professional_lead"]["value"] == values["seat_professional_lead"]
+    new_nonce = card["actions"][0]["data"]["nonce"]
+    assert new_nonce != nonce
+    later = seen(teams_bot, MANAGER)
+    closing(send(teams_bot, new_nonce, values))
+    told(teams_bot, MANAGER, "is convened", later)
     (case,) = cases(teams_bot)
     assert case.reference == f"PMCCG-{year}-001"
     everything = json.dumps([c.body for c in teams_bot.teams.calls_to(CHATS)])

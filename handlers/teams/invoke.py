@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from microsoft_teams.api import MessageActivityInput
+from microsoft_teams.api import Attachment, MessageActivityInput
 from microsoft_teams.apps import ActivityContext, App
 
 from bot.domain import direct_rooms
@@ -101,10 +101,11 @@ def after_answer(name: str, work: Callable[[], None]) -> None:
 
 
 def tell_privately(app: App, loop: asyncio.AbstractEventLoop, sessions: Any, user_id: str, text: str,
-                   fallback: Turn | None = None) -> bool:
-    """Post `text` (Markdown) in `user_id`'s 1:1 chat with the bot, the one kept for them, else the 1:1 chat
-    `fallback` came from. From a thread other than the loop's; False (logged) when there is nowhere to post or
-    Teams refused. Never in a group chat: what the bot tells one person there would be read by all."""
+                   fallback: Turn | None = None, card: dict[str, Any] | None = None) -> bool:
+    """Post `text` (Markdown), or `card` (checked; `text` its notification summary), in `user_id`'s 1:1 chat with
+    the bot: the one kept for them, else the 1:1 chat `fallback` came from. From a thread other than the loop's;
+    False (logged) when there is nowhere to post or Teams refused. Never in a group chat: what the bot tells one
+    person there would be read by all."""
     kept = direct_rooms.find(sessions, user_id)
     if kept is not None:
         room, service_url = kept.room, kept.service_url
@@ -113,7 +114,12 @@ def tell_privately(app: App, loop: asyncio.AbstractEventLoop, sessions: Any, use
     else:
         log.warning("teams_private_word_nowhere", extra={"event": "teams_private_word_nowhere"})
         return False
-    activity = MessageActivityInput(text=text, text_format="markdown")
+    if card is not None:
+        check_card(card)
+        activity = MessageActivityInput(summary=text, attachments=[Attachment(content_type=CARD_CONTENT_TYPE,
+                                                                              content=card)])
+    else:
+        activity = MessageActivityInput(text=text, text_format="markdown")
     try:
         future = asyncio.run_coroutine_threadsafe(app.send(room, activity, service_url=service_url or None), loop)
         future.result(SEND_TIMEOUT)

@@ -32,6 +32,7 @@ from bot.domain import convening, direct_rooms, forms, roster
 from bot.domain.convening import Convened, ConveneRequest
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, Form, FormKind, FormRefused
+from bot.domain.terms import Terms
 from handlers.teams.cards import CARD_CONTENT_TYPE, TEAMS_CARD_VERSION, check_card
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import convene as convene_form
@@ -44,6 +45,7 @@ from handlers.teams.replies import refusal_text
 log = logging.getLogger(__name__)
 
 DIALOG_ID = "convene"  # the opener's dialog_id (Slack's callback id of the same modal)
+REFILL = "refill"  # the data key of the button that opens the form again after a failure, with what was typed
 NAMES_WAIT_SECONDS = 1.5  # as Slack's submit: the directory's names, loaded when the form opened, or shortly
 
 
@@ -58,6 +60,27 @@ def opener_card(short_name: str) -> dict[str, Any]:
          "text": "The staff member is referred to by case number only: do not type their name anywhere in the form."},
     ], "actions": [{"type": "Action.Submit", "title": "Open the convene form",
                     "data": {"msteams": {"type": "task/fetch"}, "dialog_id": DIALOG_ID}}]}
+    check_card(card)
+    return card
+
+
+def refill_values(data: Any, terms: Terms) -> dict[str, str]:
+    """The form's own fields of what a button carries to fill the dialog again (client input: read again on
+    submit like anything typed); anything else is dropped."""
+    carried = data.get(REFILL) if isinstance(data, Mapping) else None
+    if not isinstance(carried, Mapping):
+        return {}
+    return {k: v for k in convene_form.field_ids(terms) if isinstance(v := carried.get(k), str)}
+
+
+def failed_card(text: str, values: Mapping[str, Any], terms: Terms) -> dict[str, Any]:
+    """What the convener is told when the convening failed: why, and a button opening the form again with
+    everything they typed (Slack shows its modal again, filled in; a Teams dialog cannot be shown again later)."""
+    card = {"type": "AdaptiveCard", "version": TEAMS_CARD_VERSION,
+            "body": [{"type": "TextBlock", "wrap": True, "color": "Warning", "text": text}],
+            "actions": [{"type": "Action.Submit", "title": "Open the form again, filled in",
+                         "data": {"msteams": {"type": "task/fetch"}, "dialog_id": DIALOG_ID,
+                                  REFILL: refill_values({REFILL: values}, terms)}}]}
     check_card(card)
     return card
 
@@ -89,8 +112,8 @@ def success_text(result: Convened) -> str:
 
 
 def failure_text(short_name: str, exc: PlatformFailure) -> str:
-    again = ("Teams may be busy: send **convene** to try again." if not exc.permanent else
-             "Check the members chosen, then send **convene** to try again.")
+    again = ("Teams may be busy: open the form again to try again." if not exc.permanent else
+             "Check the members chosen, then open the form again to try again.")
     return f"⚠️ Your {short_name} could not be convened. Nothing was created: {exc.step} failed ({exc.error}). {again}"
 
 
@@ -148,6 +171,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         who = turn_of(turn.activity)
         if who is None:
             return dialog_message("Teams did not say who you are, so the form cannot open.")
+        data = turn.activity.value.data if turn.activity.value else None
 
         def opened() -> dict[str, Any]:
             with services.sessions() as session:
@@ -159,7 +183,9 @@ def register(app: App, ctx: TeamsContext) -> None:
             nonce = forms.open_form(services.sessions, kind=FormKind.CONVENE, user_id=who.user_id, subject="",
                                     now=services.clock())
             forms.record_view(services.sessions, nonce, view_key(who))
-            return dialog({}, {}, nonce, proposal)
+            # A new form (its own nonce), filled with what the failed one sent when it is opened again.
+            values = refill_values(data, terms)
+            return dialog(values, {}, nonce, {} if values else proposal)
 
         answer = await asyncio.to_thread(opened)
         # Slow, after the form is built: the names used to refuse a staff member's name typed in the form.
@@ -221,13 +247,17 @@ def register(app: App, ctx: TeamsContext) -> None:
             return Checked(closing=exc.message)
         return Checked(request=request)
 
-    def convene_now(who: Turn, request: ConveneRequest, loop: asyncio.AbstractEventLoop) -> None:
+    def convene_now(who: Turn, request: ConveneRequest, typed: Mapping[str, Any],
+                    loop: asyncio.AbstractEventLoop) -> None:
         """After the answer, in a thread: the convening (Slack's after-ack work), then the convener is told."""
         try:
             result = convening.convene(services.sessions, services.engine, request, terms, ctx.workspace(),
                                        services.clock(), services.zone)
         except PlatformFailure as exc:
             text = failure_text(terms.short_name, exc)
+            tell_privately(app, loop, services.sessions, who.user_id, text, fallback=who,
+                           card=failed_card(text, typed, terms))
+            return
         except DomainError as exc:
             text = f"⚠️ Your {terms.short_name} could not be convened: {exc.message}"
         else:
@@ -258,7 +288,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         if outcome.closing is not None or outcome.request is None:
             return dialog_message(outcome.closing or forms.REFUSED_TEXT)
         request = outcome.request
-        after_answer("convene", lambda: convene_now(who, request, loop))
+        after_answer("convene", lambda: convene_now(who, request, data, loop))
         log.info("teams_convening_started", extra={"event": "teams_convening_started"})
         return dialog_message(f"Convening {terms.short_name}… Creating the case chat and inviting the members. "
                               "I will tell you in our chat when it is done.")
