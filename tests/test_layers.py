@@ -86,8 +86,8 @@ def test_the_source_scan_sees_the_domain() -> None:
 
 
 def test_a_refusal_is_worded_in_one_place() -> None:
-    """Who to ask (NotAllowed.contacts) is worded by handlers/slack/replies.py alone (there were four copies), and
-    on Teams by its twin handlers/teams/replies.py."""
+    """Who to ask (NotAllowed.contacts) is worded by handlers/slack/replies.py alone (and its Teams twin,
+    handlers/teams/replies.py): there were four copies."""
     wording = ROOT / "handlers" / "slack" / "replies.py"
     twins = {wording, ROOT / "handlers" / "teams" / "replies.py"}
     copies: list[str] = []
