@@ -10,7 +10,6 @@ is posted in the person's 1:1 chat. Who is the signed `from.aadObjectId`; where 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Collection
@@ -49,13 +48,6 @@ def turn_of(activity: Any) -> Turn | None:
     return Turn(user_id=sender.aad_object_id, conversation_id=conversation.id,
                 conversation_type=conversation.conversation_type or "personal", reply_to_id=reply_to,
                 service_url=activity.service_url or "")
-
-
-def view_key(turn: Turn) -> str:
-    """What binds a form record (bot/domain/forms.py) to where its dialog was opened: a dialog has no id of its own
-    on Teams, but its submission comes from the conversation of the button that opened it (hashed: a 1:1 chat's
-    id can be long)."""
-    return "teams:" + hashlib.sha256(turn.conversation_id.encode()).hexdigest()[:40]
 
 
 def card_answer(card: dict[str, Any]) -> dict[str, Any]:

@@ -25,10 +25,11 @@ from bot.domain.attendance import AnswerButton, Reply
 from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
+from handlers.teams import forms as teams_forms
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import deputy as deputy_form
 from handlers.teams.dialogs import deputy_dialog, dialog_continue, dialog_message, read_deputy
-from handlers.teams.invoke import Turn, after_answer, card_answer, message_answer, on_verbs, turn_of, view_key
+from handlers.teams.invoke import Turn, after_answer, card_answer, message_answer, on_verbs, turn_of
 from handlers.teams.render import render_card
 from handlers.teams.replies import refusal_text
 
@@ -153,9 +154,8 @@ def register(app: App, ctx: TeamsContext) -> None:
             # against the copy the dialog carries back.
             answer = (attendance.answer_value(button.reference, button.version, board=button.on_board)
                       if button.version is not None else button.reference)
-            nonce = forms.open_form(services.sessions, kind=FormKind.DEPUTY, user_id=who.user_id, subject=answer,
-                                    now=services.clock())
-            forms.record_view(services.sessions, nonce, view_key(who))
+            nonce = teams_forms.open_form(services, kind=FormKind.DEPUTY, user_id=who.user_id, subject=answer,
+                                              conversation_id=who.conversation_id)
             return deputy_card({}, {}, nonce, answer)
 
         return await asyncio.to_thread(opened)
@@ -169,7 +169,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
         def saved() -> dict[str, Any]:
             try:
-                form = forms.find(services.sessions, data.get("nonce"), who.user_id, FormKind.DEPUTY, view_key(who))
+                form = teams_forms.form_of(services, data, who.user_id, who.conversation_id, FormKind.DEPUTY)
             except (FormRefused, AlreadySubmitted) as exc:
                 return dialog_message(refusal_text(exc, names, markdown=False))
             button = attendance.parse_answer_value(form.subject)

@@ -33,12 +33,13 @@ from bot.domain.convening import Convened, ConveneRequest
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, Form, FormKind, FormRefused
 from bot.domain.terms import Terms
+from handlers.teams import forms as teams_forms
 from handlers.teams.cards import CARD_CONTENT_TYPE, TEAMS_CARD_VERSION, check_card
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import convene as convene_form
 from handlers.teams.dialogs import convene_dialog, dialog_continue, dialog_message, propose_leads, read_convene
 from handlers.teams.dialogs.fields import ENTRA_ID
-from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of, view_key
+from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of
 from handlers.teams.listeners.commands import Typed, command
 from handlers.teams.replies import refusal_text
 
@@ -180,9 +181,8 @@ def register(app: App, ctx: TeamsContext) -> None:
                 except NotAllowed as exc:
                     return dialog_message(refusal_text(exc, names, markdown=False))
                 proposal = convening.proposed_seats(session, terms, who.user_id)
-            nonce = forms.open_form(services.sessions, kind=FormKind.CONVENE, user_id=who.user_id, subject="",
-                                    now=services.clock())
-            forms.record_view(services.sessions, nonce, view_key(who))
+            nonce = teams_forms.open_form(services, kind=FormKind.CONVENE, user_id=who.user_id, subject="",
+                                              conversation_id=who.conversation_id)
             # A new form (its own nonce), filled with what the failed one sent when it is opened again.
             values = refill_values(data, terms)
             return dialog(values, {}, nonce, {} if values else proposal)
@@ -194,7 +194,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     def form_of(who: Turn, data: Mapping[str, Any]) -> Form | str:
         try:
-            return forms.find(services.sessions, data.get("nonce"), who.user_id, FormKind.CONVENE, view_key(who))
+            return teams_forms.form_of(services, data, who.user_id, who.conversation_id, FormKind.CONVENE)
         except (FormRefused, AlreadySubmitted) as exc:
             return refusal_text(exc, names, markdown=False)
 

@@ -22,6 +22,7 @@ from bot.domain.cases import find_case
 from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused
 from bot.domain.notify import Message, MessageKind, attempt
+from handlers.teams import forms as teams_forms
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import dialog_continue, dialog_message, invite_deputy_dialog, read_invite_deputy
 from handlers.teams.dialogs import quorum_fixes as invite_form
@@ -32,7 +33,6 @@ from handlers.teams.invoke import (
     on_verbs,
     tell_privately,
     turn_of,
-    view_key,
 )
 from handlers.teams.listeners.attendance import NOT_THE_BOTS, NotOurCard, button_value
 from handlers.teams.replies import refusal_text
@@ -91,9 +91,8 @@ def register(app: App, ctx: TeamsContext) -> None:
                 return dialog_message(refused(exc))
             if not choices.seats:
                 return dialog_message(ALL_FILLED)
-            nonce = forms.open_form(services.sessions, kind=FormKind.INVITE_DEPUTY, user_id=who.user_id,
-                                    subject=choices.reference, now=services.clock())
-            forms.record_view(services.sessions, nonce, view_key(who))
+            nonce = teams_forms.open_form(services, kind=FormKind.INVITE_DEPUTY, user_id=who.user_id,
+                                          subject=choices.reference, conversation_id=who.conversation_id)
             return invite_card({}, {}, nonce, choices)
 
         return await asyncio.to_thread(opened)
@@ -117,8 +116,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
         def saved() -> dict[str, Any]:
             try:
-                form = forms.find(services.sessions, data.get("nonce"), who.user_id, FormKind.INVITE_DEPUTY,
-                                  view_key(who))
+                form = teams_forms.form_of(services, data, who.user_id, who.conversation_id, FormKind.INVITE_DEPUTY)
             except (FormRefused, AlreadySubmitted) as exc:
                 return dialog_message(refused(exc))
             reference = form.subject  # as the bot opened it, not the copy the dialog carries back
