@@ -115,3 +115,17 @@ def test_proceeding_is_recorded_once_and_said_in_the_case_chat_once(teams_bot: T
     with teams_bot.services.sessions() as session:
         kinds = [e.kind for e in events(session, case.id or 0)]
     assert kinds.count("proceed_may_be_inquorate") == 1
+
+
+def test_going_ahead_is_kept_when_the_case_chat_cannot_be_told_and_the_person_is_told_so(
+        teams_bot: TeamsBotHarness) -> None:
+    case = warned(teams_bot)
+    chair = teams_bot.person("U0CHAIR01")
+    sent = warning(teams_bot, "U0CHAIR01", case)
+    earlier = len(teams_bot.teams.personal_messages(chair.id))
+    teams_bot.teams.fail_next("POST /v3/conversations/{id}/activities", 404, "ConversationNotFound")
+    assert proceed(teams_bot, "U0CHAIR01", case, sent["id"]).startswith("Recorded")
+    wait(lambda: any("could not be told" in visible_text(m)
+                     for m in teams_bot.teams.personal_messages(chair.id)[earlier:]))
+    with teams_bot.services.sessions() as session:
+        assert "proceed_may_be_inquorate" in [e.kind for e in events(session, case.id or 0)]

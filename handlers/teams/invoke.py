@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from microsoft_teams.api import Attachment, MessageActivityInput
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.domain import direct_rooms
 from handlers.teams.cards import CARD_CONTENT_TYPE, check_card
+from handlers.teams.context import TeamsContext
+from handlers.teams.private import card_message, tell
 
 log = logging.getLogger(__name__)
 
@@ -92,31 +92,19 @@ def after_answer(name: str, work: Callable[[], None]) -> None:
     threading.Thread(target=run, name=f"teams-{name}", daemon=True).start()
 
 
-def tell_privately(app: App, loop: asyncio.AbstractEventLoop, sessions: Any, user_id: str, text: str,
-                   fallback: Turn | None = None, card: dict[str, Any] | None = None) -> bool:
-    """Post `text` (Markdown), or `card` (checked; `text` its notification summary), in `user_id`'s 1:1 chat with
-    the bot: the one kept for them, else the 1:1 chat `fallback` came from. From a thread other than the loop's;
-    False (logged) when there is nowhere to post or Teams refused. Never in a group chat: what the bot tells one
-    person there would be read by all."""
-    kept = direct_rooms.find(sessions, user_id)
-    if kept is not None:
-        room, service_url = kept.room, kept.service_url
-    elif fallback is not None and fallback.conversation_type == "personal":
-        room, service_url = fallback.conversation_id, fallback.service_url
-    else:
-        log.warning("teams_private_word_nowhere", extra={"event": "teams_private_word_nowhere"})
-        return False
+def tell_privately(ctx: TeamsContext, app: App, loop: asyncio.AbstractEventLoop, user_id: str, text: str, *,
+                   turn: ActivityContext[Any] | None = None, card: dict[str, Any] | None = None) -> bool:
+    """From a thread other than the loop's: `text` (Markdown), or `card` (checked; `text` its notification
+    summary), to `user_id` privately, as handlers/teams/private.py's `tell` says it (the turn's 1:1 chat, else
+    their kept 1:1 chat; never a group chat). False (logged there) when it could not be said."""
     if card is not None:
         check_card(card)
-        activity = MessageActivityInput(summary=text, attachments=[Attachment(content_type=CARD_CONTENT_TYPE,
-                                                                              content=card)])
-    else:
-        activity = MessageActivityInput(text=text, text_format="markdown")
+    message = card_message(card, text) if card is not None else text
+    future = asyncio.run_coroutine_threadsafe(tell(ctx, user_id, message, turn=turn, app=app), loop)
     try:
-        future = asyncio.run_coroutine_threadsafe(app.send(room, activity, service_url=service_url or None), loop)
-        future.result(SEND_TIMEOUT)
+        return future.result(SEND_TIMEOUT)
     except Exception as exc:  # noqa: BLE001  (the work is done either way; the person can ask again)
+        future.cancel()
         log.warning("teams_private_word_failed", extra={"event": "teams_private_word_failed",
                                                         "error": type(exc).__name__})
         return False
-    return True

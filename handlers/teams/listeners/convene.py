@@ -19,8 +19,6 @@ from typing import Any
 
 from microsoft_teams.api import (
     Attachment,
-    ConversationAccount,
-    ConversationReference,
     MessageActivity,
     MessageActivityInput,
     TaskFetchInvokeActivity,
@@ -28,7 +26,7 @@ from microsoft_teams.api import (
 )
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.domain import convening, direct_rooms, forms, roster
+from bot.domain import convening, forms, roster
 from bot.domain.convening import Convened, ConveneRequest
 from bot.domain.errors import DomainError, InvalidInput, NotAllowed, PlatformFailure
 from bot.domain.forms import AlreadySubmitted, Form, FormKind, FormRefused
@@ -41,6 +39,7 @@ from handlers.teams.dialogs import convene_dialog, dialog_continue, dialog_messa
 from handlers.teams.dialogs.fields import ENTRA_ID
 from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of
 from handlers.teams.listeners.commands import Typed, command
+from handlers.teams.private import tell
 from handlers.teams.replies import refusal_text
 
 log = logging.getLogger(__name__)
@@ -118,19 +117,6 @@ def failure_text(short_name: str, exc: PlatformFailure) -> str:
     return f"⚠️ Your {short_name} could not be convened. Nothing was created: {exc.step} failed ({exc.error}). {again}"
 
 
-async def private_ref(turn: ActivityContext[MessageActivity], ctx: TeamsContext,
-                      typed: Typed) -> ConversationReference | None:
-    """Where a reply to one person goes: the turn's own chat when it is their 1:1 chat; from a group chat, their
-    1:1 chat if the bot knows it (a refusal is the twin of Slack's ephemeral reply), else the group chat."""
-    if typed.conversation_type == "personal":
-        return None
-    kept = await asyncio.to_thread(direct_rooms.find, ctx.services.sessions, typed.user_id)
-    if kept is None:
-        return None
-    return ConversationReference(channel_id="msteams", service_url=kept.service_url, bot=turn.activity.recipient,
-                                 conversation=ConversationAccount(id=kept.room))
-
-
 @command("convene")
 async def convene_typed(turn: ActivityContext[MessageActivity], ctx: TeamsContext, typed: Typed) -> None:
     """The permission check first (who may not convene is told why and who to ask), then the opener card."""
@@ -147,7 +133,10 @@ async def convene_typed(turn: ActivityContext[MessageActivity], ctx: TeamsContex
 
     refusal = await asyncio.to_thread(check)
     if refusal is not None:
-        await turn.send(refusal, conversation_ref=await private_ref(turn, ctx, typed))
+        # Private, as Slack's ephemeral reply: their 1:1 chat (from a group chat, the one kept for them; said in
+        # the group chat only when the bot knows none).
+        if not await tell(ctx, typed.user_id, refusal, turn=turn):
+            await turn.send(refusal)
         return
     card = opener_card(terms.short_name)
     await turn.send(MessageActivityInput(summary=f"Convene {terms.short_name}",
@@ -247,22 +236,21 @@ def register(app: App, ctx: TeamsContext) -> None:
             return Checked(closing=exc.message)
         return Checked(request=request)
 
-    def convene_now(who: Turn, request: ConveneRequest, typed: Mapping[str, Any],
-                    loop: asyncio.AbstractEventLoop) -> None:
+    def convene_now(who: Turn, request: ConveneRequest, typed: Mapping[str, Any], loop: asyncio.AbstractEventLoop,
+                    turn: ActivityContext[TaskSubmitInvokeActivity]) -> None:
         """After the answer, in a thread: the convening (Slack's after-ack work), then the convener is told."""
         try:
             result = convening.convene(services.sessions, services.engine, request, terms, ctx.workspace(),
                                        services.clock(), services.zone)
         except PlatformFailure as exc:
             text = failure_text(terms.short_name, exc)
-            tell_privately(app, loop, services.sessions, who.user_id, text, fallback=who,
-                           card=failed_card(text, typed, terms))
+            tell_privately(ctx, app, loop, who.user_id, text, turn=turn, card=failed_card(text, typed, terms))
             return
         except DomainError as exc:
             text = f"⚠️ Your {terms.short_name} could not be convened: {exc.message}"
         else:
             text = success_text(result)
-        tell_privately(app, loop, services.sessions, who.user_id, text, fallback=who)
+        tell_privately(ctx, app, loop, who.user_id, text, turn=turn)
 
     @app.on_dialog_submit(convene_form.SUBMIT)
     async def submit_convene(turn: ActivityContext[TaskSubmitInvokeActivity]) -> dict[str, Any]:
@@ -288,7 +276,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         if outcome.closing is not None or outcome.request is None:
             return dialog_message(outcome.closing or forms.REFUSED_TEXT)
         request = outcome.request
-        after_answer("convene", lambda: convene_now(who, request, data, loop))
+        after_answer("convene", lambda: convene_now(who, request, data, loop, turn))
         log.info("teams_convening_started", extra={"event": "teams_convening_started"})
         return dialog_message(f"Convening {terms.short_name}… Creating the case chat and inviting the members. "
                               "I will tell you in our chat when it is done.")

@@ -151,14 +151,15 @@ def register(app: App, ctx: TeamsContext) -> None:
 
         return await asyncio.to_thread(saved)
 
-    def tell_room(who: Turn, room: str, reference: str, loop: asyncio.AbstractEventLoop) -> None:
+    def tell_room(who: Turn, room: str, reference: str, loop: asyncio.AbstractEventLoop,
+                  turn: ActivityContext[AdaptiveCardInvokeActivity]) -> None:
         failed: list[str] = []
         attempt("proceed_noted", failed, reference, lambda: ctx.workspace().post(
             room, Message(MessageKind.PROCEED_NOTED, {"reference": reference, "user_id": who.user_id})))
         if failed:
-            tell_privately(app, loop, services.sessions, who.user_id,
+            tell_privately(ctx, app, loop, who.user_id,
                            f"The case chat of **{reference}** could not be told that the call goes ahead and may "
-                           "be inquorate; please say so there.", fallback=who)
+                           "be inquorate; please say so there.", turn=turn)
 
     async def proceed(turn: ActivityContext[AdaptiveCardInvokeActivity], _verb: str) -> dict[str, Any]:
         who = turn_of(turn.activity)
@@ -177,7 +178,7 @@ def register(app: App, ctx: TeamsContext) -> None:
                 return message_answer(refused(exc))
             if not recorded:
                 return message_answer(f"Already recorded: the call for {reference} goes ahead and may be inquorate.")
-            after_answer("proceed", lambda: tell_room(who, room, reference, loop))
+            after_answer("proceed", lambda: tell_room(who, room, reference, loop, turn))
             return message_answer(f"Recorded: the call for {reference} goes ahead and may be inquorate.")
 
         return await asyncio.to_thread(decided)
