@@ -228,3 +228,18 @@ def test_the_deputy_dialog_opens_only_from_a_card_the_bot_sent_that_member(teams
                                                                       "value": value},
                                       reply_to_id=case.header_ref, conversation=case.room_id).json()
     assert "not on a message the bot sent you" in closing(elsewhere)
+
+
+def test_a_deputy_named_from_the_invitation_is_recorded_and_the_invitation_redrawn(teams_bot: TeamsBotHarness) -> None:
+    case = fresh_case(teams_bot)
+    nurse, lead = teams_bot.person("U0NURSELD"), teams_bot.person("U0GPLEAD1")
+    sent = invitation(teams_bot, "U0NURSELD", case)
+    opened = teams_bot.open_dialog(nurse, {"dialog_id": "attendance_deputy",
+                                           "value": value_of(sent, "attendance_deputy")}, reply_to_id=sent["id"])
+    data = dialog_card(opened.json())["actions"][0]["data"]
+    assert data["answer"] == f"{case.reference}:{case.schedule_version}"  # as the ledger has it: not the board's
+    answer = teams_bot.submit_dialog(nurse, {**data, "deputy": lead.id}).json()
+    assert "recorded" in closing(answer)
+    wait(lambda: f"Sending a deputy: {mention(teams_bot, 'U0GPLEAD1')}" in board_text(teams_bot, case))
+    wait(lambda: any(m["id"] == sent["id"] and "Your answer" in visible_text(m)
+                     for m in teams_bot.teams.personal_messages(nurse.id)))
