@@ -24,7 +24,7 @@ from tests.teams_after_call import (
     tick,
     with_text,
 )
-from tests.teams_bot import TeamsBotHarness, teams_bot, teams_engine  # noqa: F401  (fixtures)
+from tests.teams_bot import TeamsBotHarness
 
 
 def _open(bot: TeamsBotHarness, case: Case, uid: str = "U0CHAIR01", **where: Any) -> Any:
