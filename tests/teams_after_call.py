@@ -163,4 +163,6 @@ def record_outcome(bot: TeamsBotHarness, case: Case, *rows: tuple[str, str, date
     opened = bot.open_dialog(chair, {"dialog_id": "case_record_outcome", "value": case.reference},
                              reply_to_id=case.header_ref, conversation=case.room_id)
     data = submit_data(dialog_card(opened))
+    for _ in rows[1:]:  # the dialog has one row until "Add another action point" is pressed
+        bot.submit_dialog(chair, {"action": "outcome_add_row", "nonce": data["nonce"]}, conversation=case.room_id)
     return dialog_closed_with(bot.submit_dialog(chair, {**outcome_answers(*rows), **data}, conversation=case.room_id))

@@ -34,7 +34,10 @@ def _case_with_action(bot: TeamsBotHarness) -> tuple[Case, TeamsUser]:
     bot.reset()
     case = convene_case(bot)
     owner = bot.person("U0SERVICE")
-    assert record_outcome(bot, case, (DESCRIPTION, owner.id, due(bot=bot))).startswith("Recorded")
+    chair = bot.person("U0CHAIR01")
+    assert record_outcome(bot, case, (DESCRIPTION, owner.id, due(bot=bot)),
+                          ("Write to the service lead about supervision", chair.id, due(bot=bot))
+                          ).startswith("Recorded")
     tick(bot)  # the circulation: the item is reminded from now on
     return case, owner
 
@@ -117,14 +120,13 @@ def test_a_click_on_another_persons_item_or_card_changes_nothing(teams_bot: Team
     refused = teams_bot.click(chair, "action_point_done", {"value": value}, reply_to_id=listed["id"],
                               conversation=_conversation(teams_bot, chair))
     assert "not on a message the bot sent you" in refused.json()["value"]
-    # The owner, on their own list, with data naming the chair's item (a fairness inquiry is the chair's).
-    chair_list = _listed(teams_bot, chair)
-    chair_value = _button(chair_list, "Done")["data"]["value"] if buttons(chair_list) else None
-    if chair_value is not None:
-        item_id = chair_value.split(":")[0]
-        other = teams_bot.click(owner, "action_point_done", {"value": f"{item_id}:{value.split(':')[1]}"},
-                                reply_to_id=listed["id"], conversation=_conversation(teams_bot, owner))
-        assert "not one of your action points" in other.json()["value"]
+    # The owner, on their own list, with data naming the chair's item.
+    chair_item = _button(_listed(teams_bot, chair), "Done")["data"]["value"].split(":")[0]
+    other = teams_bot.click(owner, "action_point_done", {"value": f"{chair_item}:{value.split(':')[1]}"},
+                            reply_to_id=listed["id"], conversation=_conversation(teams_bot, owner))
+    assert "not one of your action points" in other.json()["value"]
+    with teams_bot.services.sessions() as session:
+        assert session.get(ActionPoint, int(chair_item)).status == ActionStatus.OPEN
     # The owner's own button, but replyToId names another card of theirs.
     elsewhere = teams_bot.click(owner, "action_point_done", {"value": value}, reply_to_id="1700000000000",
                                 conversation=_conversation(teams_bot, owner))

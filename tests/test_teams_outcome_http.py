@@ -169,3 +169,59 @@ def test_outcome_typed_answers_with_the_button_in_the_1_1_chat(teams_bot: TeamsB
     member = teams_bot.person("U0SERVICE")
     teams_bot.say(member, f"outcome {case.reference}")
     assert "record its outcome" in visible_text(teams_bot.teams.personal_messages(member.id)[-1])
+
+
+def _typed_opener(bot: TeamsBotHarness, uid: str, text: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`uid` types `text` in their 1:1 chat; the card the bot answers with and its one button's data."""
+    person = bot.person(uid)
+    before = len(bot.teams.personal_messages(person.id))
+    bot.say(person, text)
+    (answer,) = bot.teams.personal_messages(person.id)[before:]
+    (opener,) = answer["attachments"][0]["content"].get("actions", [])
+    return answer, dict(opener["data"])
+
+
+def test_action_typed_adds_one_and_its_owner_is_told_in_their_chat(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    case = convene_case(teams_bot)
+    chair, owner = teams_bot.person("U0CHAIR01"), teams_bot.person("U0NURSELD")
+    # Before the outcome, the domain says to record it first.
+    teams_bot.say(chair, f"action {case.reference}")
+    assert "Record the outcome" in visible_text(teams_bot.teams.personal_messages(chair.id)[-1])
+    data = submit_data(dialog_card(_open(teams_bot, case)))
+    teams_bot.submit_dialog(chair, {**outcome_answers(), **data}, conversation=case.room_id)
+
+    answer, opener = _typed_opener(teams_bot, "U0CHAIR01", f"action {case.reference}")
+    card = dialog_card(teams_bot.open_dialog(chair, opener, reply_to_id=answer["id"]))
+    assert {"action_description", "action_owner", "action_due"} <= set(inputs(card))
+    sent = {**submit_data(card), "action_description": "Share the revised night-shift rota",
+            "action_owner": owner.id, "action_due": due(7, teams_bot).isoformat()}
+    closed = dialog_closed_with(teams_bot.submit_dialog(chair, sent))
+    assert closed.startswith(f"Added action point 1 on {case.reference}")
+    (told,) = teams_bot.teams.wait_for("POST /v3/conversations/{id}/activities",
+                                       lambda c: "Share the revised night-shift rota" in visible_text(c.body))
+    assert told.params["id"] == teams_bot.teams.personal_conversation_id(owner.id)
+    (assigned,) = with_text(teams_bot.teams.personal_messages(owner.id), "Share the revised night-shift rota")
+    assert f"gave you action point 1 on case **{case.reference}**" in visible_text(assigned)
+    # The same dialog sent again adds nothing more.
+    assert "already sent" in dialog_closed_with(teams_bot.submit_dialog(chair, sent))
+    assert _written(teams_bot)[2] == 1
+
+
+def test_fairness_typed_revisits_the_answers_and_notes_it_in_the_case_chat(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    case = convene_case(teams_bot)
+    chair = teams_bot.person("U0CHAIR01")
+    data = submit_data(dialog_card(_open(teams_bot, case)))
+    teams_bot.submit_dialog(chair, {**outcome_answers(), **data}, conversation=case.room_id)
+
+    answer, opener = _typed_opener(teams_bot, "U0CHAIR01", f"fairness {case.reference}")
+    card = dialog_card(teams_bot.open_dialog(chair, opener, reply_to_id=answer["id"]))
+    assert inputs(card)["fairness_heard"]["value"] == "yes"  # the current answers, to start from
+    sent = {**submit_data(card), **{k: "yes" for k in inputs(card) if not k.endswith("_note")},
+            "fairness_heard": "unknown", "fairness_heard_note": "The practitioner is on leave until next week."}
+    closed = dialog_closed_with(teams_bot.submit_dialog(chair, sent))
+    assert closed.startswith(f"Saved: the fairness answers for {case.reference}") and "1 new action point" in closed
+    teams_bot.teams.wait_for("POST /v3/conversations/{id}/activities",
+                             lambda c: c.params["id"] == case.room_id and "revisited" in visible_text(c.body))
+    assert _written(teams_bot) == (1, 10, 1)  # earlier answers kept; the "unknown" is an inquiry for the chair
