@@ -138,7 +138,11 @@ def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.platform == "slack":  # Teams' settings are checked when its workspace is built
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    if settings.platform == "teams":  # named before anything starts; the workspace gets a loop thread
+        settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    else:
         settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})

@@ -86,9 +86,10 @@ def test_the_source_scan_sees_the_domain() -> None:
 
 
 def test_a_refusal_is_worded_in_one_place() -> None:
-    """Who to ask (NotAllowed.contacts) is worded by each platform's replies.py alone: there were four copies."""
+    """Who to ask (NotAllowed.contacts) is worded by handlers/slack/replies.py alone (and its Teams twin,
+    handlers/teams/replies.py): there were four copies."""
     wording = ROOT / "handlers" / "slack" / "replies.py"
-    twins = {wording, ROOT / "handlers" / "teams" / "replies.py"}  # Teams words it for cards and plain text
+    twins = {wording, ROOT / "handlers" / "teams" / "replies.py"}
     copies: list[str] = []
     for path in sorted((ROOT / "handlers").rglob("*.py")):
         if path in twins:

@@ -10,10 +10,22 @@ from __future__ import annotations
 from microsoft_teams.apps import App
 
 from handlers.teams.context import TeamsContext
-from handlers.teams.listeners import actions, commands, direct_rooms, home, outcome
+from handlers.teams.listeners import (
+    actions,
+    case_admin,
+    case_close,
+    commands,
+    direct_rooms,
+    export,
+    files,
+    home,
+    outcome,
+    reports,
+    roster,
+)
 
 # direct_rooms first: it keeps the person's 1:1 chat from any install or personal message, then passes on.
-MODULES = (direct_rooms, commands, outcome, actions, home)
+MODULES = (direct_rooms, commands, case_admin, case_close, roster, export, reports, files, outcome, actions, home)
 
 
 def register_all(app: App, ctx: TeamsContext) -> None:
