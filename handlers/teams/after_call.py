@@ -7,8 +7,8 @@ against what the bot stored (the case's chat and header, the delivery ledger), n
 Teams has no view id for a dialog: the form record's view is the conversation the dialog was opened in (as
 handlers/teams/forms.py in the admin package does), so a submission counts only for that person, from there.
 
-NOTE for the merge: teams-convene's handlers/teams/invoke.py and teams-admin's handlers/teams/forms.py hold
-twins of turn_of / card_answer / on_verbs / open_form / form_of; once they are in teams-int, these can go.
+The form and case-card rules are handlers/teams/forms.py's (used here). NOTE for the merge: teams-convene's
+handlers/teams/invoke.py holds twins of turn_of / card_answer / on_verbs; once it is in teams-int, these can go.
 """
 
 from __future__ import annotations
@@ -22,19 +22,16 @@ from typing import Any
 from microsoft_teams.apps import ActivityContext, App
 
 from bot.domain import forms, ledger
-from bot.domain.cases import case_named
-from bot.domain.errors import NotFound
-from bot.domain.forms import Form, FormKind, Origin, OriginRefused
+from bot.domain.forms import Form, FormKind, Origin
 from bot.domain.notify import Message, Posted
 from bot.services import Services
+from handlers.teams import forms as teams_forms
 from handlers.teams.cards import CARD_CONTENT_TYPE, check_card
 
 log = logging.getLogger(__name__)
 
-PERSONAL = "personal"
+PERSONAL = teams_forms.PERSONAL
 MESSAGE_CONTENT_TYPE = "application/vnd.microsoft.activity.message"
-NOT_THIS_CHAT = ("That button is not on this case's card in its chat, so nothing was opened. "
-                 "Use the buttons on the case card, or type the command with the case reference.")
 
 
 @dataclass(frozen=True)
@@ -158,34 +155,18 @@ def open_form(services: Services, *, kind: FormKind, user_id: str, subject: str,
 
 def form_of(services: Services, data: Mapping[str, Any], who: Turn, kind: FormKind) -> Form:
     """The form a task/submit names (its nonce), for the signed person, from the conversation it was opened in.
-    Raises FormRefused or AlreadySubmitted."""
-    return forms.find(services.sessions, data.get("nonce"), who.user_id, kind, who.conversation_id)
+    Raises FormRefused or AlreadySubmitted (handlers/teams/forms.py's rule)."""
+    return teams_forms.form_of(services, data, who.user_id, who.conversation_id, kind)
 
 
 # --- where a click came from ----------------------------------------------------------------------------------
 
 
 def check_case_card(services: Services, reference: str, who: Turn) -> None:
-    """Raise OriginRefused unless a button naming `reference` may act from where it was pressed.
-
-    In the 1:1 chat the reference is the person's own (the bot's card to them; permission decides, as for a
-    typed command). In a group chat it must be that chat's case, and the card the case's header or another
-    message the bot posted in that chat for it (the ledger): a button naming another case, or on another card,
-    changes nothing."""
-    if who.personal:
-        return
-    with services.sessions() as session:
-        try:
-            case = case_named(session, reference)
-        except NotFound:
-            case = None
-        own = (case is not None and case.room_id == who.conversation_id and who.reply_to_id is not None
-               and (case.header_ref == who.reply_to_id
-                    or any(r.room == who.conversation_id and r.ref == who.reply_to_id
-                           for r in ledger.for_case(session, case.id or 0))))
-    if not own:
-        log.warning("click_origin_refused", extra={"event": "click_origin_refused", "reason": "not_case_card"})
-        raise OriginRefused(NOT_THIS_CHAT, "not_case_card")
+    """OriginRefused unless a button naming `reference` may act from where it was pressed: in a case chat only on
+    that case's own card in its own chat (handlers/teams/forms.py check_case_card)."""
+    teams_forms.check_case_card(services, reference, conversation_id=who.conversation_id,
+                                conversation_type=who.conversation_type, reply_to_id=who.reply_to_id)
 
 
 def delivered_card(services: Services, delivery_id: int | None, who: Turn, kinds: Collection[str]) -> Origin:
