@@ -21,11 +21,13 @@ from handlers.teams.listeners import (
     home,
     outcome,
     reports,
+    roll_call,
     roster,
 )
 
 # direct_rooms first: it keeps the person's 1:1 chat from any install or personal message, then passes on.
-MODULES = (direct_rooms, commands, case_admin, case_close, roster, export, reports, files, outcome, actions, home)
+MODULES = (direct_rooms, commands, case_admin, case_close, roster, export, reports, files, roll_call,
+           outcome, actions, home)
 
 
 def register_all(app: App, ctx: TeamsContext) -> None:
