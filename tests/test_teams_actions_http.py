@@ -169,3 +169,15 @@ def test_add_an_update_and_a_new_due_date_through_dialogs(teams_bot: TeamsBotHar
     # The list the click came from is redrawn in place with the new date.
     teams_bot.teams.wait_for("PUT /v3/conversations/{id}/activities/{activityId}",
                              lambda c: c.params["activityId"] == listed["id"])
+
+
+def test_actions_typed_in_a_case_chat_is_answered_in_the_1_1_chat_only(teams_bot: TeamsBotHarness) -> None:
+    case, owner = _case_with_action(teams_bot)
+    in_chat = len(teams_bot.teams.messages(case.room_id))
+    before = len(teams_bot.teams.personal_messages(owner.id))
+    teams_bot.mention(owner, case.room_id, "actions")
+    mine = teams_bot.teams.personal_messages(owner.id)[before:]
+    assert len(mine) == 1 and DESCRIPTION in visible_text(mine[0])
+    # The case chat hears only where the list went, never the list itself.
+    said = teams_bot.teams.messages(case.room_id)[in_chat:]
+    assert len(said) == 1 and DESCRIPTION not in visible_text(said[0]) and "1:1 chat" in visible_text(said[0])

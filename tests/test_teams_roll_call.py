@@ -99,3 +99,28 @@ def test_a_press_naming_another_case_or_on_another_card_changes_nothing(teams_bo
                                reply_to_id=first.roll_call_ref)
     assert "not on this case's roll-call" in own_chat.json()["value"]
     assert _marks(teams_bot) == 0
+
+
+def test_the_chair_corrects_the_roll_call_with_a_reason(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    case, card = _at_the_call(teams_bot)
+    chair, member = teams_bot.person("U0CHAIR01"), teams_bot.person("U0SERVICE")
+    # Someone who is not the chair is refused before any dialog opens.
+    refused = teams_bot.open_dialog(member, {"dialog_id": "roll_call_correct", "value": case.reference},
+                                    reply_to_id=case.roll_call_ref, conversation=case.room_id)
+    assert "correct its roll-call" in dialog_closed_with(refused)
+    opened = teams_bot.open_dialog(chair, {"dialog_id": "roll_call_correct", "value": case.reference},
+                                   reply_to_id=case.roll_call_ref, conversation=case.room_id)
+    data = submit_data(dialog_card(opened))
+    # No reason: the domain's error under its field, nothing written.
+    again = dialog_card(teams_bot.submit_dialog(chair, {**data, "person": member.id, "present": "present"},
+                                                conversation=case.room_id))
+    assert any(b.get("color") == "Attention" for b in again["body"]) and _marks(teams_bot) == 0
+    closed = dialog_closed_with(teams_bot.submit_dialog(
+        chair, {**data, "person": member.id, "present": "present", "reason": "Joined by phone; the line dropped."},
+        conversation=case.room_id))
+    assert closed == f"Corrected: the roll-call for {case.reference}."
+    teams_bot.teams.wait_for(UPDATE, lambda c: c.params["activityId"] == case.roll_call_ref)
+    teams_bot.teams.wait_for("POST /v3/conversations/{id}/activities",
+                             lambda c: c.params["id"] == case.room_id and "corrected" in visible_text(c.body))
+    assert _marks(teams_bot) == 1
