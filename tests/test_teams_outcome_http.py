@@ -225,3 +225,19 @@ def test_fairness_typed_revisits_the_answers_and_notes_it_in_the_case_chat(teams
     teams_bot.teams.wait_for("POST /v3/conversations/{id}/activities",
                              lambda c: c.params["id"] == case.room_id and "revisited" in visible_text(c.body))
     assert _written(teams_bot) == (1, 10, 1)  # earlier answers kept; the "unknown" is an inquiry for the chair
+
+
+def test_add_another_row_pressed_by_someone_else_changes_nothing(teams_bot: TeamsBotHarness) -> None:
+    teams_bot.reset()
+    case = convene_case(teams_bot)
+    nonce = submit_data(dialog_card(_open(teams_bot, case)))["nonce"]
+    member = teams_bot.person("U0SERVICE")
+    closed = dialog_closed_with(teams_bot.submit_dialog(member, {"action": "outcome_add_row", "nonce": nonce},
+                                                        conversation=case.room_id))
+    assert "not opened for you" in closed
+    # The chair's own form, sent from another conversation (their 1:1 chat), is not the dialog opened.
+    chair = teams_bot.person("U0CHAIR01")
+    elsewhere = dialog_closed_with(teams_bot.submit_dialog(chair, {"action": "outcome_add_row", "nonce": nonce}))
+    assert "not opened for you" in elsewhere
+    with teams_bot.services.sessions() as session:
+        assert session.exec(select(FormRecord).where(FormRecord.nonce == nonce)).one().rows == 1

@@ -26,7 +26,7 @@ from bot.domain.forms import Form, FormKind, Origin
 from bot.domain.notify import Message, Posted
 from bot.services import Services
 from handlers.teams import forms as teams_forms
-from handlers.teams.cards import CARD_CONTENT_TYPE, check_card
+from handlers.teams.cards import CARD_CONTENT_TYPE, TEAMS_CARD_VERSION, check_card
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def message_answer(text: str) -> dict[str, Any]:
 
 def simple_card(text: str, *, actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """A card of one paragraph (bot's wording: Markdown; typed text must be escaped by the caller)."""
-    card: dict[str, Any] = {"type": "AdaptiveCard", "version": "1.5",
+    card: dict[str, Any] = {"type": "AdaptiveCard", "version": TEAMS_CARD_VERSION,
                             "body": [{"type": "TextBlock", "text": text, "wrap": True}]}
     if actions:
         card["actions"] = actions
