@@ -269,6 +269,13 @@ def test_a_case_on_teams_in_the_browser(page: Any, shots: Path, sandbox: TeamsSa
         roll_call = page.locator(".message", has_text="Roll-call")
         assert roll_call.count() == 1
         assert "Harriet Pemberton" in roll_call.inner_text() and "Anjali Desborough" in roll_call.inner_text()
+        assert "Edited" in roll_call.inner_text()
+        # The ticks are drawings with a name, not characters an emoji font must supply.
+        assert "✅" not in roll_call.inner_text()
+        assert roll_call.locator('svg.emoji[role="img"][aria-label="Tick"]').count() == 2
+        _no_errors(page, pending)
+        page.locator(".message", has_text="Roll-call").last.scroll_into_view_if_needed()
+        page.screenshot(path=shots / "teams-4b-roll-call.png")
     _no_errors(page, pending)
     assert not page.script_errors, page.script_errors
 

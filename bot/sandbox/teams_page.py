@@ -16,11 +16,23 @@ from urllib.parse import quote
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
 
+from bot.sandbox import blockkit
 from bot.sandbox.runtime import DEMO_PEOPLE
 from bot.sandbox.teams_runtime import Answer, TeamsSandbox, entra_id
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
+# The emoji the bot's Teams cards use, drawn as the Slack page draws them (blockkit's SVGs), so no emoji font is
+# needed: character -> the name of its drawing.
+EMOJI_CHARACTERS = {"✅": "white_check_mark", "⚠": "warning", "❌": "x", "⛔": "no_entry", "🔴": "red_circle",
+                    "🟢": "large_green_circle", "🟠": "large_orange_circle", "🟡": "large_yellow_circle",
+                    "⏳": "hourglass_flowing_sand", "📋": "clipboard", "🚨": "rotating_light", "📅": "calendar",
+                    "⚖": "scales", "🔔": "bell", "🔄": "arrows_counterclockwise", "📝": "memo", "📄": "page_facing_up"}
+
+
+def emoji_drawings() -> dict[str, list[str]]:
+    """character -> [what it says, its SVG drawing in a 16x16 box]."""
+    return {char: list(blockkit.EMOJI[name]) for char, name in EMOJI_CHARACTERS.items()}
 
 
 def create_teams_page(sandbox: TeamsSandbox) -> Flask:
@@ -101,7 +113,7 @@ def create_teams_page(sandbox: TeamsSandbox) -> Flask:
                        "width": dialog.width} if dialog else None,
             "now": f"{sandbox.clock().astimezone(zone):%a %d %b %Y, %H:%M}",
             "next_due": upcoming.describe(zone) if upcoming else "", "version": sandbox.changes(),
-            "directory": directory, "installed": sandbox.app_installed(oid),
+            "directory": directory, "installed": sandbox.app_installed(oid), "emoji": emoji_drawings(),
         }
 
     @page.get("/as/<oid>/state.json")

@@ -61,9 +61,42 @@
     try {
       adaptive.parse(prepare(card));
       host.replaceChildren(adaptive.render());
+      drawEmoji(host);
     } catch (err) {
       host.textContent = "This card could not be displayed.";
       host.classList.add("teams-error");
+    }
+  }
+
+  // The bot's emoji drawn as named SVG images (the server's drawings), so the page needs no emoji font.
+  const emojiSource = `(${Object.keys(data.emoji).join("|")})\uFE0F?`;
+  const emojiPattern = new RegExp(emojiSource, "gu");
+  const hasEmoji = new RegExp(emojiSource, "u"); // no "g": test() keeps no position between nodes
+  function drawEmoji(root) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const found = [];
+    while (walker.nextNode()) if (hasEmoji.test(walker.currentNode.nodeValue)) found.push(walker.currentNode);
+    for (const node of found) {
+      const parts = document.createDocumentFragment();
+      let last = 0;
+      const text = node.nodeValue;
+      for (const match of text.matchAll(emojiPattern)) {
+        parts.append(text.slice(last, match.index));
+        const [label, drawing] = data.emoji[match[1]];
+        const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+        svg.setAttribute("viewBox", "0 0 16 16");
+        svg.setAttribute("width", "16");
+        svg.setAttribute("height", "16");
+        svg.setAttribute("class", "emoji");
+        svg.setAttribute("role", "img");
+        svg.setAttribute("aria-label", label);
+        svg.setAttribute("focusable", "false");
+        svg.innerHTML = drawing; // the server's own drawing, never card text
+        parts.append(svg);
+        last = match.index + match[0].length;
+      }
+      parts.append(text.slice(last));
+      node.replaceWith(parts);
     }
   }
 
@@ -99,6 +132,7 @@
   });
   document.querySelectorAll(".text[data-markdown]").forEach((el) => {
     if (el.dataset.markdown) el.innerHTML = md.render(mentions(el.textContent));
+    drawEmoji(el);
   });
 
   // The dialog: every Action.Submit in it is a task/submit with the inputs merged into its data.
