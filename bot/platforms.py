@@ -30,7 +30,7 @@ def teams_workspace(settings: Settings, sessions: Any, *, loop: Any = None, rend
     credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
     tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
     if render is None:
-        names = TeamsDirectory(endpoints, tokens).display_name
+        names = TeamsDirectory(endpoints, tokens).render_name  # loaded on first use, reloaded when stale
 
         def render(message: Any) -> dict[str, Any]:
             return render_activity(message, names=names)

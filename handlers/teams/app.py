@@ -63,7 +63,7 @@ def teams_workspace(bot: TeamsBot) -> Workspace:
     settings = bot.services.settings
     if bot.loop is None:
         raise RuntimeError("the Teams app is not initialised: its workspace runs on the serving loop")
-    names = bot.directory.display_name
+    names = bot.directory.render_name  # loaded on first use: the scheduler may send before anyone writes
     return TeamsWorkspace(credentials=teams_credentials(settings), endpoints=teams_endpoints(settings),
                           teams_app_id=settings.teams_app_id or "", loop=bot.loop,
                           render=lambda message: render_activity(message, names=names),
