@@ -184,4 +184,9 @@ def scheduled(teams_bot: TeamsBotHarness, worker_workspace: Workspace) -> Iterat
     teams_bot.reset()
     teams_bot.teams.clear_refusals()
     yield Scheduled(teams_bot, worker_workspace)
+    # What a test did to people (blocked the bot, removed the app) is undone for the module's next test.
     teams_bot.teams.clear_refusals()
+    for uid, person in teams_bot.users.items():
+        teams_bot.teams.unblock_bot(person.id)
+        if uid != DEACTIVATED[0]:
+            teams_bot.teams.install_app_for(person.id)

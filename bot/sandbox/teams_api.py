@@ -722,6 +722,11 @@ class TeamsStandIn:
         with self._lock:
             self._blocked.add(object_id)
 
+    def unblock_bot(self, object_id: str) -> None:
+        """The person unblocked the bot again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._blocked.discard(object_id)
+
     def install_app_for(self, object_id: str) -> str:
         """Seed: the app installed in someone's personal scope (their 1:1 chat with the bot). Returns the chat id."""
         with self._lock:
