@@ -1,4 +1,4 @@
-"""`pmccg` command line: serve (HTTP), socket (Socket Mode), db upgrade, roster import/list/history."""
+"""`pmccg` command line: serve (HTTP), socket (Socket Mode), teams, db upgrade, roster import/list/history."""
 
 from __future__ import annotations
 
@@ -87,15 +87,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None) -> Any:
+def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None,
+               workspace: Any = None) -> Any:
+    """The scheduler sending through `workspace` (default: the deployment platform's, bot/platforms.py)."""
     from bot import scheduler
     from bot.platforms import workspace_for
     from storage.db import session_factory
 
     sessions = session_factory(engine)
-    # The deployment's platform (PMCCG_PLATFORM): on Teams the workspace runs on a loop thread of its own.
+    # The deployment's platform (PMCCG_PLATFORM): on Teams the workspace runs on a loop thread of its own,
+    # unless `pmccg teams` gives the one sending on its serving loop.
     ticker = scheduler.Ticker(sessions=sessions, engine=engine,
-                              workspace=workspace_for(settings, sessions), terms=terms, zone=settings.zone,
+                              workspace=workspace if workspace is not None else workspace_for(settings, sessions),
+                              terms=terms, zone=settings.zone,
                               clock=clock.now, reporting=settings.reporting,
                               orphan_after=timedelta(seconds=settings.convene_orphan_seconds))
     if leader is not None:
@@ -104,8 +108,41 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
     return scheduler.build(ticker, settings.tick_seconds, blocking=blocking)
 
 
+def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    # Named before the Teams SDK is imported (seconds), so a missing setting is said at once.
+    settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    import warnings
+
+    # The SDK warns at import about a preview feature the bot does not use: not an operator's business.
+    warnings.filterwarnings("ignore", message="HtmlWidgetSecurityPolicy is in preview")
+    from handlers.teams.app import create_teams_app, serve
+
+    # On SQLite the server migrates at start; on PostgreSQL run `pmccg db upgrade` once per deploy.
+    terms, engine = _prepare(settings, migrate=settings.is_sqlite)
+    bot = create_teams_app(settings, terms=terms, engine=engine)
+
+    def ready() -> None:
+        # After initialize(): the workspace sends on the serving loop, from the scheduler's own thread.
+        if settings.run_scheduler:
+            _scheduler(settings, terms, engine, blocking=False, workspace=bot.workspace()).start()
+
+    log.info("serving", extra={"event": "serving", "platform": "teams", "port": settings.port,
+                               "group": terms.short_name})
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops cleanly on SIGTERM/SIGINT
+        asyncio.run(serve(bot, args.host, settings.port, log_level=args.log_level, on_ready=ready))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.platform == "slack":  # Teams' settings are checked when its workspace is built
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    if settings.platform == "teams":  # named before anything starts; the workspace gets a loop thread
+        settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    else:
         settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})
@@ -444,8 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--year", default=None, help="the year (default: this year in PMCCG_TIMEZONE)")
         one.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
         one.set_defaults(run=cmd_report)
-    teams = sub.add_parser("teams", help="Microsoft Teams tasks").add_subparsers(
-        dest="teams_command", required=True, metavar="TASK")
+    teams_parser = sub.add_parser("teams", help="Microsoft Teams: serve the Bot Framework's requests on $PORT; "
+                                  "`teams package`: the app package to upload",
+                                  description="Without a task: serve POST /api/messages (Teams activities, their "
+                                  "tokens checked) and GET /healthz with uvicorn on $PORT (default 3000), with the "
+                                  "in-process scheduler unless PMCCG_RUN_SCHEDULER=false. Needs TEAMS_CLIENT_ID, "
+                                  "TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET (see the README, 'Running on Microsoft "
+                                  "Teams').")
+    teams_parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    teams_parser.set_defaults(run=cmd_teams)
+    teams = teams_parser.add_subparsers(dest="teams_command", required=False, metavar="[TASK]")
     package = teams.add_parser("package", help="write the Teams app package (zip) to upload",
                                description="Write the Teams app package: manifest.json, color.png and outline.png "
                                "in a zip, to upload in the Teams admin centre. Needs TEAMS_CLIENT_ID and "
@@ -457,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Long-running commands: their log is what the operator watches, so our own events show at INFO.
-SERVERS = frozenset({"serve", "socket", "worker", "sandbox"})
+SERVERS = frozenset({"serve", "socket", "teams", "worker", "sandbox"})
 
 
 def _add_verbose(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -493,7 +538,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(logging.WARNING)  # until the settings (and .env) say otherwise
     try:
         settings = load_settings()
-        args.log_level, args.library_log_level = log_levels(args.command, args.verbose,
+        command = args.command if getattr(args, "teams_command", None) is None else f"teams {args.teams_command}"
+        args.log_level, args.library_log_level = log_levels(command, args.verbose,
                                                             os.environ.get("PMCCG_LOG_LEVEL"))
         logs.configure(args.log_level, libraries=args.library_log_level)
         return int(args.run(args, settings))

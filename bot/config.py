@@ -17,7 +17,9 @@ TEAMS_DEFAULT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-kno
 TEAMS_DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
 TEAMS_DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams"
 GRAPH_DEFAULT_API_URL = "https://graph.microsoft.com/v1.0"
-TEAMS_REQUIRED = ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_CLIENT_SECRET", "TEAMS_APP_ID")
+TEAMS_REQUIRED = ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_CLIENT_SECRET")
+# What sending needs besides the identity: the catalogue id of the app installed in every case chat.
+TEAMS_SENDING = ("TEAMS_APP_ID",)
 
 # Where each secret comes from, so a missing one is explained, never printed.
 WHERE_TO_FIND = {

@@ -6,9 +6,8 @@ app from handlers/teams/app.py is served by uvicorn on 127.0.0.1 in its own thre
 POSTed to /api/messages. The database is the one the Slack end-to-end tests use (SQLite, and PostgreSQL
 when reachable), migrated, with the fictional roster of tests/factories.py under Entra object ids.
 
-Module-scoped (a server start costs about a second): in a test module,
-
-    from tests.teams_bot import teams_bot, teams_engine  # noqa: F401  (fixtures)
+Module-scoped (a server start costs about a second); the fixtures `teams_bot` and `teams_engine` come
+through tests/conftest.py, so a test module just asks for them:
 
     def test_x(teams_bot: TeamsBotHarness) -> None:
         chair = teams_bot.person("U0CHAIR01")         # the roster's chair, as a stand-in TeamsUser
@@ -35,9 +34,7 @@ from bot.config import load_settings
 from bot.domain import roster
 from bot.domain.terms import load_terms
 from bot.sandbox.teams_api import TeamsStandIn, TeamsUser
-from tests.conftest import BACKENDS, MovingClock, _truncate
 from tests.factories import DEACTIVATED, LONDON, OUTSIDER, OUTSIDER_NAME, PEOPLE, STAFF_MEMBER
-from tests.teams_client import RunningTeamsApp
 
 User = TeamsUser | str
 
@@ -47,7 +44,10 @@ class TeamsBotHarness:
     U0OUTSIDE, U0STAFF01, U0LEFT001) to stand-in people; the roster is loaded under their Entra ids."""
 
     def __init__(self, engine: Engine, *, make_workspace: Any = None) -> None:
+        # Here, not at the top: tests/conftest.py imports this module, and the SDK takes seconds to import.
         from handlers.teams.app import create_teams_app, teams_workspace
+        from tests.conftest import MovingClock
+        from tests.teams_client import RunningTeamsApp
 
         self.engine = engine
         self.teams = TeamsStandIn().start()
@@ -61,7 +61,8 @@ class TeamsBotHarness:
             self.users[STAFF_MEMBER[0]] = self.teams.add_user(STAFF_MEMBER[1])
             self.users[DEACTIVATED[0]] = self.teams.add_user(DEACTIVATED[1], account_enabled=False,
                                                              app_installed=False)
-            env = {**self.teams.settings_env(), "PMCCG_PLATFORM": "teams", "DATABASE_URL": str(engine.url)}
+            env = {**self.teams.settings_env(), "TEAMS_APP_ID": self.teams.teams_app_id, "PMCCG_PLATFORM": "teams",
+                   "DATABASE_URL": str(engine.url)}
             self.settings = load_settings(env, dotenv=False)
             self.terms = load_terms()
             self.bot = create_teams_app(self.settings, terms=self.terms, engine=engine, now=self.clock,
@@ -93,6 +94,7 @@ class TeamsBotHarness:
     def reset(self) -> None:
         """An empty database with the roster loaded again, the stand-in's call log cleared, the clock now."""
         from bot.clock import now
+        from tests.conftest import _truncate
 
         if self.engine.dialect.name == "postgresql":
             _truncate(self.engine)
@@ -163,10 +165,15 @@ class TeamsBotHarness:
 # ----------------------------------------------------------------------------- fixtures
 
 
+# The Slack tests' two databases (tests/conftest.py's BACKENDS), here without importing conftest at import time.
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg)]
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def teams_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database for the module: SQLite in a temporary folder, or the run's PostgreSQL (emptied)."""
     from storage.db import make_engine, upgrade
+    from tests.conftest import _truncate
 
     if request.param == "sqlite":
         folder: Path = tmp_path_factory.mktemp(f"teams-{uuid.uuid4().hex[:6]}")

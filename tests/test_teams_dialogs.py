@@ -24,6 +24,7 @@ from bot.domain.outcomes import MAX_ACTION_ROWS
 from bot.domain.people import Standing
 from bot.domain.recording import CaseToRecord
 from bot.domain.rescheduling import CaseToAdminister
+from bot.domain.roll_call import CorrectionForm
 from bot.domain.terms import Terms, load_terms
 from bot.sandbox.teams_checks import invoke_response_refusal
 from handlers.teams import dialogs
@@ -43,6 +44,7 @@ ITEM = ItemToChange(reference=REF, number=3, due_on=date(2026, 12, 9),
                     description="Ask *HR* for <at>x</at> {{DATE(1)}}")
 ADMIN = CaseToAdminister(reference=REF, call_at=datetime(2026, 12, 10, 10, 0, tzinfo=UTC), duration_minutes=75)
 ANSWER = attendance.answer_value(REF, 2, board=True)
+OPEN_SEATS = [("service_lead", "Service lead"), ("people_team", "People team")]
 
 
 # --- reading cards as Teams shows them -------------------------------------------------------------------
@@ -129,9 +131,9 @@ OUTCOME_TYPED = {"process": "informal", "rationale": "First concern, insight sho
                  "action_2_description": "Arrange mentoring", "action_2_owner": BOB, "action_2_due": "2026-12-20"}
 
 
-def _convene(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {}) -> dict[str, Any]:
+def _convene(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {}, **kw: Any) -> dict[str, Any]:
     return dialogs.convene_dialog(values, errors, nonce=NONCE, terms=TERMS, zone_name="Europe/London",
-                                  proposal={"chair": ANN}, names=NAMES)
+                                  proposal={"chair": ANN}, names=NAMES, **kw)
 
 
 FORMS = [
@@ -162,6 +164,16 @@ FORMS = [
          lambda d: dialogs.read_roster(d, TERMS), {"user": DAN, "roles": "professional_lead,member",
                                                    "professions": "nursing"},
          dialogs.RosterChange(DAN, ["professional_lead", "member"], ["nursing"])),
+    Form("roll_call_mark", lambda v={}, e={}: dialogs.mark_dialog(v, e, nonce=NONCE, reference=REF, names=NAMES),
+         dialogs.read_mark, {"person": BOB}, (REF, BOB)),
+    Form("roll_call_correct", lambda v={}, e={}: dialogs.correct_dialog(v, e, nonce=NONCE, reference=REF, names=NAMES),
+         lambda d: dialogs.read_correct(d, actor=ANN), {"person": BOB, "present": "absent",
+                                                        "reason": "Left before the start"},
+         CorrectionForm(REF, ANN, BOB, False, "Left before the start")),
+    Form("invite_deputy", lambda v={}, e={}: dialogs.invite_deputy_dialog(v, e, nonce=NONCE, reference=REF,
+                                                                          seats=OPEN_SEATS, proposed=CAT, names=NAMES),
+         lambda d: dialogs.read_invite_deputy(d, [k for k, _ in OPEN_SEATS]), {"seat": "people_team", "deputy": DAN},
+         dialogs.SeatToFill(REF, "people_team", DAN)),
 ]
 BY_NAME = {f.name: f for f in FORMS}
 
@@ -264,11 +276,11 @@ def _bad_values(element: dict[str, Any]) -> list[Any]:
     if kind == "Input.ChoiceSet" and "choices.data" in element:
         wrong += ["U0123ABC", f"{ANN},{BOB}" if not element["isMultiSelect"] else f"{ANN},nobody"]
     elif kind == "Input.ChoiceSet":
-        wrong += ["not-an-option", "yes,no" if not element["isMultiSelect"] else "member,not-an-option"]
+        wrong += ["not-an-option", "yes,no" if not element["isMultiSelect"] else "member,not-an-option", "٦٠"]
     elif kind == "Input.Date":
-        wrong += ["2026-02-30", "tomorrow"]
+        wrong += ["2026-02-30", "tomorrow", "٢٠٢٦-١٢-١٠"]
     elif kind == "Input.Time":
-        wrong += ["25:61", "noon"]
+        wrong += ["25:61", "noon", "١٤:٣٠"]
     elif kind == "Input.Toggle":
         wrong += ["maybe"]
     return wrong
@@ -407,14 +419,17 @@ def test_choosing_the_profession_proposes_its_lead_and_keeps_the_rest() -> None:
     lead_key = LEAD.removeprefix("seat_")
     assert reading.value.profession == "nursing" and reading.value.seats[lead_key] is None
     # The listener asks the roster (convening.propose_for_profession) and answers with the dialog again.
+    # Chosen but not yet proposed: the hint says how to have one proposed.
+    assert after(_convene(data), LEAD)["text"] == (  # type: ignore[index]
+        'Choose a professional lead for nursing, or press "Propose their professional lead" above.')
     proposed = dialogs.propose_leads(data, TERMS, {lead_key: CAT})
-    again = _convene(proposed)
+    again = _convene(proposed, proposed_for="nursing")
     assert inputs(again)[LEAD]["value"] == CAT
     assert after(again, LEAD)["text"] == "Proposed from the roster: a professional lead for nursing."  # type: ignore
     assert inputs(again)["concern"]["value"] == CONVENE_TYPED["concern"]
     assert inputs(again)["seat_chair"]["value"] == CONVENE_TYPED["seat_chair"]
     # No lead free for that profession: the seat is emptied and the hint says what to do.
-    nobody = _convene(dialogs.propose_leads(data, TERMS, {lead_key: None}))
+    nobody = _convene(dialogs.propose_leads(data, TERMS, {lead_key: None}), proposed_for="nursing")
     assert "value" not in inputs(nobody)[LEAD]
     assert after(nobody, LEAD)["text"].startswith("The roster has no professional lead for nursing")  # type: ignore
 
@@ -450,11 +465,24 @@ def test_close_says_whether_a_reason_is_required() -> None:
     assert (needed["label"], optional["label"]) == ("Reason", "Closing note (optional)")
 
 
-def test_the_deputy_dialog_carries_the_button_it_came_from() -> None:
-    card = BY_NAME["deputy"].build()
-    assert submit(card) == {"action": "deputy_submit", "nonce": NONCE, "answer": ANSWER}
-    reading = dialogs.read_deputy({"action": "deputy_submit", "nonce": NONCE, "deputy": BOB})
-    assert FORM_FIELD in reading.errors
+@pytest.mark.parametrize(("name", "key", "carried"), [
+    ("deputy", "answer", ANSWER), ("roll_call_mark", "reference", REF), ("roll_call_correct", "reference", REF),
+    ("invite_deputy", "reference", REF)])
+def test_a_dialog_opened_from_a_button_carries_what_slack_keeps_in_private_metadata(name: str, key: str,
+                                                                                      carried: str) -> None:
+    form = BY_NAME[name]
+    card = form.build()
+    assert submit(card) == {"action": f"{name}_submit", "nonce": NONCE, key: carried}
+    for missing in (None, 5, ""):
+        reading = form.read({**sent(card, form.typed), key: missing})
+        assert FORM_FIELD in reading.errors
+
+
+def test_invite_a_deputy_starts_from_the_first_open_seat_and_the_proposal() -> None:
+    shown = inputs(BY_NAME["invite_deputy"].build())
+    assert (shown["seat"]["value"], shown["deputy"]["value"]) == ("service_lead", CAT)
+    # Without the offered seats, any seat text is passed on for the domain to refuse at "seat".
+    assert dialogs.read_invite_deputy({"reference": REF, "seat": "chair"}).value.seat == "chair"
 
 
 def test_dialog_envelopes() -> None:
@@ -463,3 +491,38 @@ def test_dialog_envelopes() -> None:
         "title": "Cancel the call", "card": {"contentType": CARD_CONTENT_TYPE, "content": card}}}}
     assert dialogs.dialog_continue("t", card, height="large", width="medium")["task"]["value"]["height"] == "large"
     assert dialogs.dialog_message("Saved.") == {"task": {"type": "message", "value": "Saved."}}
+
+
+# --- wording (as tests/test_form_wording.py holds Slack's forms to it) -------------------------------------
+
+
+def test_every_dialog_reads_as_plain_english(form: Form) -> None:
+    from tests.test_form_wording import _plain
+
+    card = form.build(form.typed)
+    body = card["body"]
+    # A hint is the subtle text right under an input (or under its error), as Slack's hint is (the same check).
+    hints = {id(e) for before, e in zip(body, body[1:], strict=False) if e.get("isSubtle")
+             and (str(before["type"]).startswith("Input.") or before.get("color") == "Attention")}
+    problems: list[str] = []
+    for element in elements(body):
+        where = f"{form.name}/{element.get('id', element['type'])}"
+        texts = [element.get("label"), element.get("placeholder"), element.get("title")]
+        if id(element) in hints:
+            texts.append(element["text"])
+        for choice in element.get("choices") or []:
+            texts.append(choice["title"] if choice["value"] not in NAMES else None)
+        for text in filter(None, texts):
+            problems += _plain(str(text), where)
+        if element["type"].startswith("Input.") and not str(element.get("label", "")).strip():
+            problems.append(f"{where}: no label")
+        if element.get("isSubtle") and not element["text"].rstrip().endswith((".", "?")):
+            problems.append(f"{where}: the hint is not a sentence: {element['text']!r}")
+    # The errors the readers give for tampered data are sentences a person can act on, at a field of the card.
+    for name, element in inputs(card).items():
+        for bad in _bad_values(element):
+            for field, message in form.read(sent(card, {**form.typed, name: bad})).errors.items():
+                assert field in inputs(card) or field == FORM_FIELD
+                assert message[0].isupper() and message.endswith("."), message
+                problems += _plain(message, f"{form.name}/{field} error")
+    assert problems == []

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.domain import direct_rooms
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Message, MessageKind
@@ -63,11 +63,15 @@ def loop_thread() -> Iterator[LoopThread]:
     thread.stop()
 
 
+def teams_settings(teams: TeamsStandIn, **more: str) -> Settings:
+    env = {"DATABASE_URL": "sqlite:///unused.db", "PMCCG_PLATFORM": "teams", "TEAMS_APP_ID": TEAMS_APP_ID}
+    return load_settings({**env, **teams.settings_env(), **more}, dotenv=False)
+
+
 @pytest.fixture(scope="module")
 def base_workspace(teams: TeamsStandIn, loop_thread: LoopThread) -> Iterator[TeamsWorkspace]:
-    # Built as `pmccg worker` builds it (bot/platforms.py), on the module's loop thread.
-    settings = load_settings({**teams.settings_env(), "PMCCG_PLATFORM": "teams"}, dotenv=False)
-    workspace = teams_workspace(settings, _NoDatabase(), render=render, loop=loop_thread.loop)
+    # Built from the settings as the processes build it (bot/platforms.py), on the module's loop thread.
+    workspace = teams_workspace(teams_settings(teams), _NoDatabase(), loop=loop_thread.loop, render=render)
     yield workspace
     workspace.close()
 
@@ -155,6 +159,21 @@ def test_renaming_and_closing_the_case_chat(workspace: TeamsWorkspace, teams: Te
     with pytest.raises(PlatformFailure) as after:
         workspace.post(room, say("too late"))
     assert after.value.permanent
+    workspace.archive_room(room)  # closing again (a retry) is done already
+    assert teams.conversation(room).topic == "PMCCG-2026-001-abandoned (closed)"
+
+
+def test_a_chat_that_is_gone_is_said_in_the_domains_words(workspace: TeamsWorkspace) -> None:
+    gone = "19:0000000000000000000000000000dead@thread.v2"
+    for action in (lambda: workspace.archive_room(gone),
+                   lambda: workspace.invite(gone, ["2c3f6d33-a7d6-5e35-844f-e2f4fcd1dfe3"])):
+        with pytest.raises(PlatformFailure) as refused:
+            action()
+        assert refused.value.error == "channel_not_found" and refused.value.permanent
+    # Renaming needs the app's own permission in the chat, which a chat that is gone cannot give: refused.
+    with pytest.raises(PlatformFailure) as renamed:
+        workspace.rename_room(gone, "void-1-x")
+    assert renamed.value.permanent
 
 
 def test_a_chat_whose_app_install_is_still_pending_is_posted_to_once_it_completes(
@@ -237,6 +256,15 @@ def test_a_rate_limit_is_waited_out_and_the_message_sent_once(workspace: TeamsWo
     workspace.post(room, say("after the wait"))
     assert [c.status for c in teams.calls_to(POST_ACTIVITY)] == [429, 201]
     assert texts(teams.messages(room)) == ["case_header: after the wait"]
+
+
+def test_a_rate_limit_longer_than_worth_waiting_is_left_to_a_later_try(
+        workspace: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
+    room = _case_chat(workspace, people)
+    teams.rate_limit_next(POST_ACTIVITY, retry_after=120)
+    with pytest.raises(PlatformFailure) as later:
+        workspace.post(room, say("not now"))
+    assert not later.value.permanent and len(teams.calls_to(POST_ACTIVITY)) == 1  # not waited for two minutes
 
 
 def test_a_server_error_is_a_transient_failure(workspace: TeamsWorkspace, teams: TeamsStandIn,
@@ -340,24 +368,79 @@ def test_someone_teams_will_not_let_the_bot_reach_is_a_permanent_failure(
 # ----------------------------------------------------------------------------- files and budget
 
 
-def test_a_file_goes_to_the_1to1_chat_as_a_consent_card_and_never_to_a_group_chat(
-        with_db: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
+def test_a_file_goes_to_the_1to1_chat_as_a_consent_card(with_db: TeamsWorkspace, teams: TeamsStandIn) -> None:
     person = teams.add_user("Ivy Member")
     dm = with_db.send_direct(person.id, say("your export"))
     posted = with_db.upload_file(dm.room, "PMCCG-2026-001.pdf", b"%PDF-1.7 confidential", "Case file")
     card = teams.personal_messages(person.id)[-1]["attachments"][0]
     assert card["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
     assert card["name"] == "PMCCG-2026-001.pdf" and card["content"]["sizeInBytes"] == 21
-    assert b"confidential".decode() not in str(card)  # the content waits for consent, it is not in the card
+    assert "confidential" not in str(card)  # the content waits for consent, it is not in the card
 
     with_db.delete_file(posted.ref)
     assert len(teams.personal_messages(person.id)) == 1
+    with pytest.raises(PlatformFailure) as gone:
+        with_db.delete_file(posted.ref)
+    assert gone.value.error == "file_not_found"  # counted as deleted by retention
 
+
+def test_a_file_for_the_case_chat_reaches_each_member_in_their_own_chat_and_nobody_else(
+        with_db: TeamsWorkspace, teams: TeamsStandIn, people: list[TeamsUser]) -> None:
     room = _case_chat(with_db, people)
-    with pytest.raises(PlatformFailure) as refused:
-        with_db.upload_file(room, "invite.ics", b"BEGIN:VCALENDAR", "Calendar invite")
-    assert refused.value.permanent and "group chats" in refused.value.error
+    before = {c.id: len(c.messages) for c in teams.conversations if c.kind == "personal"}
+    posted = with_db.upload_file(room, "PMCCG-2026-001.ics", b"BEGIN:VCALENDAR", "PMCCG-2026-001: the call")
+
+    for member in people[:3]:
+        card = teams.personal_messages(member.id)[-1]["attachments"][0]
+        assert card["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+        assert card["name"] == "PMCCG-2026-001.ics"
+    grew = {c.id for c in teams.conversations if c.kind == "personal" and len(c.messages) > before.get(c.id, 0)}
+    assert grew == {teams.personal_conversation_id(m.id) for m in people[:3]}  # not the deputy, not anyone else
+    assert texts(teams.messages(room)) == [
+        "PMCCG-2026-001: the call: PMCCG-2026-001.ics was sent to each member of this chat in their chat with the bot."]
+
+    with_db.delete_file(posted.ref)
     assert teams.messages(room) == []
+
+
+def test_an_accepted_file_is_uploaded_where_teams_says_and_its_card_replaces_the_consent_card(
+        with_db: TeamsWorkspace, teams: TeamsStandIn, loop_thread: LoopThread) -> None:
+    import asyncio
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[tuple[bytes, str, str]] = []
+
+    class OneDrive(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802  (http.server's naming)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers.get("Content-Range", ""), self.headers.get("Authorization", "")))
+            self.send_response(201)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OneDrive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        person = teams.add_user("Jo Member")
+        dm = with_db.send_direct(person.id, say("your export"))
+        with_db.upload_file(dm.room, "report.csv", b"a,b\n1,2\n", "Attendance")
+        consent = teams.personal_messages(person.id)[-1]
+        token = consent["attachments"][0]["content"]["acceptContext"]["pmccg_file"]
+        info = {"uploadUrl": f"http://127.0.0.1:{server.server_address[1]}/upload/report.csv",
+                "contentUrl": "https://contoso.sharepoint.com/personal/jo/report.csv", "name": "report.csv",
+                "uniqueId": "1150D938-8870-4044-9F2C-5BBDEBA70C8C", "fileType": "csv"}
+        accepted = asyncio.run_coroutine_threadsafe(with_db.accept_file(token, info), loop_thread.loop).result(10)
+        again = asyncio.run_coroutine_threadsafe(with_db.accept_file(token, info), loop_thread.loop).result(10)
+    finally:
+        server.shutdown()
+    assert accepted and not again  # uploaded once
+    assert received == [(b"a,b\n1,2\n", "bytes 0-7/8", "")]  # no token sent to the upload address
+    shown = teams.personal_messages(person.id)
+    assert len(shown) == 2 and shown[-1]["id"] == consent["id"]
+    assert shown[-1]["attachments"][0]["contentType"] == "application/vnd.microsoft.teams.card.file.info"
 
 
 def test_the_budget_keeps_lists_within_teams_card_size() -> None:
@@ -365,12 +448,12 @@ def test_the_budget_keeps_lists_within_teams_card_size() -> None:
     assert TEAMS_BUDGET.items_per_list == TEAMS_BUDGET.items_on_home == TEAMS_BUDGET.cases_on_home == 15
 
 
-def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn, people: list[TeamsUser]) -> None:
+def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsStandIn,
+                                                                  people: list[TeamsUser]) -> None:
     from bot.config import ConfigError
     from bot.platforms import workspace_for
 
-    settings = load_settings({**teams.settings_env(), "PMCCG_PLATFORM": "teams"}, dotenv=False)
-    workspace = workspace_for(settings, _NoDatabase(), render=render)
+    workspace = workspace_for(teams_settings(teams), _NoDatabase(), render=render)
     try:
         assert isinstance(workspace, TeamsWorkspace) and workspace.loop_thread is not None
         assert workspace.loop_thread.thread is not threading.current_thread()
@@ -381,10 +464,21 @@ def test_a_worker_on_teams_sends_through_a_loop_thread_of_its_own(teams: TeamsSt
         workspace.close()
         workspace.loop_thread.stop()
 
-    assert load_settings({}, dotenv=False).platform == "slack"  # the default: the Slack path is unchanged
-    assert load_settings({"PMCCG_PLATFORM": "Teams"}, dotenv=False).platform == "teams"
-    without_app = {k: v for k, v in teams.settings_env().items() if k != "TEAMS_APP_ID"}
-    with pytest.raises(ConfigError, match="TEAMS_APP_ID"):
-        workspace_for(load_settings({**without_app, "PMCCG_PLATFORM": "teams"}, dotenv=False), _NoDatabase())
-    with pytest.raises(ConfigError, match="PMCCG_PLATFORM"):
-        load_settings({"PMCCG_PLATFORM": "matrix"}, dotenv=False)
+    with pytest.raises(ConfigError, match="TEAMS_APP_ID is not set"):
+        workspace_for(teams_settings(teams, TEAMS_APP_ID=""), _NoDatabase(), render=render)
+
+
+def test_pmccg_worker_on_teams_names_the_teams_settings_it_lacks_not_slacks(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot import cli
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_APP_ID", "SLACK_BOT_TOKEN", "PMCCG_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'pmccg.db'}")
+    monkeypatch.setenv("PMCCG_PLATFORM", "teams")
+    monkeypatch.setenv("TEAMS_CLIENT_SECRET", "s3cret-value")
+    assert cli.main(["worker"]) == 2
+    err = capsys.readouterr().err
+    assert "TEAMS_APP_ID is not set" in err and "TEAMS_CLIENT_ID is not set" in err
+    assert "SLACK_BOT_TOKEN" not in err and "s3cret-value" not in err

@@ -26,7 +26,13 @@ from bot.config import ConfigError, Settings
 from bot.domain.notify import Workspace
 from bot.domain.terms import Terms, load_terms
 from bot.services import Clock, Services, build_services
-from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError, app_auth_options
+from handlers.teams.auth import (
+    ClientCredentialsTokens,
+    TeamsAuthError,
+    TeamsCredentials,
+    TeamsEndpoints,
+    app_auth_options,
+)
 from handlers.teams.context import TeamsContext
 from handlers.teams.directory import TeamsDirectory
 from handlers.teams.guard import MessagesGuard
@@ -62,9 +68,9 @@ def teams_workspace(bot: TeamsBot) -> Workspace:
     (resolved at render time, never stored), 1:1 chats from the domain's direct rooms."""
     settings = bot.services.settings
     if bot.loop is None:
-        raise RuntimeError("the Teams app is not initialised: its workspace runs on the serving loop")
+        raise RuntimeError("the Teams workspace sends on the serving loop: initialize() the app first")
     names = bot.directory.render_name  # loaded on first use: the scheduler may send before anyone writes
-    return TeamsWorkspace(credentials=teams_credentials(settings), endpoints=teams_endpoints(settings),
+    return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints,
                           teams_app_id=settings.teams_app_id or "", loop=bot.loop,
                           render=lambda message: render_activity(message, names=names),
                           sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock)
@@ -78,6 +84,8 @@ class TeamsBot:
     fastapi: FastAPI
     services: Services
     context: TeamsContext
+    credentials: TeamsCredentials
+    endpoints: TeamsEndpoints
     tokens: ClientCredentialsTokens
     directory: TeamsDirectory
     make_workspace: WorkspaceFactory = teams_workspace
@@ -128,15 +136,19 @@ def create_teams_app(settings: Settings, *, terms: Terms | None = None, engine: 
     holder: list[TeamsBot] = []
     context = TeamsContext(services=services, workspace=lambda: holder[0].workspace(), directory=directory)
     handlers.teams.listeners.register_all(app, context)
-    bot = TeamsBot(app=app, fastapi=fastapi, services=services, context=context, tokens=tokens,
-                   directory=directory, make_workspace=make_workspace)
+    bot = TeamsBot(app=app, fastapi=fastapi, services=services, context=context, credentials=credentials,
+                   endpoints=endpoints, tokens=tokens, directory=directory, make_workspace=make_workspace)
     holder.append(bot)
     return bot
 
 
-async def serve(bot: TeamsBot, host: str, port: int, *, log_level: int = logging.INFO) -> None:
-    """Initialise and serve on host:port until stopped (SIGINT/SIGTERM), on the running loop."""
+async def serve(bot: TeamsBot, host: str, port: int, *, log_level: int = logging.INFO,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Initialise and serve on host:port until stopped (SIGINT/SIGTERM), on the running loop. `on_ready` runs once
+    the app is initialised, before the port opens (`pmccg teams` starts its scheduler there)."""
     await bot.initialize()
+    if on_ready is not None:
+        on_ready()
     # log_config=None: uvicorn logs through our handlers (bot/logs.py), not a dictConfig of its own.
     config = uvicorn.Config(bot.fastapi, host=host, port=port, lifespan="on", access_log=False, log_config=None,
                             log_level=logging.getLevelName(max(log_level, logging.INFO)).lower())

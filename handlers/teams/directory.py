@@ -9,7 +9,7 @@ refused as UNKNOWN, as Slack refuses a stranger seen through a shared channel. A
 briefly, so a leaver (accountEnabled false) is noticed within minutes.
 
 The domain is synchronous and calls this from worker threads; Graph is called with httpx on a
-short-lived event loop of the calling (or a helper) thread, never on the server's loop.
+short-lived event loop of a helper thread, never on the server's loop (so no caller can deadlock it).
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ class TeamsDirectory:
     id_example: str = "8f3c2a1e-5b6d-4e7f-9a0b-1c2d3e4f5a6b"
     lookup_seconds: float = 1.0
     standing_ttl_seconds: float = 120.0
+    page_size: int = PAGE_SIZE
     first_load_seconds: float = 10.0  # how long a card waits for the first load of the names (render_name)
     transport: httpx.AsyncBaseTransport | None = None  # tests only; production uses the network
     _names: tuple[str, ...] = ()
@@ -210,7 +211,7 @@ class TeamsDirectory:
         standings: dict[str, Standing] = {}
         base = self.endpoints.graph_api_url.rstrip("/")
         url: str | None = f"{base}/users"
-        params: dict[str, Any] | None = {"$select": LIST_SELECT, "$top": PAGE_SIZE}
+        params: dict[str, Any] | None = {"$select": LIST_SELECT, "$top": self.page_size}
         async with self._client() as client:
             token = await self.tokens(self.endpoints.graph_scope)
             while url:

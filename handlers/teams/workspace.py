@@ -17,8 +17,8 @@ for itself for ever, so it refuses (RuntimeError). Database work (the direct roo
 - **Direct messages**: the person's 1:1 chat is kept (bot/domain/direct_rooms.py); when there is none it is
   made with `POST /v3/conversations`; when Teams says the app is not installed for the person, it is installed
   for them through Graph and tried once more. A person blocked, gone or refused is a permanent failure.
-- **Files**: the Teams bot file API works in the 1:1 chat only, through a consent card the person accepts; in a
-  group chat a file is refused (permanent). See `upload_file`.
+- **Files**: the Teams bot file API works in the 1:1 chat only, through a consent card the person accepts; a
+  file for a case chat goes to each of its members that way, and the case chat says so. See `upload_file`.
 - **Errors**: 429 and >= 500 are transient, other 4xx permanent. 429 is retried after Retry-After (at most
   `max_retry_after` seconds); 5xx only on idempotent calls (a POST may have been done: it is left to the
   outbox, whose retry the caller owns); a connection refused before sending is retried.
@@ -37,7 +37,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -65,6 +65,7 @@ TEAMS_BUDGET = Budget(blocks_per_message=None, items_per_list=15, items_on_home=
                       files_in_rooms=False)
 
 FILE_CONSENT_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.info"
 CLOSED_SUFFIX = " (closed)"
 # A chat made with the app is answered before the app is in it (the install is asynchronous): a post to a chat
 # this workspace made in the last minute that Teams refuses as "bot not in the roster" is tried again a while.
@@ -99,6 +100,8 @@ class TeamsRefused(PlatformFailure):
 class _PendingFile:
     filename: str
     content: bytes
+    room: str
+    activity_id: str  # the consent card, replaced by the file's card once uploaded
     expires: float  # monotonic
 
 
@@ -161,6 +164,7 @@ class TeamsWorkspace:
         self._service_urls: dict[str, str] = {}  # direct room -> its Bot Connector address, as learnt
         self._fresh_chats: dict[str, float] = {}  # chat made here -> until when a missing app is waited for
         self._pending_files: dict[str, _PendingFile] = {}
+        self.loop_thread: LoopThread | None = None  # set when the workspace has a loop thread of its own
 
     # ------------------------------------------------------------------------- running on the loop
 
@@ -178,6 +182,14 @@ class TeamsWorkspace:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise PlatformFailure(step, "Teams did not answer in time", permanent=False) from None
+        except (PlatformFailure, RuntimeError):
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # An answer not shaped as Teams documents it (not JSON, a field missing): the domain hears a
+            # failure it knows, which may pass; the log says what kind, for whoever looks.
+            log.warning("teams_unexpected_answer", extra={"event": "teams_unexpected_answer",
+                                                          "error": type(exc).__name__})
+            raise PlatformFailure(step, "Teams answered in an unexpected way", permanent=False) from exc
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -293,6 +305,11 @@ class TeamsWorkspace:
         chat_id = body.get("id") if isinstance(body, dict) else None
         return chat_id if isinstance(chat_id, str) and chat_id else None
 
+    @staticmethod
+    def _chat_gone(exc: TeamsRefused) -> TeamsRefused:
+        # Graph's 404 for a chat in the domain's words for a room that is not there (convene_recovery.py).
+        return TeamsRefused(exc.step, exc.status, exc.code, "channel_not_found") if exc.status == 404 else exc
+
     def invite(self, room: str, users: Sequence[str]) -> None:
         """Each person is added on their own (Graph adds one member a call); all are tried, the first refusal
         is raised after."""
@@ -303,6 +320,8 @@ class TeamsWorkspace:
             for user in dict.fromkeys(users):
                 try:
                     await self._graph_call(step, "POST", f"/chats/{quote(room, safe='')}/members", self._member(user))
+                except TeamsRefused as exc:
+                    first = first or self._chat_gone(exc)
                 except PlatformFailure as exc:
                     first = first or exc
             return first
@@ -312,31 +331,42 @@ class TeamsWorkspace:
 
     def rename_room(self, room: str, name: str) -> None:
         step = "renaming the case chat"
-        self._run(step, self._graph_call(step, "PATCH", f"/chats/{quote(room, safe='')}", {"topic": name}))
+        try:
+            self._run(step, self._graph_call(step, "PATCH", f"/chats/{quote(room, safe='')}", {"topic": name}))
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
 
     def archive_room(self, room: str) -> None:
         """Teams has no archive for chats: the topic says the case is closed, then the app leaves the chat (its
-        permissions in the chat go with it, so the rename comes first). The members keep the history."""
+        permissions in the chat go with it, so the rename comes first). The members keep the history. Done
+        already (the app is not in the chat) is done: nothing is asked of Graph but that."""
         step = "closing the case chat"
         path = f"/chats/{quote(room, safe='')}"
         with self._lock:
             self._fresh_chats.pop(room, None)  # the app leaves on purpose: nothing to wait for
 
         async def retire() -> None:
+            # Listing the chat's apps is a tenant permission: it works whether or not the app is still there.
+            apps = (await self._graph_call(step, "GET", path + "/installedApps?$expand=teamsApp")).json()
+            ours = [item["id"] for item in apps.get("value") or []
+                    if (item.get("teamsApp") or {}).get("id") == self.teams_app_id]
+            if not ours:
+                return
             chat = (await self._graph_call(step, "GET", path)).json()
             topic = str(chat.get("topic") or "")
             if not topic.endswith(CLOSED_SUFFIX):
                 await self._graph_call(step, "PATCH", path, {"topic": topic + CLOSED_SUFFIX})
-            apps = (await self._graph_call(step, "GET", path + "/installedApps?$expand=teamsApp")).json()
-            for item in apps.get("value") or []:
-                if (item.get("teamsApp") or {}).get("id") == self.teams_app_id:
-                    try:
-                        await self._graph_call(step, "DELETE", f"{path}/installedApps/{quote(item['id'], safe='')}")
-                    except TeamsRefused as exc:
-                        if exc.status != 404:  # gone already: retired as wanted
-                            raise
+            for install_id in ours:
+                try:
+                    await self._graph_call(step, "DELETE", f"{path}/installedApps/{quote(install_id, safe='')}")
+                except TeamsRefused as exc:
+                    if exc.status != 404:  # gone already: retired as wanted
+                        raise
 
-        self._run(step, retire())
+        try:
+            self._run(step, retire())
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
 
     # ------------------------------------------------------------------------- messages (Bot Connector)
 
@@ -405,8 +435,9 @@ class TeamsWorkspace:
         """Into the person's 1:1 chat: the kept one, else one made now (installing the app for them if Teams
         says it is not installed), tried once more when the kept one is gone. Anyone Teams will not let the
         bot reach is a permanent failure, reported as an undelivered direct message is."""
-        step = _step("sending", message)
-        activity = self._activity(message)
+        return self._send_direct(_step("sending", message), user, self._activity(message))
+
+    def _send_direct(self, step: str, user: str, activity: dict[str, Any]) -> Posted:
         kept = direct_rooms.find(self.sessions, user)
         if kept is not None:
             with self._lock:
@@ -466,38 +497,92 @@ class TeamsWorkspace:
     # ------------------------------------------------------------------------- files
 
     def upload_file(self, room: str, filename: str, content: bytes, title: str) -> Posted:
-        """A file reaches a person only in their 1:1 chat, through a consent card: Teams asks them where to keep
-        it, and the upload happens when they accept (`accept_file`). In a group chat it is refused (permanent):
-        a bot can put a file there only through SharePoint, outside the case's members' own storage.
+        """A bot's file reaches a person only in their 1:1 chat, through a consent card: Teams asks them where to
+        keep it (their OneDrive) and the upload happens when they accept (`accept_file`). So:
 
-        The content waits in this process's memory (an hour at most) for the acceptance; `ref` is
-        "<room>|<consent card's activity id>", so `delete_file` can take the card down from any process."""
+        - to a 1:1 chat: the consent card there; `ref` is "<room>|<card's activity id>";
+        - to a case chat: the consent card to each member of the chat in their own 1:1 chat (the file reaches
+          the same people as a file shared in the case's Slack channel, and nobody else), and a line in the case
+          chat saying so, whose "<room>|<activity id>" is the `ref`. Members who cannot be reached are logged by
+          count; if none can be, it fails as the last of them did.
+
+        The content waits in this process's memory (an hour at most) for the acceptance, so a card accepted after
+        that, or sent by another process (`pmccg worker` beside `pmccg teams`), says to ask again (follow-up: keep
+        it in the database for the hour). `delete_file` takes the card or the line down from any process."""
         step = f"sharing {filename}"
-        if room.startswith("19:"):
-            raise PlatformFailure(step, "files are not shared in Teams group chats")
+        if not room.startswith("19:"):
+            posted = self._post_consent(step, room, filename, content, title,
+                                        lambda card: Posted(room, self._run(step, self._post(
+                                            step, room, card, self._service_url(room)))))
+            return Posted(room, f"{room}|{posted.ref}")
+        members = self._run(step, self._chat_members(step, room))
+        reached = 0
+        last: PlatformFailure | None = None
+        for user in members:
+            try:
+                self._post_consent(step, user, filename, content, title,
+                                   lambda card, u=user: self._send_direct(step, u, card))
+                reached += 1
+            except PlatformFailure as exc:
+                if not exc.permanent:
+                    raise
+                last = exc
+        if reached == 0:
+            raise last or PlatformFailure(step, "the chat has no members to send it to")
+        if reached < len(members):
+            log.warning("teams_file_not_reached", extra={"event": "teams_file_not_reached",
+                                                         "count": len(members) - reached})
+        notice = {"type": "message", "textFormat": "plain",
+                  "text": f"{title}: {filename} was sent to each member of this chat in their chat with the bot."}
+        activity_id = self._run(step, self._post(step, room, notice, self._service_url(room)))
+        return Posted(room, f"{room}|{activity_id}")
+
+    async def _chat_members(self, step: str, room: str) -> list[str]:
+        try:
+            listed = (await self._graph_call(step, "GET", f"/chats/{quote(room, safe='')}/members")).json()
+        except TeamsRefused as exc:
+            raise self._chat_gone(exc) from None
+        return list(dict.fromkeys(str(m["userId"]) for m in listed.get("value") or [] if m.get("userId")))
+
+    def _post_consent(self, step: str, where: str, filename: str, content: bytes, title: str,
+                      send: Callable[[dict[str, Any]], Posted]) -> Posted:
         token = secrets.token_urlsafe(18)
         card = {"type": "message", "text": title, "attachments": [{
             "contentType": FILE_CONSENT_CONTENT_TYPE, "name": filename,
             "content": {"description": title, "sizeInBytes": len(content),
                         "acceptContext": {"pmccg_file": token}, "declineContext": {"pmccg_file": token}}}]}
-        activity_id = self._run(step, self._post(step, room, card, self._service_url(room)))
+        posted = send(card)
         now = time.monotonic()
         with self._lock:
             self._pending_files = {k: v for k, v in self._pending_files.items() if v.expires > now}
-            self._pending_files[token] = _PendingFile(filename, content, now + PENDING_FILE_SECONDS)
-        return Posted(room, f"{room}|{activity_id}")
+            self._pending_files[token] = _PendingFile(filename, content, posted.room, posted.ref,
+                                                      now + PENDING_FILE_SECONDS)
+        return posted
 
-    async def accept_file(self, token: str, upload_url: str) -> bool:
-        """The person accepted the consent card (a `fileConsent/invoke` with `action` accept and an
-        `uploadInfo.uploadUrl`): put the content there. False when this process holds no such file (expired,
-        or sent by another process). Runs on the loop (called from the server's invoke handler)."""
+    async def accept_file(self, token: str, upload_info: dict[str, Any]) -> bool:
+        """The person accepted the consent card: a `fileConsent/invoke` whose value has `action` "accept",
+        `context` {"pmccg_file": token} and `uploadInfo` (uploadUrl, contentUrl, name, uniqueId, fileType). Puts the
+        content at the upload address (pre-authorised: our token is not sent there), then replaces the consent
+        card with the file's card, in place. False when this process holds no such file (an hour passed, or
+        another process sent it: the person asks again). Runs on the loop (the server's invoke handler)."""
         with self._lock:
             pending = self._pending_files.pop(token, None)
-        if pending is None:
+        upload_url = str(upload_info.get("uploadUrl") or "")
+        if pending is None or not upload_url:
             return False
+        parts = urlsplit(upload_url)
+        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise PlatformFailure("sharing the file", "the upload address is not https")
         size = len(pending.content)
         await self._call("sharing the file", "PUT", upload_url, scope=None, content=pending.content,
                          headers={"Content-Range": f"bytes 0-{max(size - 1, 0)}/{size}"})
+        info = {"type": "message", "attachments": [{
+            "contentType": FILE_INFO_CONTENT_TYPE, "name": upload_info.get("name") or pending.filename,
+            "contentUrl": upload_info.get("contentUrl"),
+            "content": {"uniqueId": upload_info.get("uniqueId"), "fileType": upload_info.get("fileType")}}],
+            "id": pending.activity_id}
+        await self._connector_call("sharing the file", "PUT", self._service_url(pending.room),
+                                   f"/v3/conversations/{pending.room}/activities/{pending.activity_id}", info)
         return True
 
     def decline_file(self, token: str) -> None:

@@ -12,6 +12,9 @@ Each form has
 - `dialog_continue(title, card)` answers task/fetch and a task/submit to be shown again;
   `dialog_message(text)` closes the dialog with a message.
 
+"(+ key)": the submit data carries that key too ("ref." = "reference"): client input the domain checks, as
+Slack's private metadata is.
+
 | form | builder | reader | submit action | other buttons in the dialog |
 |---|---|---|---|---|
 | convene | convene_dialog | read_convene -> ConveneForm | convene_submit | convene_profession |
@@ -25,6 +28,9 @@ Each form has
 | cancel | cancel_dialog | read_cancel -> str | cancel_submit | |
 | close | close_dialog | read_close -> str | close_submit | |
 | roster | roster_dialog | read_roster -> RosterChange | roster_submit | |
+| mark someone present | mark_dialog | read_mark -> (ref, person) | roll_call_mark_submit (+ "reference") | |
+| correct the roll-call | correct_dialog | read_correct -> CorrectionForm | roll_call_correct_submit (+ ref.) | |
+| invite a deputy | invite_deputy_dialog | read_invite_deputy -> SeatToFill | invite_deputy_submit (+ ref.) | |
 """
 
 from handlers.teams.dialogs.action_points import (
@@ -49,10 +55,13 @@ from handlers.teams.dialogs.outcome import (
     read_fairness,
     read_outcome,
 )
+from handlers.teams.dialogs.quorum_fixes import SeatToFill, invite_deputy_dialog, read_invite_deputy
+from handlers.teams.dialogs.roll_call import correct_dialog, mark_dialog, read_correct, read_mark
 from handlers.teams.dialogs.roster import RosterChange, read_roster, roster_dialog
 
 __all__ = [
-    "FORM_FIELD", "DeputyChoice", "NewDue", "NewTime", "OutcomeInput", "Reading", "RosterChange",
+    "FORM_FIELD", "DeputyChoice", "NewDue", "NewTime", "OutcomeInput", "Reading", "RosterChange", "SeatToFill",
+    "correct_dialog", "invite_deputy_dialog", "mark_dialog", "read_correct", "read_invite_deputy", "read_mark",
     "action_add_dialog", "action_due_dialog", "action_update_dialog", "cancel_dialog", "close_dialog",
     "convene_dialog", "deputy_dialog", "dialog_continue", "dialog_message", "errors_at_rows", "fairness_dialog",
     "outcome_dialog", "propose_leads", "read_action_add", "read_action_due", "read_action_update", "read_cancel",

@@ -5,7 +5,12 @@ Slack proposes the professional lead the moment the profession is chosen (the se
 and the view is updated). Adaptive Cards 1.5 have no input that sends on change, so the dialog has a button
 under the profession, "Propose their professional lead", which sends the form (`convene_profession`)
 without submitting it; the listener answers with the dialog built again from what was typed and the
-roster's proposal put in the seats that follow the profession (`propose_leads`).
+roster's proposal put in the seats that follow the profession:
+
+    reading = read_convene(data, terms, convener_id=user, submission_key=form.nonce)
+    proposal = convening.propose_for_profession(session, terms, user, reading.value.profession, reading.value.seats)
+    card = convene_dialog(propose_leads(data, terms, proposal), nonce=form.nonce, terms=terms, zone_name=...,
+                          names=..., proposed_for=reading.value.profession)
 """
 
 from __future__ import annotations
@@ -62,10 +67,12 @@ def propose_leads(values: Mapping[str, Any], terms: Terms, proposal: Mapping[str
 
 def convene_dialog(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {}, *, nonce: str, terms: Terms,
                    zone_name: str, proposal: Mapping[str, str | None] = {}, names: Mapping[str, str] = {},
-                   banner: str | None = None) -> dict[str, Any]:
+                   banner: str | None = None, proposed_for: str | None = None) -> dict[str, Any]:
     """The convene dialog's card. `proposal` (seat key -> user) fills the seats when the dialog first opens
     (convening.proposed_seats); after that the seats hold what was sent. `names` (user id -> display name,
-    from the directory) lets the people pickers show who is already chosen. `banner` is a warning on top."""
+    from the directory) lets the people pickers show who is already chosen. `banner` is a warning on top.
+    `proposed_for` is the profession the lead seats were just proposed for (the answer to PROPOSE, with
+    `propose_leads`): their hints then say what the roster gave, as Slack's do after the dispatch."""
     form = CardForm(values, errors)
     if banner:
         form.warning(banner)
@@ -101,6 +108,9 @@ def convene_dialog(values: Mapping[str, Any] = {}, errors: Mapping[str, str] = {
             has_lead = bool(form.values.get(name)) if name in form.values else bool(initial)
             if profession is None:
                 hint = "Proposed from the roster once the professional group above is chosen."
+            elif proposed_for != profession.key:
+                hint = (f"Choose a professional lead for {profession.label.lower()}, or press "
+                        "\"Propose their professional lead\" above.")
             elif has_lead:
                 hint = f"Proposed from the roster: a professional lead for {profession.label.lower()}."
             else:

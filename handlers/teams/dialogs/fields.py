@@ -35,9 +35,9 @@ FORM_FIELD = "form"
 # Graph's people picker (Teams' "typeahead search"): the organisation's directory, by Entra object id.
 USERS_DATASET = "graph.microsoft.com/users"
 ENTRA_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\d{2}:\d{2}(:\d{2})?$")
-_NUMBER = re.compile(r"^\d{1,4}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_TIME = re.compile(r"^[0-9]{2}:[0-9]{2}(:[0-9]{2})?$")
+_NUMBER = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only: int() would take any script's
 
 NOT_SENT_AS_TEXT = "This came back in a form the bot did not send. Fill it in again."
 NOT_AN_OPTION = "Choose one of the options."

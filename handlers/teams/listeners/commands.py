@@ -63,9 +63,12 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     @app.on_message
     async def typed_command(turn: ActivityContext[MessageActivity]) -> None:
+        await answer(turn)
+        await turn.next()  # observers registered later (a test's probe) see every message too
+
+    async def answer(turn: ActivityContext[MessageActivity]) -> None:
         activity = turn.activity
         if activity.value is not None:  # an Action.Submit's data, not typed text
-            await turn.next()
             return
         text = (activity.strip_mentions_text().text or "") if activity.text else ""
         parsed = parse_command(text)
