@@ -95,10 +95,6 @@ def compose_calendar(due: Due) -> list[Delivery] | Drop:
     case = due.case
     if case is None or case.status != CaseStatus.CONVENED:
         return Drop("case not open")
-    if not due.budget.files_in_rooms:
-        # Teams: no file in the case chat (the invitation and the case header give the call's time in each
-        # reader's own zone); a failure report to the chair and governance for every case would be noise.
-        return Drop("the platform's rooms take no files")
     content = build_ics(case, due.terms, due.zone, due.now)
     reference = case.reference
     return [Delivery(file=(f"{reference}.ics", content, f"{reference}: add the call to your calendar"),

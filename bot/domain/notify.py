@@ -91,9 +91,6 @@ class Budget:
     items_per_list: int | None = None  # action points in one digest or `actions` list
     items_on_home: int | None = None  # action points on a person's home view
     cases_on_home: int | None = None  # cases on a person's home view
-    # Whether a file can be shared in a room (Slack: yes; a Teams group chat takes none: files reach a person
-    # only in their 1:1 chat, through a consent card the server handles).
-    files_in_rooms: bool = True
 
 
 def within(items: Sequence[T], limit: int | None) -> Sequence[T]:

@@ -61,8 +61,7 @@ T = TypeVar("T")
 # about 3.5 KB as Teams counts, so 15 stay near 50 KB; the home card holds 15 action points (no buttons, about
 # 2.5 KB each) and 15 cases (about 0.6 KB each), near 50 KB. The same 15 as Slack's list, so people on either
 # platform see the same number before "and N more".
-TEAMS_BUDGET = Budget(blocks_per_message=None, items_per_list=15, items_on_home=15, cases_on_home=15,
-                      files_in_rooms=False)
+TEAMS_BUDGET = Budget(blocks_per_message=None, items_per_list=15, items_on_home=15, cases_on_home=15)
 
 FILE_CONSENT_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
 FILE_INFO_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.info"
