@@ -390,13 +390,23 @@ def test_two_workers_ticking_at_once_with_a_send_slower_than_the_lease_send_each
     assert len(records) == len(MEMBERS_BUT_CONVENER) and {r.attempts for r in records} == {1}
 
 
-def test_the_calendar_file_is_not_put_in_the_case_chat_and_no_failure_is_reported(scheduled: Scheduled) -> None:
-    # A Teams group chat takes no file (a file reaches a person only in their 1:1 chat, through consent):
-    # the calendar row is dropped on Teams rather than failing, and reporting a failure, for every case.
-    scheduled.convene_at(MONDAY, CALL)
-    scheduled.teams.clear()
-    report = scheduled.tick(MONDAY + m(1))
-    assert report.failed == 0 and scheduled.sent() == []
-    [calendar] = scheduled.rows("calendar")
-    assert calendar.state == MessageState.DROPPED
-    assert scheduled.rows("delivery_failed") == []
+
+def test_the_calendar_file_reaches_each_member_by_consent_in_their_own_chat(scheduled: Scheduled) -> None:
+    s = scheduled
+    convened = s.convene_at(MONDAY, CALL)
+    s.teams.clear()
+    report = s.tick(MONDAY + m(1))
+    s.tick(MONDAY + m(2), worker="w2")
+    assert report.failed == 0 and s.rows("delivery_failed") == []
+    [calendar] = s.rows("calendar")
+    assert calendar.state == MessageState.SENT
+    consents = {}
+    for uid, sent in s.dms().items():
+        cards = [a for one in sent for a in one.activity.get("attachments") or []
+                 if a.get("contentType") == "application/vnd.microsoft.teams.card.file.consent"]
+        consents[uid] = [c["name"] for c in cards]
+    members = MEMBERS_BUT_CONVENER | {"U0MANAGER"}
+    assert consents == {uid: [f"{convened.reference}.ics"] for uid in members}
+    # The case chat says where the file went (Teams lets a bot share files in 1:1 chats only).
+    [line] = s.posts_to(convened.room_id)
+    assert f"{convened.reference}.ics was sent to each member of this chat" in line.text
