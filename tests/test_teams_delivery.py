@@ -211,3 +211,26 @@ def test_a_message_teams_refuses_as_too_large_is_not_retried_and_is_reported(sch
     s.teams.clear()
     s.tick(CALL - timedelta(hours=23))
     assert s.sent("Agenda:") == []
+
+
+def test_a_leaver_whose_account_is_disabled_is_reported_not_messaged(scheduled: Scheduled) -> None:
+    # Teams would still take a message into a disabled account's 1:1 chat, where nobody will read it; the
+    # directory says the account is disabled, so it is reported as a Slack DM to a deactivated account is.
+    s = scheduled
+    convened = s.convene_at(NOW, CALL)
+    s.tick(NOW + timedelta(minutes=1))
+    s.teams.disable_user(s.id(NURSE))
+    try:
+        # The directory keeps each standing two minutes (real time): an administrator's change is seen then.
+        s.worker.directory.forget_standings()  # type: ignore[attr-defined]
+        s.teams.clear()
+        report = s.tick(CHASE_DUE)
+    finally:
+        s.teams.enable_user(s.id(NURSE))
+    assert report.failed == 1
+    assert chased_once(s) == {uid: 1 for uid in MEMBERS_BUT_CONVENER - {NURSE}}
+    told = s.dms(NOT_DELIVERED)
+    assert {uid: len(v) for uid, v in told.items()} == {CHAIR: 1, GOVERNANCE: 1}
+    [line] = [x.replace("\\_", "_") for x in told[CHAIR][0].text.splitlines() if x.startswith("- ")]
+    assert line.endswith(": the account is deactivated (account_inactive)")
+    assert convened.reference in told[CHAIR][0].text

@@ -717,6 +717,11 @@ class TeamsStandIn:
         with self._lock:
             self._users[object_id] = replace(self._users[object_id], account_enabled=False)
 
+    def enable_user(self, object_id: str) -> None:
+        """The account enabled again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._users[object_id] = replace(self._users[object_id], account_enabled=True)
+
     def block_bot(self, object_id: str) -> None:
         """The person blocked the bot: posts to their 1:1 chat are refused with 403."""
         with self._lock:

@@ -73,7 +73,8 @@ def teams_workspace(bot: TeamsBot) -> Workspace:
     return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints,
                           teams_app_id=settings.teams_app_id or "", loop=bot.loop,
                           render=lambda message: render_activity(message, names=names),
-                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock)
+                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock,
+                          standing=bot.directory.standing)
 
 
 @dataclass

@@ -129,6 +129,10 @@ class TeamsDirectory:
                 log.warning("people_unconfirmed", extra={"event": "people_unconfirmed", "count": late})
         return found
 
+    def forget_standings(self) -> None:
+        """Ask Graph again for everyone's standing on next use (the cache keeps each for `standing_ttl_seconds`)."""
+        self._standings.clear()
+
     async def _look_up_all(self, user_ids: list[str]) -> dict[str, Standing]:
         async with self._client() as client:
             try:
