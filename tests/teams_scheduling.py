@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -23,21 +23,26 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot.domain import convening, roster
+from bot.domain.action_points import NewAction
 from bot.domain.convening import Convened
+from bot.domain.fairness import PRINCIPLES
 from bot.domain.notify import Workspace
+from bot.domain.outcomes import OutcomeForm, record_outcome
 from bot.domain.people import FixedPeople
 from bot.domain.reminders import Reporting, TickReport, send_due
 from bot.platforms import workspace_for
 from bot.sandbox.teams_api import TeamsStandIn, visible_text
 from bot.scheduler import Ticker
-from storage.db import session_factory
+from storage.db import session_factory, transaction
 from storage.tables import Case, ScheduledMessage
 from tests.factories import DEACTIVATED, LONDON, OUTSIDER, PEOPLE, STAFF_MEMBER, form, seat_choices
 from tests.teams_bot import TeamsBotHarness
 
 POST = "POST /v3/conversations/{id}/activities"
 PUT = "PUT /v3/conversations/{id}/activities/{activityId}"
-CONVENER = "U0MANAGER"
+CONVENER = MANAGER = "U0MANAGER"
+CHAIR, PEOPLE_TEAM = "U0CHAIR01", "U0PEOPLE1"
+CALL = datetime(2026, 11, 5, 14, 0, tzinfo=UTC)  # Thursday 14:00 GMT; the call lasts an hour
 # Every seat of tests/factories.py's convene form but the convener's: the people invited (and chased).
 MEMBERS_BUT_CONVENER = frozenset(u for u in seat_choices().values() if u != CONVENER)
 
@@ -148,6 +153,39 @@ class Scheduled:
             return session.exec(select(Case).where(Case.reference == reference)).one()
 
 
+# ----------------------------------------------------------------------------- outcomes
+
+
+ROUNDS = ("Arrange supervised medication rounds for four weeks.", MANAGER, date(2026, 11, 20))
+REFERRAL = ("Offer an occupational health referral.", PEOPLE_TEAM, date(2026, 12, 4))
+
+
+def outcome_recorded(s: Scheduled, reference: str, at: datetime, *,
+                     actions: tuple[tuple[str, str, date], ...] = (ROUNDS, REFERRAL),
+                     heard: str = "unknown") -> tuple[int, ...]:
+    """The chair's outcome with these action points (every fairness answer "yes" but "heard", unless told)."""
+    fairness = {p.key: ("yes", "") for p in PRINCIPLES}
+    if heard == "unknown":
+        fairness["heard"] = ("unknown", "Account not yet given.")
+    form = OutcomeForm(reference=reference, actor=s.id(CHAIR), process="formal",
+                       rationale="Repeated errors despite informal support: a structured formal process.",
+                       risk_level="moderate", risk_notes="Night shifts carry most of the exposure.",
+                       ml_policy_notify="no", legal_advice="yes", welfare_offered="yes",
+                       line_manager_support="Fortnightly check-ins.", fairness=fairness,
+                       actions=tuple(NewAction(text, s.id(owner), due) for text, owner, due in actions),
+                       quorate_stated=True, quorum_statement="The chair confirmed each member at the start.")
+    with transaction(s.sessions) as session:
+        return record_outcome(session, s.terms, form, at, LONDON, s.names(), s.people()).action_ids
+
+
+def after_the_call(s: Scheduled, call: datetime = CALL, key: str = "V1") -> str:
+    """Convene three days ahead and let everything owed up to the end of the call go by."""
+    reference = s.convene_at(call - timedelta(days=3), call, key=key).reference
+    s.tick(call + timedelta(hours=2))
+    s.teams.clear()
+    return reference
+
+
 def card_date(when: datetime) -> str:
     """How a card writes an instant's date and time (DATE()/TIME() of UTC: each reader sees their own zone)."""
     iso = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -184,9 +222,13 @@ def scheduled(teams_bot: TeamsBotHarness, worker_workspace: Workspace) -> Iterat
     teams_bot.reset()
     teams_bot.teams.clear_refusals()
     yield Scheduled(teams_bot, worker_workspace)
-    # What a test did to people (blocked the bot, removed the app) is undone for the module's next test.
+    # What a test did to people (blocked the bot, removed the app, disabled) is undone for the module's next test.
     teams_bot.teams.clear_refusals()
+    for directory in (getattr(worker_workspace, "directory", None), teams_bot.bot.directory):
+        if directory is not None:
+            directory.forget_standings()  # a standing is kept two minutes: a test's leaver is not the next's
     for uid, person in teams_bot.users.items():
         teams_bot.teams.unblock_bot(person.id)
         if uid != DEACTIVATED[0]:
+            teams_bot.teams.enable_user(person.id)
             teams_bot.teams.install_app_for(person.id)

@@ -20,7 +20,7 @@ from bot.records.case_file import build_case_file, render_case_file
 from storage.tables import MessageState
 from tests import teams_scheduling
 from tests.factories import LONDON
-from tests.teams_scheduling import MEMBERS_BUT_CONVENER, POST, Scheduled, Sent
+from tests.teams_scheduling import MEMBERS_BUT_CONVENER, POST, Scheduled, Sent, after_the_call, outcome_recorded
 
 scheduled, worker_workspace = teams_scheduling.scheduled, teams_scheduling.worker_workspace
 
@@ -234,3 +234,55 @@ def test_a_leaver_whose_account_is_disabled_is_reported_not_messaged(scheduled: 
     [line] = [x.replace("\\_", "_") for x in told[CHAIR][0].text.splitlines() if x.startswith("- ")]
     assert line.endswith(": the account is deactivated (account_inactive)")
     assert convened.reference in told[CHAIR][0].text
+
+
+# --- after Teams accepted; one recipient of many retried ---------------------------------------------------
+
+
+def test_a_message_whose_sent_record_fails_once_is_not_sent_again(scheduled: Scheduled,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from bot.domain import ledger
+
+    s = scheduled
+    s.convene_at(NOW, CALL)
+    s.tick(NOW + timedelta(minutes=1))
+    s.teams.clear()
+    real, failures = ledger.mark_sent, {"left": 1}
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise OperationalError("UPDATE deliveries", {}, Exception("database is locked"))
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger, "mark_sent", flaky)
+    s.tick(CHASE_DUE)
+    s.tick(CHASE_DUE + timedelta(minutes=10), worker="w2")  # the lease long gone: nothing is due again
+    assert failures["left"] == 0
+    assert chased_once(s) == {uid: 1 for uid in MEMBERS_BUT_CONVENER}
+
+
+def test_a_circulation_retried_after_one_owner_was_turned_away_sends_only_what_did_not_arrive(
+        scheduled: Scheduled) -> None:
+    s = scheduled
+    reference = after_the_call(s)
+    room = s.case(reference).room_id
+    outcome_recorded(s, reference, CALL + timedelta(hours=2, minutes=1))
+    # The Bot Connector turns away one owner's direct message for now (503); the rest of the circulation goes.
+    owner_chat = s.dm_chat(PEOPLE_TEAM)
+    assert owner_chat is not None
+    s.teams.refuse(POST, 503, "ServiceError", id=owner_chat)
+    s.teams.clear()
+    s.tick(CALL + timedelta(hours=2, minutes=2))
+    [row] = s.rows("circulation")
+    assert row.state == MessageState.PENDING  # one of its deliveries is owed
+    assert PEOPLE_TEAM not in s.dms("You own this action point") and len(s.posts_to(room, "Outcome:")) == 1
+    s.teams.clear_refusals()
+    s.tick(CALL + timedelta(hours=2, minutes=4), worker="w2")
+    assert len(s.posts_to(room, "Outcome:")) == 1  # the summary, once
+    owners = {uid: len(v) for uid, v in s.dms("You own this action point").items()}
+    assert owners == {"U0MANAGER": 1, "U0PEOPLE1": 1, CHAIR: 1}
+    assert len(s.dms("Recommendation:").get("U0MEDDIR1", [])) == 1
+    assert [r.state for r in s.rows("circulation")] == [MessageState.SENT]

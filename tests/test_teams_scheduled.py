@@ -20,15 +20,21 @@ import pytest
 from sqlmodel import select
 
 from bot.domain import action_points, action_reminders, attendance, roll_call
-from bot.domain.action_points import NewAction
-from bot.domain.fairness import PRINCIPLES
-from bot.domain.outcomes import OutcomeForm, chair_ids, record_outcome
+from bot.domain.outcomes import chair_ids
 from bot.sandbox.teams_api import visible_text
 from storage.db import make_engine, transaction
 from storage.tables import DeliveryRecord, MessageState
 from tests import teams_scheduling
 from tests.factories import LONDON, STAFF_MEMBER
-from tests.teams_scheduling import MEMBERS_BUT_CONVENER, PUT, Scheduled, card_date, card_day
+from tests.teams_scheduling import (
+    MEMBERS_BUT_CONVENER,
+    PUT,
+    Scheduled,
+    after_the_call,
+    card_date,
+    card_day,
+    outcome_recorded,
+)
 
 # The module's fixtures (a module-scoped worker workspace; an empty case history per test).
 scheduled, worker_workspace = teams_scheduling.scheduled, teams_scheduling.worker_workspace
@@ -225,38 +231,11 @@ def test_the_roll_call_is_posted_at_the_call_updated_in_place_and_its_result_at_
 # --- circulation within a week, and its chase --------------------------------------------------------
 
 
-ROUNDS = ("Arrange supervised medication rounds for four weeks.", MANAGER, date(2026, 11, 20))
-REFERRAL = ("Offer an occupational health referral.", PEOPLE_TEAM, date(2026, 12, 4))
-
-
-def _record(s: Scheduled, reference: str, at: datetime, *, actions: tuple[tuple[str, str, date], ...] = (ROUNDS,
-            REFERRAL), heard: str = "unknown") -> tuple[int, ...]:
-    fairness = {p.key: ("yes", "") for p in PRINCIPLES}
-    if heard == "unknown":
-        fairness["heard"] = ("unknown", "Account not yet given.")
-    form = OutcomeForm(reference=reference, actor=s.id(CHAIR), process="formal",
-                       rationale="Repeated errors despite informal support: a structured formal process.",
-                       risk_level="moderate", risk_notes="Night shifts carry most of the exposure.",
-                       ml_policy_notify="no", legal_advice="yes", welfare_offered="yes",
-                       line_manager_support="Fortnightly check-ins.", fairness=fairness,
-                       actions=tuple(NewAction(text, s.id(owner), due) for text, owner, due in actions),
-                       quorate_stated=True, quorum_statement="The chair confirmed each member at the start.")
-    with transaction(s.sessions) as session:
-        return record_outcome(session, s.terms, form, at, LONDON, s.names(), s.people()).action_ids
-
-
-def _after_the_call(s: Scheduled, call: datetime = CALL, key: str = "V1") -> str:
-    reference = s.convene_at(call - timedelta(days=3), call, key=key).reference
-    s.tick(call + h(2))
-    s.teams.clear()
-    return reference
-
-
 def test_circulation_reaches_the_case_chat_each_owner_and_the_medical_director_once(scheduled: Scheduled) -> None:
     s = scheduled
-    reference = _after_the_call(s)
+    reference = after_the_call(s)
     room = s.case(reference).room_id
-    _record(s, reference, AFTER + m(1))
+    outcome_recorded(s, reference, AFTER + m(1))
     s.tick(AFTER + m(2))
     s.tick(AFTER + m(3), worker="w2")
     [summary] = s.posts_to(room, "Outcome:")
@@ -273,7 +252,7 @@ def test_circulation_reaches_the_case_chat_each_owner_and_the_medical_director_o
 
 def test_an_uncirculated_outcome_is_chased_at_five_days_and_escalated_at_seven(scheduled: Scheduled) -> None:
     s = scheduled
-    reference = _after_the_call(s)
+    reference = after_the_call(s)
     s.tick(CHASE + timedelta(seconds=20))
     s.tick(CHASE + m(1), worker="w2")
     chases = s.dms("circulated")
@@ -288,8 +267,8 @@ def test_an_uncirculated_outcome_is_chased_at_five_days_and_escalated_at_seven(s
 
 def test_nothing_is_chased_once_the_outcome_is_circulated(scheduled: Scheduled) -> None:
     s = scheduled
-    reference = _after_the_call(s)
-    _record(s, reference, AFTER + m(1))
+    reference = after_the_call(s)
+    outcome_recorded(s, reference, AFTER + m(1))
     s.tick(AFTER + m(2))
     s.teams.clear()
     s.tick(CHASE + timedelta(seconds=20))
@@ -316,8 +295,8 @@ def _done(s: Scheduled, action_id: int, actor: str, at: datetime) -> None:
 
 def test_the_owner_is_reminded_weekly_in_their_chat_until_the_item_is_done(scheduled: Scheduled) -> None:
     s = scheduled
-    reference = _after_the_call(s)
-    rounds = _record(s, reference, AFTER + m(1))[0]
+    reference = after_the_call(s)
+    rounds = outcome_recorded(s, reference, AFTER + m(1))[0]
     s.tick(AFTER + m(2))
     s.teams.clear()
     s.tick(at_local(date(2026, 11, 12)))  # a week after circulation
