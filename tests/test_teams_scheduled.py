@@ -323,6 +323,29 @@ def test_the_owner_is_reminded_weekly_in_their_chat_until_the_item_is_done(sched
             and r.state == MessageState.PENDING] == []
 
 
+
+def test_an_overdue_item_is_escalated_to_the_chair_once_in_their_chat(scheduled: Scheduled) -> None:
+    s = scheduled
+    reference = after_the_call(s)
+    outcome_recorded(s, reference, AFTER + m(1), actions=(
+        ("Arrange supervised medication rounds.", MANAGER, date(2026, 11, 17)),), heard="yes")
+    s.tick(AFTER + m(2))
+    s.tick(at_local(date(2026, 11, 17)))  # due today: not yet overdue
+    assert s.dms("is overdue since") == {}
+    s.tick(at_local(date(2026, 11, 18)))
+    escalations = s.dms("is overdue since")
+    assert set(escalations) == {CHAIR} and len(escalations[CHAIR]) == 1
+    [escalation] = escalations[CHAIR]
+    # The day it was due, in the reader's own zone; the owner mentioned by name.
+    assert f"Action 1 on **{reference}** (owner <at>" in escalation.text
+    assert card_day(datetime(2026, 11, 17, 12, tzinfo=UTC)) in escalation.text
+    assert mentioned(escalation.activity) == {s.id(MANAGER)}
+    s.teams.clear()
+    for offset in range(1, 10):
+        s.tick(at_local(date(2026, 11, 18) + timedelta(days=offset)))
+    assert s.dms("is overdue since") == {}
+    assert len(s.dms(REMINDER_TEXT).get(MANAGER, [])) == 2  # still reminded weekly: the 19th and the 26th
+
 # --- two workers at once ------------------------------------------------------------------------------
 
 
