@@ -566,14 +566,25 @@ class TeamsWorkspace:
                                                       now + PENDING_FILE_SECONDS)
         return posted
 
-    async def accept_file(self, token: str, upload_info: dict[str, Any]) -> bool:
+    def _take_pending(self, token: Any, room: str | None) -> _PendingFile | None:
+        # A consent names its file by the card's context; given `room` (the invoke's chat), it counts only from
+        # the 1:1 chat the card was offered in, so a context copied into another chat takes nothing.
+        if not isinstance(token, str):
+            return None
+        with self._lock:
+            pending = self._pending_files.get(token)
+            if pending is None or (room is not None and pending.room != room):
+                return None
+            return self._pending_files.pop(token)
+
+    async def accept_file(self, token: str, upload_info: dict[str, Any], *, room: str | None = None) -> bool:
         """The person accepted the consent card: a `fileConsent/invoke` whose value has `action` "accept",
         `context` {"pmccg_file": token} and `uploadInfo` (uploadUrl, contentUrl, name, uniqueId, fileType). Puts the
         content at the upload address (pre-authorised: our token is not sent there), then replaces the consent
         card with the file's card, in place. False when this process holds no such file (an hour passed, or
-        another process sent it: the person asks again). Runs on the loop (the server's invoke handler)."""
-        with self._lock:
-            pending = self._pending_files.pop(token, None)
+        another process sent it: the person asks again), or none offered in `room`. Runs on the loop (the server's
+        invoke handler)."""
+        pending = self._take_pending(token, room)
         upload_url = str(upload_info.get("uploadUrl") or "")
         if pending is None or not upload_url:
             return False
@@ -592,9 +603,9 @@ class TeamsWorkspace:
                                    f"/v3/conversations/{pending.room}/activities/{pending.activity_id}", info)
         return True
 
-    def decline_file(self, token: str) -> None:
-        with self._lock:
-            self._pending_files.pop(token, None)
+    def decline_file(self, token: str, *, room: str | None = None) -> bool:
+        """Forget the file (nothing is uploaded); False when there was none (offered in `room`, if given)."""
+        return self._take_pending(token, room) is not None
 
     def delete_file(self, ref: str) -> None:
         """Takes down the consent card. A file the person accepted is in their own OneDrive, which the bot

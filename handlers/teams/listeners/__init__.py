@@ -10,10 +10,10 @@ from __future__ import annotations
 from microsoft_teams.apps import App
 
 from handlers.teams.context import TeamsContext
-from handlers.teams.listeners import commands, direct_rooms
+from handlers.teams.listeners import case_admin, case_close, commands, direct_rooms, export, files, reports, roster
 
 # direct_rooms first: it keeps the person's 1:1 chat from any install or personal message, then passes on.
-MODULES = (direct_rooms, commands)
+MODULES = (direct_rooms, commands, case_admin, case_close, roster, export, reports, files)
 
 
 def register_all(app: App, ctx: TeamsContext) -> None:
