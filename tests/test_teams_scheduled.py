@@ -153,6 +153,42 @@ def test_a_chase_carries_the_attendance_buttons_with_the_schedule_version(schedu
     assert not any(name in chase.text for name in scheduled.names())
 
 
+
+def test_a_call_rescheduled_into_short_notice_is_announced_in_each_chat_and_chased_before_the_new_time(
+        scheduled: Scheduled) -> None:
+    from datetime import time
+
+    from bot.domain import rescheduling
+
+    s = scheduled
+    call, moved_at, new_call = MONDAY + h(120), MONDAY + h(24), MONDAY + h(26)
+    convened = s.convene_at(MONDAY, call)
+    s.teams.clear()
+    ticker_at = {"now": MONDAY}
+    ticker = s.ticker(lambda: ticker_at["now"])
+    ticker_at["now"] = moved_at - m(1)
+    ticker.tick()  # nothing is owed before the move (the first chase was 48 h before the old time)
+    assert s.dms(CHASE_TEXT) == {}
+    local = new_call.astimezone(LONDON)
+    with transaction(s.sessions) as session:
+        result = rescheduling.reschedule(session, s.terms, convened.reference, s.id("U0MANAGER"), local.date(),
+                                         time(local.hour, local.minute), None, moved_at, LONDON)
+    rescheduling.announce_rescheduled(s.sessions, s.engine, s.terms, s.h.bot.workspace(), LONDON, result)
+    moved = s.dms("has moved")
+    assert set(moved) == MEMBERS_BUT_CONVENER and all(len(v) == 1 for v in moved.values())
+    assert card_date(new_call) in moved[CHAIR][0].text and card_date(call) in moved[CHAIR][0].text  # new, and was
+    s.teams.clear()
+    chased: dict[str, list[timedelta]] = {}
+    for at in (new_call - h(2), new_call - h(1), new_call - m(30) + timedelta(seconds=5), new_call - m(5)):
+        ticker_at["now"] = at
+        ticker.tick()
+        for uid, chases in s.dms(CHASE_TEXT).items():
+            assert all(card_date(new_call) in c.text for c in chases)
+            chased.setdefault(uid, []).extend(new_call - at for _ in chases)
+        s.teams.clear()
+    # Nobody answered again: each is chased once, half an hour before the new time, in their own chat.
+    assert chased == {uid: [m(30) - timedelta(seconds=5)] for uid in MEMBERS_BUT_CONVENER}
+
 # --- the pre-call check and the agenda ---------------------------------------------------------------
 
 
