@@ -85,7 +85,7 @@ class TeamsDirectory:
     lookup_seconds: float = 1.0
     standing_ttl_seconds: float = 120.0
     page_size: int = PAGE_SIZE
-    first_load_seconds: float = 10.0  # how long a card waits for the first load of the names (render_name)
+    first_load_seconds: float = 5.0  # how long a card waits for the first load of the names (render_name)
     transport: httpx.AsyncBaseTransport | None = None  # tests only; production uses the network
     _names: tuple[str, ...] = ()
     _display: dict[str, str] = field(default_factory=dict)
