@@ -10,10 +10,27 @@ from __future__ import annotations
 from microsoft_teams.apps import App
 
 from handlers.teams.context import TeamsContext
-from handlers.teams.listeners import case_admin, case_close, commands, direct_rooms, export, files, reports, roster
+from handlers.teams.listeners import (
+    actions,
+    attendance,
+    case_admin,
+    case_close,
+    commands,
+    convene,
+    direct_rooms,
+    export,
+    files,
+    home,
+    outcome,
+    quorum_fixes,
+    reports,
+    roll_call,
+    roster,
+)
 
 # direct_rooms first: it keeps the person's 1:1 chat from any install or personal message, then passes on.
-MODULES = (direct_rooms, commands, case_admin, case_close, roster, export, reports, files)
+MODULES = (direct_rooms, commands, convene, attendance, quorum_fixes, case_admin, case_close, roster, export, reports,
+           files, roll_call, outcome, actions, home)
 
 
 def register_all(app: App, ctx: TeamsContext) -> None:
