@@ -25,28 +25,31 @@ def teams_workspace(settings: Settings, sessions: Any, *, loop: Any = None,
     ends with the process). `render` defaults to handlers/teams/render.py's render_activity, with the names from
     a Graph directory loaded in the background (in memory only)."""
     from handlers.teams.auth import ClientCredentialsTokens
+    from handlers.teams.directory import TeamsDirectory
     from handlers.teams.settings import teams_credentials, teams_endpoints
     from handlers.teams.workspace import LoopThread, TeamsWorkspace
 
     settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
     credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
     tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
+    directory = TeamsDirectory(endpoints, tokens)  # names for the cards, standings for the 1:1 chats
     if render is None:
-        render = _render_with_directory(endpoints, tokens)
+        render = _render_with_directory(directory)
     thread = None
     if loop is None:
         thread = LoopThread()
         loop = thread.loop
     workspace = TeamsWorkspace(credentials=credentials, endpoints=endpoints, teams_app_id=str(settings.teams_app_id),
-                               loop=loop, render=render, sessions=sessions, tokens=tokens)
+                               loop=loop, render=render, sessions=sessions, tokens=tokens,
+                               standing=directory.standing)
     workspace.loop_thread = thread
+    workspace.directory = directory
     return workspace
 
 
-def _render_with_directory(endpoints: Any, tokens: Any) -> Callable[..., dict[str, Any]]:
-    from handlers.teams.directory import TeamsDirectory
+def _render_with_directory(directory: Any) -> Callable[..., dict[str, Any]]:
     from handlers.teams.render import render_activity
-    directory = TeamsDirectory(endpoints, tokens)
+
     directory.refresh_in_background()
 
     def render(message: Any) -> dict[str, Any]:

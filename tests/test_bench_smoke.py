@@ -29,7 +29,8 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
                 "Attendance clicks/s", "Scheduler tick, sqlite", "due reminders", "RSS of `pmccg serve`, idle",
                 "after the throughput run", "Crash mid-convene (SIGKILL) to orphan cleaned up",
                 "Every response_url connection reset (Slack unreachable): ack `/pmccg help`",
-                "Every Web API call and response_url answered after 5 s: ack Attendance click"):
+                "Every Web API call and response_url answered after 5 s: ack Attendance click",
+                "Ack Action.Execute (invoke)"):
         assert row in printed, f"missing row {row!r}:\n{printed}"
     assert str(out) in printed
 

@@ -358,9 +358,10 @@ def test_someone_teams_will_not_let_the_bot_reach_is_a_permanent_failure(
     with pytest.raises(PlatformFailure) as failed:
         with_db.send_direct(user, say("you are invited", MessageKind.INVITATION))
     assert failed.value.permanent and failed.value.step == "sending the invitation"
-    # In the domain's words for an undelivered direct message (bot/domain/ledger.py ERROR_WORDS), as on Slack.
+    # In the domain's words for an undelivered direct message (bot/domain/ledger.py ERROR_WORDS), as on Slack: a
+    # disabled account is what Slack calls account_inactive (the directory says so before Teams is asked).
     assert failed.value.error == {"blocked": "blocked_bot", "left_the_tenant": "user_not_found",
-                                  "disabled": "not_installed"}[who]
+                                  "disabled": "account_inactive"}[who]
     if who != "left_the_tenant":
         assert texts(teams.personal_messages(user)) == before
 

@@ -735,10 +735,20 @@ class TeamsStandIn:
         with self._lock:
             self._users[object_id] = replace(self._users[object_id], account_enabled=False)
 
+    def enable_user(self, object_id: str) -> None:
+        """The account enabled again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._users[object_id] = replace(self._users[object_id], account_enabled=True)
+
     def block_bot(self, object_id: str) -> None:
         """The person blocked the bot: posts to their 1:1 chat are refused with 403."""
         with self._lock:
             self._blocked.add(object_id)
+
+    def unblock_bot(self, object_id: str) -> None:
+        """The person unblocked the bot again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._blocked.discard(object_id)
 
     def install_app_for(self, object_id: str) -> str:
         """Seed: the app installed in someone's personal scope (their 1:1 chat with the bot). Returns the chat id."""

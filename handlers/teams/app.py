@@ -69,11 +69,12 @@ def teams_workspace(bot: TeamsBot) -> Workspace:
     settings = bot.services.settings
     if bot.loop is None:
         raise RuntimeError("the Teams workspace sends on the serving loop: initialize() the app first")
-    names = bot.directory.display_name
+    names = bot.directory.render_name  # loaded on first use: the scheduler may send before anyone writes
     return TeamsWorkspace(credentials=bot.credentials, endpoints=bot.endpoints,
                           teams_app_id=settings.teams_app_id or "", loop=bot.loop,
                           render=lambda message: render_activity(message, names=names),
-                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock)
+                          sessions=bot.services.sessions, tokens=bot.tokens, now=bot.services.clock,
+                          standing=bot.directory.standing)
 
 
 @dataclass

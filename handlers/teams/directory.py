@@ -85,6 +85,7 @@ class TeamsDirectory:
     lookup_seconds: float = 1.0
     standing_ttl_seconds: float = 120.0
     page_size: int = PAGE_SIZE
+    first_load_seconds: float = 5.0  # how long a card waits for the first load of the names (render_name)
     transport: httpx.AsyncBaseTransport | None = None  # tests only; production uses the network
     _names: tuple[str, ...] = ()
     _display: dict[str, str] = field(default_factory=dict)
@@ -128,6 +129,10 @@ class TeamsDirectory:
                 log.warning("people_unconfirmed", extra={"event": "people_unconfirmed", "count": late})
         return found
 
+    def forget_standings(self) -> None:
+        """Ask Graph again for everyone's standing on next use (the cache keeps each for `standing_ttl_seconds`)."""
+        self._standings.clear()
+
     async def _look_up_all(self, user_ids: list[str]) -> dict[str, Standing]:
         async with self._client() as client:
             try:
@@ -169,6 +174,16 @@ class TeamsDirectory:
     def display_name(self, user_id: str) -> str | None:
         """The person's display name as last loaded (for mentions, rendered at send time), or None."""
         return self._display.get(user_id.lower())
+
+    def render_name(self, user_id: str) -> str | None:
+        """`display_name` for a card being made now (handlers/teams/render.py's `names`). A process that sends
+        before anything asked for the names (`pmccg worker`, the scheduler of `pmccg teams`) would otherwise
+        mention everyone as "a member": the names are loaded first (waiting up to `first_load_seconds`) if they
+        never were, and reloaded in the background once stale."""
+        self.refresh_in_background()  # nothing while the names are fresh or a load is under way
+        if not self._loaded_at:
+            self.names(wait_seconds=self.first_load_seconds)
+        return self.display_name(user_id)
 
     def refresh_in_background(self) -> None:
         with self._lock:

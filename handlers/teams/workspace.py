@@ -33,7 +33,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -44,6 +44,7 @@ import httpx
 from bot.domain import direct_rooms
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Budget, Message, Posted
+from bot.domain.people import Standing
 from handlers.teams.auth import (
     ClientCredentialsTokens,
     TeamsCredentials,
@@ -142,7 +143,8 @@ class TeamsWorkspace:
                  sessions: Callable[[], Any], tokens: ClientCredentialsTokens | None = None,
                  now: Callable[[], datetime] = lambda: datetime.now(UTC), timeout: float = 30.0,
                  retries: int = 2, max_retry_after: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 standing: Callable[[Collection[str]], Mapping[str, Standing]] | None = None) -> None:
         if not teams_app_id:
             raise ValueError("teams_app_id (the app's catalogue id) is needed to install the app in case chats")
         self.credentials = credentials
@@ -157,6 +159,9 @@ class TeamsWorkspace:
         self.retries = retries
         self.max_retry_after = max_retry_after
         self._transport = transport
+        # The directory's standing of people (handlers/teams/directory.py): Teams takes a message into a disabled
+        # account's 1:1 chat, where nobody reads it, so a leaver is refused here as Slack refuses them.
+        self.standing = standing
         self._client: httpx.AsyncClient | None = None  # made on the loop, once: a client costs ~0.2 s to build
         self._graph = endpoints.graph_api_url.rstrip("/")
         self._lock = threading.Lock()
@@ -437,6 +442,9 @@ class TeamsWorkspace:
         return self._send_direct(_step("sending", message), user, self._activity(message))
 
     def _send_direct(self, step: str, user: str, activity: dict[str, Any]) -> Posted:
+        if self.standing is not None and self.standing([user]).get(user) is Standing.DEACTIVATED:
+            log.info("teams_direct_deactivated", extra={"event": "teams_direct_deactivated"})
+            raise PlatformFailure(step, "account_inactive")  # the domain's word: "the account is deactivated"
         kept = direct_rooms.find(self.sessions, user)
         if kept is not None:
             with self._lock:
