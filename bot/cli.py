@@ -176,10 +176,10 @@ def _with(settings: Settings, **changes: Any) -> Settings:
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    # No Slack settings needed: the sandbox brings its own stand-in, database and signing secret.
+    # No Slack or Teams settings needed: the sandbox brings its own stand-in, database and secrets.
     from bot.sandbox.serve import run
 
-    return run(Path(args.data), args.port)
+    return run(Path(args.data), args.port, platform=args.platform)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -426,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Start the bot with a local stand-in for Slack and a web page at "
                              "http://127.0.0.1:PORT (default 8080): a fictional roster, a movable clock, the "
                              "whole case from convening to closure. Needs no Slack settings.")
+    sandbox.add_argument("--platform", choices=("slack", "teams"), default="slack",
+                         help="which chat platform the sandbox stands in for (default slack)")
     sandbox.add_argument("--port", type=int, default=8080, help="port of the page on 127.0.0.1 (default 8080)")
     sandbox.add_argument("--data", default="pmccg-sandbox",
                          help="folder for the sandbox's own database (default ./pmccg-sandbox; reset at each start)")

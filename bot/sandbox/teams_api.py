@@ -47,13 +47,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+if TYPE_CHECKING:
+    from bot.sandbox.teams_checks import Refusal
 
 # Fictional identities of the test tenant and of the bot's app registration.
 TENANT_ID = "6c5a8f1e-2b7d-4c3a-9e1f-0a1b2c3d4e5f"
@@ -452,6 +455,7 @@ class TeamsStandIn:
         bot_name: str = BOT_NAME,
         token_lifetime: int = TOKEN_LIFETIME,
         message_size_limit: int = MESSAGE_SIZE_LIMIT,
+        check_activity: Callable[[Any], Refusal | None] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -461,6 +465,9 @@ class TeamsStandIn:
         self.token_lifetime = token_lifetime
         self.message_size_limit = message_size_limit
         self._granted = set(granted)
+        # What Teams refuses about a message (bot/sandbox/teams_checks.py's activity_refusal): the sandbox page
+        # passes it so a bad card is refused loudly; the tests' stand-in leaves it off.
+        self._check = check_activity
 
         # Two issuers, as in Microsoft's cloud: the Bot Framework channel signs what it sends the bot;
         # the tenant's login endpoint signs the bot's own access tokens.
@@ -1326,6 +1333,9 @@ class TeamsStandIn:
             return _connector_error(413, "RequestEntityTooLarge", "Message size too big.")
         if body["type"] == "message" and not (body.get("text") or body.get("attachments")):
             return _connector_error(400, "BadArgument", "A message needs text or attachments.")
+        refusal = self._check(body) if self._check is not None else None
+        if refusal is not None:
+            return _connector_error(refusal.status, refusal.code, refusal.describe())
         return None
 
     def _create_activity(self, request: _Request) -> Response:
