@@ -52,3 +52,17 @@ def test_home_refresh_outside_the_1_1_chat_shows_no_home(teams_bot: TeamsBotHarn
     answer = teams_bot.click(owner, "home_refresh", {"value": ""}, reply_to_id=case.header_ref,
                              conversation=case.room_id)
     assert answer.json()["value"] == "Your home is in your 1:1 chat with me."
+
+
+def test_opening_the_chat_refreshes_the_home_card_as_teams_asks_automatically(teams_bot: TeamsBotHarness) -> None:
+    # Teams sends trigger "automatic" for a card's refresh; the SDK alone would answer 500 (handlers/teams/guard.py).
+    owner = teams_bot.person("U0SERVICE")
+    teams_bot.install(owner)
+    card = _home_cards(teams_bot, owner.id)[-1]
+    conv = teams_bot.teams.personal_conversation_id(owner.id)
+    activity = teams_bot.teams.card_action(owner, {"action": "home_refresh", "value": ""}, verb="home_refresh",
+                                           reply_to_id=card["id"], conversation_id=conv)
+    activity["value"]["trigger"] = "automatic"
+    answer = teams_bot.post(activity)
+    assert answer.status_code == 200
+    assert [b for b in buttons(answer.json()["value"]) if b.get("verb") == "home_refresh"]

@@ -5,6 +5,11 @@ with a traceback in the log (docs/teams-sdk-notes.md §2). Here, in this order: 
 found over MAX_BODY_BYTES is 413 (a chunked one too, without reading to its end); a body that is not
 UTF-8 JSON, or JSON that is not an object, is 400. Nothing else is decided here: the SDK then checks
 the Bot Framework token (401) before any listener runs. Log lines carry sizes only, never content.
+
+One repair, for an SDK gap: Teams sends `trigger: "automatic"` when a card's `refresh` re-renders it on
+its own (the home card, each time its chat is opened), but microsoft-teams-apps 2.1.1 accepts only
+"manual" (`AdaptiveCardInvokeValue.trigger` is `Literal["manual"]`) and answers 500. The token does not
+cover the body, so the trigger is read as "manual" here; no listener decides anything by it.
 """
 
 from __future__ import annotations
@@ -71,6 +76,9 @@ class MessagesGuard:
             log.warning("malformed_teams_request", extra={"event": "malformed_teams_request", "bytes": size})
             await _refuse(send, 400, "malformed request")
             return
+        if _automatic_refresh(parsed):
+            parsed["value"]["trigger"] = "manual"
+            body = json.dumps(parsed).encode("utf-8")
         replayed = False
 
         async def replay() -> Message:
@@ -82,6 +90,12 @@ class MessagesGuard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _automatic_refresh(activity: dict[str, Any]) -> bool:
+    value = activity.get("value")
+    return (activity.get("type") == "invoke" and activity.get("name") == "adaptiveCard/action"
+            and isinstance(value, dict) and value.get("trigger") == "automatic")
 
 
 def _content_length(scope: Scope) -> int | None:
