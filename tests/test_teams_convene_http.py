@@ -82,9 +82,8 @@ def test_a_field_error_then_corrected_convenes_one_case_chat_with_everyone(teams
     chat = teams_bot.teams.conversation(case.room_id)
     members = {teams_bot.person(uid).id for uid in seat_choices().values()}
     assert set(chat.members) == members and chat.app_installed
-    # The reference only, never a name. (The domain names rooms in Slack's lower case: the topic reads
-    # "pmccg-2026-001"; TeamsWorkspace could give it as the reference is written.)
-    assert str(chat.topic).lower() == reference.lower() == str(create.body["topic"]).lower()
+    # The reference as written, never a name.
+    assert chat.topic == reference == create.body["topic"]
     shown = [visible_text(m) for m in chat.messages]
     assert len(shown) == 2 and reference in shown[0]  # the header and the attendance board
     for uid in set(seat_choices().values()) - {MANAGER}:

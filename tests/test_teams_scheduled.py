@@ -220,7 +220,7 @@ def test_the_agenda_is_posted_once_in_the_case_chat_a_day_before(scheduled: Sche
     scheduled.tick(at + m(1), worker="w2")
     [agenda] = scheduled.sent("Agenda:")
     assert agenda.chat == convened.room_id
-    assert scheduled.teams.conversation(convened.room_id).topic == convened.room_name  # the chat is the case's
+    assert scheduled.teams.conversation(convened.room_id).topic == convened.reference  # its topic the reference
     assert convened.reference in agenda.text and card_date(CALL) in agenda.text
     assert "Two medication errors on night shifts in October" in agenda.text  # the concern, as typed
     # The members are mentioned (names resolved when the card was made); the staff member never appears.

@@ -147,20 +147,20 @@ def test_a_deleted_message_leaves_the_chat_and_a_second_delete_says_it_is_gone(
 def test_renaming_and_closing_the_case_chat(workspace: TeamsWorkspace, teams: TeamsStandIn,
                                             people: list[TeamsUser]) -> None:
     room = _case_chat(workspace, people)
-    workspace.rename_room(room, "PMCCG-2026-001-abandoned")
-    assert teams.conversation(room).topic == "PMCCG-2026-001-abandoned"
+    workspace.rename_room(room, "PMCCG-2026-001-ABANDONED")
+    assert teams.conversation(room).topic == "PMCCG-2026-001-ABANDONED"
 
     workspace.post(room, say("the case is closed", MessageKind.CASE_CLOSED))  # the domain's notice, first
     workspace.archive_room(room)
     chat = teams.conversation(room)
-    assert chat.topic == "PMCCG-2026-001-abandoned (closed)" and not chat.app_installed
+    assert chat.topic == "PMCCG-2026-001-ABANDONED (closed)" and not chat.app_installed
     assert texts(chat.messages) == ["case_closed: the case is closed"]  # the members keep the history
     assert set(chat.members) == {p.id for p in people[:3]}
     with pytest.raises(PlatformFailure) as after:
         workspace.post(room, say("too late"))
     assert after.value.permanent
     workspace.archive_room(room)  # closing again (a retry) is done already
-    assert teams.conversation(room).topic == "PMCCG-2026-001-abandoned (closed)"
+    assert teams.conversation(room).topic == "PMCCG-2026-001-ABANDONED (closed)"
 
 
 def test_a_chat_that_is_gone_is_said_in_the_domains_words(workspace: TeamsWorkspace) -> None:

@@ -127,6 +127,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
+def chat_topic(name: str) -> str:
+    """The domain names rooms in Slack's lower-case channel form ("pmccg-2026-001"); a chat topic is free text,
+    so it shows the case reference as it is written everywhere else ("PMCCG-2026-001")."""
+    return name.upper()
+
+
 class TeamsWorkspace:
     """The domain's Workspace on Teams. Synchronous; the work runs on `loop` (never call it from that loop).
 
@@ -283,7 +289,8 @@ class TeamsWorkspace:
         A refusal makes no chat (Graph creates it whole or not at all) and `created` is not called. Topics need
         not be unique in Teams: RoomNameTaken is never raised."""
         step = "creating the case chat"
-        body = {"chatType": "group", "topic": name, "members": [self._member(m) for m in dict.fromkeys(members)],
+        body = {"chatType": "group", "topic": chat_topic(name),
+                "members": [self._member(m) for m in dict.fromkeys(members)],
                 "installedApps": [{"teamsApp@odata.bind": self._app_bind()}]}
         response = self._run(step, self._graph_call(step, "POST", "/chats", body))
         chat_id = self._chat_id(response)
@@ -336,7 +343,8 @@ class TeamsWorkspace:
     def rename_room(self, room: str, name: str) -> None:
         step = "renaming the case chat"
         try:
-            self._run(step, self._graph_call(step, "PATCH", f"/chats/{quote(room, safe='')}", {"topic": name}))
+            path = f"/chats/{quote(room, safe='')}"
+            self._run(step, self._graph_call(step, "PATCH", path, {"topic": chat_topic(name)}))
         except TeamsRefused as exc:
             raise self._chat_gone(exc) from None
 
