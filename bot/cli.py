@@ -211,12 +211,20 @@ def _teams_directory(settings: Settings) -> Any:
 
     Only the identity is needed (TEAMS_APP_ID is for sending); ConfigError names a missing setting, never a value.
     Each id is one `GET /users/{id}`, in parallel: no full listing of a large organisation for a short roster."""
-    from handlers.teams.auth import ClientCredentialsTokens
+    import asyncio
+
+    from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError
     from handlers.teams.directory import TeamsDirectory
     from handlers.teams.settings import teams_credentials, teams_endpoints
 
     credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
     tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
+    try:
+        # Sign in first (the token is cached for the lookups): a wrong secret is then said once, not as
+        # "could not be confirmed" at every line.
+        asyncio.run(tokens(endpoints.graph_scope))
+    except TeamsAuthError as exc:
+        raise UsageError(f"{exc} Check TEAMS_CLIENT_ID, TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET.") from None
     return TeamsDirectory(endpoints, tokens, lookup_seconds=30.0)  # a person at a time is slower than a form
 
 

@@ -165,3 +165,19 @@ def test_roster_list_and_history_need_no_platform_setting(capsys: pytest.Capture
     rows = history.splitlines()[1:]
     assert code == 0 and len(rows) == len(PEOPLE), err
     assert {r.split(",")[3] for r in rows} == {m.id for m in members.values()}
+
+
+def test_a_wrong_client_secret_is_said_once_and_nothing_is_imported(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, workdir: Path,
+        members: dict[str, TeamsUser], tenant: TeamsStandIn) -> None:
+    wrong = "not-the-registration-secret-789"
+    monkeypatch.setenv("TEAMS_CLIENT_SECRET", wrong)
+    tenant.clear()
+
+    code, out, err = run(capsys, "roster", "import", str(write(workdir / "good.csv", roster_csv(members))))
+
+    assert code == 2 and "Imported" not in out
+    assert "refused a token" in err and "TEAMS_CLIENT_SECRET" in err and problems(err) == []
+    assert wrong not in err + out and "Traceback" not in err
+    assert tenant.calls_to("GET /v1.0/users/{id}") == []  # no one was looked up without a token
+    assert run(capsys, "roster", "list")[1] == HEADER + "\n"
