@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,22 @@ def test_a_person_graph_does_not_answer_for_in_time_is_unconfirmed(bot: TeamsBot
     bot.teams.clear()
     assert slow.standing([person.id]) == {person.id: Standing.OK}
     assert bot.teams.calls_to("GET /v1.0/users/{id}") == []
+
+
+def test_lookups_under_load_are_all_confirmed_on_one_kept_client(bot: TeamsBotHarness) -> None:
+    loaded = TeamsDirectory(bot.bot.endpoints, bot.bot.tokens)
+    people = [bot.person(u).id for u in ("U0CHAIR01", "U0MEMBER1", "U0GOVERN1", "U0NURSELD")]
+    assert loaded.standing(people) == {p: Standing.OK for p in people}
+    kept = loaded._http
+
+    def ask_again(_: int) -> dict[str, Standing]:
+        loaded.forget_standings()  # each asks Graph, as a busy convening day would
+        return loaded.standing(people)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:  # modest: the machine is shared, the wait is 1 s
+        answers = list(pool.map(ask_again, range(6)))
+    assert answers == [{p: Standing.OK for p in people}] * 6
+    assert loaded._http is kept  # no client built per lookup (docs/teams-sdk-notes.md §3)
 
 
 def test_a_graph_failure_is_unconfirmed_not_unknown(bot: TeamsBotHarness) -> None:

@@ -11,13 +11,13 @@ button whose data names another case, or that sits on another card, opens nothin
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from bot.domain import forms, ledger
 from bot.domain.cases import case_named
 from bot.domain.errors import NotFound
-from bot.domain.forms import Form, FormKind, FormRefused, OriginRefused
+from bot.domain.forms import Form, FormKind, FormRefused, Origin, OriginRefused
 from bot.services import Services
 from handlers.teams.dialogs import dialog_message
 
@@ -28,9 +28,11 @@ NOT_THIS_CHAT = ("That button is not on this case's card in its chat, so nothing
                  "Use the buttons on the case card, or type the command with the case reference.")
 
 
-def open_form(services: Services, *, kind: FormKind, user_id: str, subject: str, conversation_id: str) -> str:
+def open_form(services: Services, *, kind: FormKind, user_id: str, subject: str, conversation_id: str,
+              origin: Origin | None = None, rows: int = 1) -> str:
     """Record a dialog about to be shown to `user_id` in `conversation_id`; the nonce its data is to carry."""
-    nonce = forms.open_form(services.sessions, kind=kind, user_id=user_id, subject=subject, now=services.clock())
+    nonce = forms.open_form(services.sessions, kind=kind, user_id=user_id, subject=subject, now=services.clock(),
+                            origin=origin or Origin(), rows=rows)
     forms.record_view(services.sessions, nonce, conversation_id)
     return nonce
 
@@ -68,3 +70,21 @@ def check_case_card(services: Services, reference: str, *, conversation_id: str,
     if not own:
         log.warning("click_origin_refused", extra={"event": "click_origin_refused", "reason": "not_case_card"})
         raise OriginRefused(NOT_THIS_CHAT, "not_case_card")
+
+
+def delivered_card(services: Services, delivery_id: int | None, user_id: str, *, conversation_id: str,
+                   reply_to_id: str | None, kinds: Collection[str]) -> Origin:
+    """The Origin of a click on a message the bot delivered to `user_id`: the ledger row `delivery_id` must be one
+    of `kinds` sent to that person, in this conversation, and the very card pressed (replyToId). OriginRefused
+    else."""
+    if delivery_id is None:
+        raise OriginRefused(forms.OUT_OF_DATE_TEXT, "no_delivery")
+    with services.sessions() as session:
+        origin = forms.click_origin(session, user_id=user_id, delivery_id=delivery_id, private_reply=False,
+                                    reply_url=None, hosts=(), kinds=kinds)
+        row = ledger.own_message(session, delivery_id, user_id, kinds)
+    if row is None or row.room != conversation_id or row.ref != reply_to_id:
+        log.warning("click_origin_refused", extra={"event": "click_origin_refused", "reason": "other_card",
+                                                   "delivery_id": delivery_id})
+        raise OriginRefused(forms.OUT_OF_DATE_TEXT, "other_card")
+    return origin

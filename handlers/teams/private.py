@@ -1,27 +1,32 @@
-"""Private replies on Teams and work finished after the answer: the person's 1:1 chat is the private place.
+"""Private replies on Teams and work finished after the invoke's answer: the person's 1:1 chat is the private place.
 
 In the 1:1 chat a reply is already private; in a case chat it is not (Teams' targeted messages are preview),
-so a private reply goes to the person's kept 1:1 chat (bot/domain/direct_rooms.py), proactively. Slow work
-(telling every member after a reschedule) runs after the invoke is answered (Teams gives an invoke about
-5 s), as a task on the serving loop that keeps a reference to itself until done; its result is told privately.
+so a private reply goes to the person's kept 1:1 chat (bot/domain/direct_rooms.py), proactively. Teams gives an
+invoke about 5 s, so slow work runs after the answer: `in_background` for a coroutine on the serving loop,
+`after_answer` for blocking work (the domain, the workspace) in a thread of its own; its result is told privately.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from microsoft_teams.api import Attachment, MessageActivityInput
 from microsoft_teams.apps import ActivityContext, App
 
-from bot.domain import direct_rooms
-from handlers.teams.cards import CARD_CONTENT_TYPE
+from bot.domain import direct_rooms, ledger
+from bot.domain.notify import Message, Posted
+from bot.services import Services
+from handlers.teams.cards import CARD_CONTENT_TYPE, check_card
 from handlers.teams.context import TeamsContext
 from handlers.teams.forms import PERSONAL
 
 log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0
 
 _RUNNING: set[asyncio.Task[Any]] = set()  # the loop keeps only weak references to tasks
 
@@ -79,3 +84,53 @@ def in_background(work: Coroutine[Any, Any, None], name: str) -> None:
                                                         "error": type(finished.exception()).__name__})
 
     task.add_done_callback(done)
+
+
+def after_answer(name: str, work: Callable[[], None]) -> None:
+    """Run blocking `work` in a thread of its own once the handler has answered: never on the loop (the domain
+    and the workspace block), never in the loop's small default pool (a slow convening would hold up others)."""
+
+    def run() -> None:
+        try:
+            work()
+        except Exception:  # noqa: BLE001  (logged by event name: a background failure must not pass silently)
+            log.exception("teams_background_failed", extra={"event": "teams_background_failed", "work": name})
+
+    threading.Thread(target=run, name=f"teams-{name}", daemon=True).start()
+
+
+def tell_privately(ctx: TeamsContext, app: App, loop: asyncio.AbstractEventLoop, user_id: str, text: str, *,
+                   turn: ActivityContext[Any] | None = None, card: dict[str, Any] | None = None) -> bool:
+    """`tell` from a thread other than the loop's: `text` (Markdown), or `card` (checked; `text` its notification
+    summary). False (logged) when it could not be said."""
+    if card is not None:
+        check_card(card)
+    message = card_message(card, text) if card is not None else text
+    future = asyncio.run_coroutine_threadsafe(tell(ctx, user_id, message, turn=turn, app=app), loop)
+    try:
+        return future.result(SEND_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001  (the work is done either way; the person can ask again)
+        future.cancel()
+        log.warning("teams_private_word_failed", extra={"event": "teams_private_word_failed",
+                                                        "error": type(exc).__name__})
+        return False
+
+
+def send_direct_recorded(services: Services, workspace: Any, user_id: str, kind: str,
+                         build: Callable[[int], Message], *, detail: dict[str, Any] | None = None) -> Posted:
+    """Send `user_id` a message whose buttons name its own ledger row (begun first, its id given to `build`), so
+    a later click on it is checked against what the bot stored, as for a reminder. Blocking: call it off the loop."""
+    with services.sessions() as session:
+        delivery_id = ledger.begin(session, kind=kind, recipient=user_id, now=services.clock(), detail=detail).id or 0
+        session.commit()
+    try:
+        posted = workspace.send_direct(user_id, build(delivery_id))
+    except Exception as exc:
+        with services.sessions() as session:
+            ledger.mark_failed(session, delivery_id, str(getattr(exc, "error", type(exc).__name__)), permanent=True)
+            session.commit()
+        raise
+    with services.sessions() as session:
+        ledger.mark_sent(session, delivery_id, posted, services.clock())
+        session.commit()
+    return posted

@@ -12,8 +12,7 @@ Add an update / New due date open dialogs whose form record keeps where the clic
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from microsoft_teams.apps import ActivityContext, App
@@ -24,22 +23,12 @@ from bot.domain.errors import InvalidInput, NotAllowed, NotFound, PlatformFailur
 from bot.domain.forms import AlreadySubmitted, FormKind, FormRefused, Origin, OriginRefused, parse_button_value
 from bot.domain.notify import Message
 from handlers.teams import dialogs
-from handlers.teams.after_call import (
-    Turn,
-    card_answer,
-    delivered_card,
-    form_of,
-    message_answer,
-    off_loop,
-    on_dialogs,
-    on_submits,
-    on_verbs,
-    open_form,
-    send_direct_recorded,
-)
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs.action_points import DUE_SUBMIT, DUE_TITLE, UPDATE_SUBMIT, UPDATE_TITLE
+from handlers.teams.forms import delivered_card, form_of, open_form
+from handlers.teams.invoke import Turn, card_answer, message_answer, off_loop, on_dialogs, on_submits, on_verbs
 from handlers.teams.listeners.commands import Typed, command
+from handlers.teams.private import after_answer, send_direct_recorded
 from handlers.teams.render import render_activity
 from handlers.teams.replies import refusal_text
 
@@ -92,15 +81,6 @@ async def command_actions(turn: ActivityContext[Any], ctx: TeamsContext, typed: 
         await turn.send("I have sent your action points to you in our 1:1 chat.")
 
 
-def _after_answer(name: str, work: Callable[[], None]) -> None:
-    def run() -> None:
-        try:
-            work()
-        except Exception:  # noqa: BLE001  (the change is saved; the redraw is shown at the next list)
-            log.exception("teams_after_answer_failed", extra={"event": "teams_after_answer_failed", "work": name})
-
-    threading.Thread(target=run, name=f"teams-{name}", daemon=True).start()
-
 
 def register(app: App, ctx: TeamsContext) -> None:
     services = ctx.services
@@ -112,7 +92,8 @@ def register(app: App, ctx: TeamsContext) -> None:
         if value is None:
             raise NotFound(GONE)
         try:
-            origin = delivered_card(services, value.delivery_id, who, DIGEST_KINDS)
+            origin = delivered_card(services, value.delivery_id, who.user_id, conversation_id=who.conversation_id,
+                                    reply_to_id=who.reply_to_id, kinds=DIGEST_KINDS)
         except OriginRefused:
             raise OriginRefused(OUT_OF_DATE, "other_card") from None
         with services.sessions() as session:
@@ -151,7 +132,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         if changed.already:
             return message_answer(f"No change: action {changed.number} on {changed.reference} is already done.")
         message = redraw(origin, who.user_id, changed)
-        _after_answer("action_done", lambda: update_in_place(origin, who.user_id, message, changed.case_id))
+        after_answer("action_done", lambda: update_in_place(origin, who.user_id, message, changed.case_id))
         log.info("action_done", extra={"event": "action_done", "case_ref": changed.reference})
         return card_answer(card_of(message))
 
@@ -186,7 +167,7 @@ def register(app: App, ctx: TeamsContext) -> None:
     def submit(who: Turn, action: str, data: Mapping[str, Any]) -> dict[str, Any]:
         kind = FormKind.ACTION_UPDATE if action == UPDATE_SUBMIT else FormKind.ACTION_DUE
         try:
-            form = form_of(services, data, who, kind)
+            form = form_of(services, data, who.user_id, who.conversation_id, kind)
         except (FormRefused, AlreadySubmitted) as exc:
             return dialogs.dialog_message(exc.message)
         if not form.subject.isdigit():
@@ -228,7 +209,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         except (NotAllowed, NotFound) as exc:
             return dialogs.dialog_message(refusal_text(exc, markdown=False))
         message = redraw(form.origin, who.user_id, changed)
-        _after_answer("action_changed", lambda: update_in_place(form.origin, who.user_id, message, changed.case_id))
+        after_answer("action_changed", lambda: update_in_place(form.origin, who.user_id, message, changed.case_id))
         what = "update added" if kind == FormKind.ACTION_UPDATE else "due date changed"
         return dialogs.dialog_message(f"Saved: action {changed.number} on {changed.reference}, {what}.")
 

@@ -29,7 +29,8 @@ from handlers.teams import forms as teams_forms
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import deputy as deputy_form
 from handlers.teams.dialogs import deputy_dialog, dialog_continue, dialog_message, read_deputy
-from handlers.teams.invoke import Turn, after_answer, card_answer, message_answer, on_verbs, turn_of
+from handlers.teams.invoke import NOT_SIGNED, Turn, card_answer, message_answer, on_verbs, turn_of
+from handlers.teams.private import after_answer
 from handlers.teams.render import render_card
 from handlers.teams.replies import refusal_text
 
@@ -119,13 +120,11 @@ def register(app: App, ctx: TeamsContext) -> None:
         card = None if button.on_board else own_card(result.reference, who.user_id)
         return card_answer(card) if card is not None else message_answer(text)
 
-    async def on_answer(turn: ActivityContext[AdaptiveCardInvokeActivity], verb: str) -> dict[str, Any]:
-        who = turn_of(turn.activity)
-        if who is None:
-            return message_answer("Teams did not say who you are, so nothing was changed.")
+    async def on_answer(turn: ActivityContext[AdaptiveCardInvokeActivity], who: Turn, verb: str,
+                        _data: Mapping[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(clicked, who, button_value(turn.activity), ANSWERS[verb])
 
-    on_verbs(app, ANSWERS, on_answer)
+    on_verbs(app, ANSWERS, on_answer, unsigned=NOT_SIGNED)
 
     # --- "Sending a deputy": the dialog, its submission -------------------------------------------------
 

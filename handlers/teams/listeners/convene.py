@@ -37,9 +37,9 @@ from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import convene as convene_form
 from handlers.teams.dialogs import convene_dialog, dialog_continue, dialog_message, propose_leads, read_convene
 from handlers.teams.dialogs.fields import ENTRA_ID
-from handlers.teams.invoke import Turn, after_answer, tell_privately, turn_of
+from handlers.teams.invoke import Turn, turn_of
 from handlers.teams.listeners.commands import Typed, command
-from handlers.teams.private import tell
+from handlers.teams.private import after_answer, tell, tell_privately
 from handlers.teams.replies import refusal_text
 
 log = logging.getLogger(__name__)

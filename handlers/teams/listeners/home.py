@@ -17,8 +17,8 @@ from microsoft_teams.apps import ActivityContext, App
 from bot.domain import home
 from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Message, MessageKind
-from handlers.teams.after_call import Turn, card_answer, message_answer, off_loop, on_verbs, turn_of
 from handlers.teams.context import TeamsContext
+from handlers.teams.invoke import Turn, card_answer, message_answer, off_loop, on_verbs, turn_of
 from handlers.teams.render import render_activity
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ record (bounded) and answers with the dialog built again with what was typed.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,17 +34,6 @@ from bot.domain.notify import Message, MessageKind
 from bot.domain.outcomes import MAX_ACTION_ROWS, Recorded
 from bot.domain.recording import CaseToRecord, OutcomeAlreadyRecorded, OutcomeNotRecorded
 from handlers.teams import dialogs
-from handlers.teams.after_call import (
-    Turn,
-    check_case_card,
-    dialog_opener,
-    form_of,
-    off_loop,
-    on_dialogs,
-    on_submits,
-    open_form,
-    simple_card,
-)
 from handlers.teams.cards import CARD_CONTENT_TYPE, escape_text
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs.fields import ENTRA_ID
@@ -59,7 +47,10 @@ from handlers.teams.dialogs.outcome import (
     SUBMIT,
     TITLE,
 )
+from handlers.teams.forms import check_case_card, form_of, open_form
+from handlers.teams.invoke import Turn, dialog_opener, off_loop, on_dialogs, on_submits, simple_card
 from handlers.teams.listeners.commands import Typed, command
+from handlers.teams.private import after_answer
 from handlers.teams.replies import refusal_text
 
 log = logging.getLogger(__name__)
@@ -93,16 +84,6 @@ def recorded_text(recorded: Recorded) -> str:
                  "each is with the chair.")
     return text
 
-
-def after_answer(name: str, work: Callable[[], None]) -> None:
-    """Announcements after the dialog is answered, in a thread of their own (the workspace waits on the loop)."""
-    def run() -> None:
-        try:
-            work()
-        except Exception:  # noqa: BLE001  (logged by name: the change is saved; the message is the courtesy)
-            log.exception("teams_after_answer_failed", extra={"event": "teams_after_answer_failed", "work": name})
-
-    threading.Thread(target=run, name=f"teams-{name}", daemon=True).start()
 
 
 # --- typed commands: a card with the button that opens the dialog, in the person's 1:1 chat -------------------
@@ -199,7 +180,8 @@ def register(app: App, ctx: TeamsContext) -> None:
         if not isinstance(reference, str) or not reference.strip():
             return dialogs.dialog_message("Say which case: use the button on the case card.")
         try:
-            check_case_card(services, reference, who)
+            check_case_card(services, reference, conversation_id=who.conversation_id,
+                            conversation_type=who.conversation_type, reply_to_id=who.reply_to_id)
             case = recording.case_to_record(services.sessions, services.terms, reference, who.user_id, kind)
         except (NotAllowed, NotFound) as exc:
             return dialogs.dialog_message(refused(exc))
@@ -224,7 +206,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     def add_row(who: Turn, data: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            form = form_of(services, data, who, FormKind.OUTCOME)
+            form = form_of(services, data, who.user_id, who.conversation_id, FormKind.OUTCOME)
             case = recording.case_of_form(services.sessions, form)
         except (FormRefused, AlreadySubmitted) as exc:
             return not_taken(exc)
@@ -237,7 +219,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     def submit_outcome(who: Turn, data: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            form = form_of(services, data, who, FormKind.OUTCOME)
+            form = form_of(services, data, who.user_id, who.conversation_id, FormKind.OUTCOME)
         except (FormRefused, AlreadySubmitted) as exc:
             return not_taken(exc)
         reading = dialogs.read_outcome(data, reference=form.subject, actor=who.user_id, rows=form.rows)
@@ -270,7 +252,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     def submit_fairness(who: Turn, data: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            form = form_of(services, data, who, FormKind.FAIRNESS)
+            form = form_of(services, data, who.user_id, who.conversation_id, FormKind.FAIRNESS)
         except (FormRefused, AlreadySubmitted) as exc:
             return not_taken(exc)
         reading = dialogs.read_fairness(data)
@@ -306,7 +288,7 @@ def register(app: App, ctx: TeamsContext) -> None:
 
     def submit_action(who: Turn, data: Mapping[str, Any]) -> dict[str, Any]:
         try:
-            form = form_of(services, data, who, FormKind.ACTION_ADD)
+            form = form_of(services, data, who.user_id, who.conversation_id, FormKind.ACTION_ADD)
         except (FormRefused, AlreadySubmitted) as exc:
             return not_taken(exc)
         reading = dialogs.read_action_add(data)

@@ -26,15 +26,9 @@ from handlers.teams import forms as teams_forms
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs import dialog_continue, dialog_message, invite_deputy_dialog, read_invite_deputy
 from handlers.teams.dialogs import quorum_fixes as invite_form
-from handlers.teams.invoke import (
-    Turn,
-    after_answer,
-    message_answer,
-    on_verbs,
-    tell_privately,
-    turn_of,
-)
+from handlers.teams.invoke import NOT_SIGNED, Turn, message_answer, on_verbs, turn_of
 from handlers.teams.listeners.attendance import NOT_THE_BOTS, NotOurCard, button_value
+from handlers.teams.private import after_answer, tell_privately
 from handlers.teams.replies import refusal_text
 
 log = logging.getLogger(__name__)
@@ -161,10 +155,8 @@ def register(app: App, ctx: TeamsContext) -> None:
                            f"The case chat of **{reference}** could not be told that the call goes ahead and may "
                            "be inquorate; please say so there.", turn=turn)
 
-    async def proceed(turn: ActivityContext[AdaptiveCardInvokeActivity], _verb: str) -> dict[str, Any]:
-        who = turn_of(turn.activity)
-        if who is None:
-            return message_answer("Teams did not say who you are, so nothing was changed.")
+    async def proceed(turn: ActivityContext[AdaptiveCardInvokeActivity], who: Turn, _verb: str,
+                      _data: Mapping[str, Any]) -> dict[str, Any]:
         claimed = button_value(turn.activity)
         loop = asyncio.get_running_loop()
 
@@ -183,4 +175,4 @@ def register(app: App, ctx: TeamsContext) -> None:
 
         return await asyncio.to_thread(decided)
 
-    on_verbs(app, (PROCEED,), proceed)
+    on_verbs(app, (PROCEED,), proceed, unsigned=NOT_SIGNED)

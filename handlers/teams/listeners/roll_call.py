@@ -11,8 +11,7 @@ is redrawn in place for everyone (one activity updated), after the answer.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from microsoft_teams.apps import ActivityContext, App
@@ -24,10 +23,11 @@ from bot.domain.forms import OriginRefused
 from bot.domain.notify import Message, MessageKind
 from bot.domain.roll_call import RollCallView
 from handlers.teams import dialogs
-from handlers.teams.after_call import Turn, message_answer, off_loop, on_dialogs, on_submits, on_verbs
 from handlers.teams.context import TeamsContext
 from handlers.teams.dialogs.fields import FORM_FIELD
 from handlers.teams.dialogs.roll_call import CORRECT_SUBMIT, CORRECT_TITLE, MARK_SUBMIT, MARK_TITLE, PERSON
+from handlers.teams.invoke import Turn, message_answer, off_loop, on_dialogs, on_submits, on_verbs
+from handlers.teams.private import after_answer
 from handlers.teams.replies import refusal_text
 
 log = logging.getLogger(__name__)
@@ -39,15 +39,6 @@ CORRECT = "roll_call_correct"
 NOT_THE_ROLL_CALL = ("That button is not on this case's roll-call in its chat, so nothing was changed. "
                      "Use the buttons on the roll-call.")
 
-
-def _after_answer(name: str, work: Callable[[], None]) -> None:
-    def run() -> None:
-        try:
-            work()
-        except Exception:  # noqa: BLE001  (the mark is saved; the card shows it at the next redraw)
-            log.exception("teams_after_answer_failed", extra={"event": "teams_after_answer_failed", "work": name})
-
-    threading.Thread(target=run, name=f"teams-{name}", daemon=True).start()
 
 
 def register(app: App, ctx: TeamsContext) -> None:
@@ -99,7 +90,7 @@ def register(app: App, ctx: TeamsContext) -> None:
         own = user_id == marked_by
         if not view.changed:
             return f"No change: {'You were' if own else name(user_id) + ' was'} already marked present on {reference}."
-        _after_answer("roll_call_redraw", lambda: redraw(view))
+        after_answer("roll_call_redraw", lambda: redraw(view))
         return f"{'You are' if own else name(user_id) + ' is'} marked {capacity_text(view, user_id)} on {reference}."
 
     def record(reference: str, actor: str) -> str:
@@ -117,7 +108,7 @@ def register(app: App, ctx: TeamsContext) -> None:
                                                                    "case_ref": reference, "error": exc.error})
             redraw(view)
 
-        _after_answer("roll_call_result", announce)
+        after_answer("roll_call_result", announce)
         return f"Recorded: {reference} was {result}."
 
     def pressed_sync(who: Turn, verb: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,7 +189,7 @@ def register(app: App, ctx: TeamsContext) -> None:
             return again(exc.fields)
         except (NotAllowed, NotFound) as exc:
             return again({FORM_FIELD: exc.message[:300]})
-        _after_answer("roll_call_corrected", lambda: roll_call.announce_correction(
+        after_answer("roll_call_corrected", lambda: roll_call.announce_correction(
             services.sessions, services.engine, services.terms,
             ledger.recording(ctx.workspace(), services.sessions, services.clock, corrected.view.case_id),
             services.zone, corrected))
