@@ -191,7 +191,11 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory(settings: Settings) -> Any:
-    """The workspace's directory (handlers/slack/directory.py), loaded in full so each person is one lookup away."""
+    """The deployment's directory of people (bot/domain/people.py's People), for its platform (PMCCG_PLATFORM).
+
+    On Slack handlers/slack/directory.py, loaded in full so each person is one lookup away."""
+    if settings.platform == "teams":
+        return _teams_directory(settings)
     from handlers.slack.app import make_client
     from handlers.slack.directory import Directory
 
@@ -200,6 +204,28 @@ def _directory(settings: Settings) -> Any:
     directory.refresh_in_background()
     directory.names(wait_seconds=60.0)  # users.list answers for everyone at once; users.info fills any gap
     return directory
+
+
+def _teams_directory(settings: Settings) -> Any:
+    """Microsoft Graph's users (handlers/teams/directory.py), built as bot/platforms.py builds the Teams workspace.
+
+    Only the identity is needed (TEAMS_APP_ID is for sending); ConfigError names a missing setting, never a value.
+    Each id is one `GET /users/{id}`, in parallel: no full listing of a large organisation for a short roster."""
+    import asyncio
+
+    from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError
+    from handlers.teams.directory import TeamsDirectory
+    from handlers.teams.settings import teams_credentials, teams_endpoints
+
+    credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
+    tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
+    try:
+        # Sign in first (the token is cached for the lookups): a wrong secret is then said once, not as
+        # "could not be confirmed" at every line.
+        asyncio.run(tokens(endpoints.graph_scope))
+    except TeamsAuthError as exc:
+        raise UsageError(f"{exc} Check TEAMS_CLIENT_ID, TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET.") from None
+    return TeamsDirectory(endpoints, tokens, lookup_seconds=30.0)  # a person at a time is slower than a form
 
 
 def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -214,7 +240,7 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{path}: cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: is not UTF-8 text. Save it as 'CSV UTF-8' and import it again.") from exc
-    # Everyone on the roster must be an active person of the workspace: ask Slack, as `serve` would.
+    # Everyone on the roster must be an active person of the workspace: ask its platform, as the server would.
     directory = _directory(settings)
     engine = _engine(settings)
     upgrade(engine)
@@ -442,8 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = rost.add_parser("import", help="replace the roster from a CSV (user_id,roles,professions)",
                           description="Replace the roster from a CSV with the header user_id,roles,professions. "
                           "roles and professions are ';'-separated. All or nothing: any bad line imports nothing. "
-                          "Each person is checked with Slack (an active person of the workspace, not an app), so "
-                          "it needs SLACK_BOT_TOKEN (and SLACK_API_URL for GovSlack), like serve.")
+                          "Each person is checked with the deployment's platform (an active person of the "
+                          "workspace, not an app): on Slack it needs SLACK_BOT_TOKEN (and SLACK_API_URL for "
+                          "GovSlack), like serve; with PMCCG_PLATFORM=teams, user_id is the Entra object ID, "
+                          "checked with Microsoft Graph (TEAMS_CLIENT_ID, TEAMS_TENANT_ID, TEAMS_CLIENT_SECRET).")
     imp.add_argument("file", help="the CSV file")
     imp.set_defaults(run=cmd_roster_import)
     rost.add_parser("list", help="print the roster as CSV",
