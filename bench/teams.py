@@ -192,6 +192,7 @@ def ack_latency(workdir: Path, n: int, warmup: int, blocks: int = 4) -> dict[str
     mine: tuple[list[float], int] = ([], 0)
     base: tuple[list[float], int] = ([], 0)
     size = max(1, n // blocks)
+    load_before = os.getloadavg()[0]
     with TeamsStandIn() as standin, servers(workdir, standin) as (ours, bare, invitations):
         done = 0
         for block in range(blocks):
@@ -203,5 +204,7 @@ def ack_latency(workdir: Path, n: int, warmup: int, blocks: int = 4) -> dict[str
             done += size + extra
     ours_result, bare_result = _summary(*mine), _summary(*base)
     ratio = ours_result["p99_ms"] / bare_result["p99_ms"] if bare_result["p99_ms"] else None
+    # The machine is shared: its 1-minute load average before and after says how quiet the run was.
     return {"invoke": {"ours": ours_result, "bare": bare_result,
-                       "ratio_p99": round(ratio, 2) if ratio is not None else None}}
+                       "ratio_p99": round(ratio, 2) if ratio is not None else None, "members": len(invitations),
+                       "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}}
