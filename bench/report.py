@@ -180,7 +180,7 @@ def teams_table(results: dict[str, Any]) -> str:
              "|---|---|---|---|---|"]
     for kind, row in results.get("teams_ack", {}).items():
         ours, bare = row["ours"], row["bare"]
-        lines.append(f"| Ack Action.Execute ({kind}: a member's attendance click), n={ours['n']} | "
+        lines.append(f"| Ack Action.Execute ({kind}), a member's attendance click, n={ours['n']} | "
                      f"{ours['p50_ms']} / {ours['p95_ms']} / {ours['p99_ms']} ms | "
                      f"{bare['p50_ms']} / {bare['p95_ms']} / {bare['p99_ms']} ms | {row['ratio_p99']} | "
                      f"{ours['failures']}, {ours['late']} |")
