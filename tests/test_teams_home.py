@@ -66,3 +66,15 @@ def test_opening_the_chat_refreshes_the_home_card_as_teams_asks_automatically(te
     answer = teams_bot.post(activity)
     assert answer.status_code == 200
     assert [b for b in buttons(answer.json()["value"]) if b.get("verb") == "home_refresh"]
+
+
+def test_home_typed_sends_the_home_card_to_the_1_1_chat_even_from_a_case_chat(teams_bot: TeamsBotHarness) -> None:
+    owner = teams_bot.person("U0SERVICE")
+    teams_bot.install(owner)
+    before = len(_home_cards(teams_bot, owner.id))
+    assert teams_bot.say(owner, "home").status_code == 200
+    chat = teams_bot.teams.add_group_chat([owner.id, teams_bot.person("U0CHAIR01").id], topic="PMCCG-2026-050")
+    assert teams_bot.mention(owner, chat, "home").status_code == 200
+    assert len(_home_cards(teams_bot, owner.id)) == before + 2
+    said_in_chat = [visible_text(m) for m in teams_bot.teams.messages(chat)]
+    assert said_in_chat == ["Your home is in your 1:1 chat with me."]  # no home card in a group chat

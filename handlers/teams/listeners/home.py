@@ -3,8 +3,9 @@
 Slack publishes an App Home tab when it is opened; Teams has no such tab for a bot, so the home card is sent
 when the person installs the app (installationUpdate add, after handlers/teams/listeners/direct_rooms.py has
 kept the chat) and refreshes itself: the card's `refresh` (verb home_refresh, for the person's own id only)
-makes Teams ask again whenever they open the chat, as its Refresh button does. The answer is built for the
-signed presser from the database now, so a card forwarded or pressed by someone else shows only their own.
+makes Teams ask again whenever they open the chat, as its Refresh button does; `home` typed sends it anew.
+The answer is built for the signed presser from the database now, so a card forwarded or pressed by someone
+else shows only their own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.domain.errors import PlatformFailure
 from bot.domain.notify import Message, MessageKind
 from handlers.teams.context import TeamsContext
 from handlers.teams.invoke import Turn, card_answer, message_answer, off_loop, on_verbs, turn_of
+from handlers.teams.listeners.commands import Typed, command
 from handlers.teams.render import render_activity
 
 log = logging.getLogger(__name__)
@@ -61,3 +63,11 @@ def register(app: App, ctx: TeamsContext) -> None:
         return await off_loop(lambda: refreshed(who))
 
     on_verbs(app, (REFRESH,), pressed)
+
+
+@command("home")
+async def typed_home(turn: ActivityContext[Any], ctx: TeamsContext, typed: Typed) -> None:
+    """`home` typed, in the 1:1 chat or a case chat: the home card goes to the 1:1 chat, never to a group."""
+    await off_loop(lambda: send_home(ctx, typed.user_id))
+    if typed.conversation_type != "personal":
+        await turn.send(ELSEWHERE)
