@@ -13,11 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ack, faults, orphan, report, scale
+from bench import ack, faults, orphan, report, scale, teams
 from bench.servers import start_bare, start_pmccg
 from bench.standin import StandIn
 
-PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan", "fault_ack", "fault_lease", "fault_orphan")
+PARTS = ("ack", "throughput", "scheduler", "delivery", "memory", "orphan", "fault_ack", "fault_lease", "fault_orphan",
+         "teams_ack")
 # `--only faults`: the faults section (acknowledgements while Slack fails, reminders slower than the lease on
 # PostgreSQL, a crash mid-convene: the orphan part's measurement with its quickest setting only, or the orphan
 # part's own results when it ran too).
@@ -135,6 +136,9 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
             else:
                 print("fault_lease: skipped (it needs PostgreSQL; --no-postgres, or none at "
                       f"{scale.PG_ADMIN_URL})", file=sys.stderr)
+        if "teams_ack" in args.parts:
+            # An Action.Execute through `pmccg teams` against a bare Teams SDK app, in the same run.
+            results["teams_ack"] = teams.ack_latency(workdir, sizes.requests, sizes.warmup)
         if "fault_orphan" in args.parts:
             results["fault_orphan"] = results["orphan"] if "orphan" in results else \
                 orphan.crash_to_cleanup(tmp, sizes.fault_orphan_settings)
@@ -151,6 +155,8 @@ def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
         print(main_table)
     if report.has_faults(results):
         print(report.faults_table(results))
+    if "teams_ack" in results:
+        print(report.teams_table(results))
     missed = [goal for goal, met in results["goals"].items() if not met]
     print(f"Goals: {'all met' if not missed else 'missed: ' + ', '.join(missed)}. "
           f"{results['seconds']} s. Results: {path}")

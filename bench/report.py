@@ -76,6 +76,9 @@ def goals(results: dict[str, Any]) -> dict[str, bool]:
                 k["ratio_p99"] <= ACK_GOAL_RATIO
             out[f"fault_{scenario}_{kind}_p99<3s"] = k["ours"]["p99_ms"] is not None and \
                 k["ours"]["p99_ms"] < SLACK_DEADLINE_MS
+    for kind, row in results.get("teams_ack", {}).items():
+        out[f"teams_ack_{kind}_ratio_p99<=1.5"] = row["ratio_p99"] is not None and row["ratio_p99"] <= ACK_GOAL_RATIO
+        out[f"teams_ack_{kind}_p99<5s"] = row["ours"]["p99_ms"] is not None and row["ours"]["p99_ms"] < 5000
     if "fault_lease" in results:
         f = results["fault_lease"]
         out["fault_lease_all_once"] = f["delivered_once"] == f["due"] and f["doubles"] == 0 and f["drops"] == 0
@@ -168,4 +171,17 @@ def faults_table(results: dict[str, Any]) -> str:
                      f"tick {row['tick_seconds']:g} s (median of {row['repeats']}) | "
                      f"{row['cleaned_s']} s (restart {row['restart_s']} s; max {row['max_cleaned_s']} s) | - | "
                      f"within restart + orphan time + 2 ticks |")
+    return "\n".join(lines)
+
+
+def teams_table(results: dict[str, Any]) -> str:
+    """Teams: the acknowledgement of an Action.Execute invoke, `pmccg teams` against a bare Teams SDK app."""
+    lines = ["| Teams | ours p50 / p95 / p99 | bare p50 / p95 / p99 | p99 ours/bare | failed, late (>5 s) |",
+             "|---|---|---|---|---|"]
+    for kind, row in results.get("teams_ack", {}).items():
+        ours, bare = row["ours"], row["bare"]
+        lines.append(f"| Ack Action.Execute ({kind}), a member's attendance click, n={ours['n']} | "
+                     f"{ours['p50_ms']} / {ours['p95_ms']} / {ours['p99_ms']} ms | "
+                     f"{bare['p50_ms']} / {bare['p95_ms']} / {bare['p99_ms']} ms | {row['ratio_p99']} | "
+                     f"{ours['failures']}, {ours['late']} |")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""`pmccg` command line: serve (HTTP), socket (Socket Mode), db upgrade, roster import/list/history."""
+"""`pmccg` command line: serve (HTTP), socket (Socket Mode), teams, db upgrade, roster import/list/history."""
 
 from __future__ import annotations
 
@@ -87,14 +87,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None) -> Any:
+def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, leader: str | None = None,
+               workspace: Any = None) -> Any:
+    """The scheduler sending through `workspace` (default: the deployment platform's, bot/platforms.py)."""
     from bot import scheduler
-    from handlers.slack.app import make_client
-    from handlers.slack.workspace import SlackWorkspace
+    from bot.platforms import workspace_for
     from storage.db import session_factory
 
-    ticker = scheduler.Ticker(sessions=session_factory(engine), engine=engine,
-                              workspace=SlackWorkspace(make_client(settings)), terms=terms, zone=settings.zone,
+    sessions = session_factory(engine)
+    # The deployment's platform (PMCCG_PLATFORM): on Teams the workspace runs on a loop thread of its own,
+    # unless `pmccg teams` gives the one sending on its serving loop.
+    ticker = scheduler.Ticker(sessions=sessions, engine=engine,
+                              workspace=workspace if workspace is not None else workspace_for(settings, sessions),
+                              terms=terms, zone=settings.zone,
                               clock=clock.now, reporting=settings.reporting,
                               orphan_after=timedelta(seconds=settings.convene_orphan_seconds))
     if leader is not None:
@@ -103,8 +108,42 @@ def _scheduler(settings: Settings, terms: Any, engine: Any, *, blocking: bool, l
     return scheduler.build(ticker, settings.tick_seconds, blocking=blocking)
 
 
+def cmd_teams(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    # Named before the Teams SDK is imported (seconds), so a missing setting is said at once.
+    settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    import warnings
+
+    # The SDK warns at import about a preview feature the bot does not use: not an operator's business.
+    warnings.filterwarnings("ignore", message="HtmlWidgetSecurityPolicy is in preview")
+    from handlers.teams.app import create_teams_app, serve
+
+    # On SQLite the server migrates at start; on PostgreSQL run `pmccg db upgrade` once per deploy.
+    terms, engine = _prepare(settings, migrate=settings.is_sqlite)
+    bot = create_teams_app(settings, terms=terms, engine=engine)
+
+    def ready() -> None:
+        # After initialize(): the workspace sends on the serving loop, from the scheduler's own thread.
+        if settings.run_scheduler:
+            _scheduler(settings, terms, engine, blocking=False, workspace=bot.workspace()).start()
+
+    log.info("serving", extra={"event": "serving", "platform": "teams", "port": settings.port,
+                               "group": terms.short_name})
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops cleanly on SIGTERM/SIGINT
+        asyncio.run(serve(bot, args.host, settings.port, log_level=args.log_level, on_ready=ready))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    settings.require("SLACK_BOT_TOKEN")
+    from bot.config import TEAMS_REQUIRED, TEAMS_SENDING
+
+    if settings.platform == "teams":  # named before anything starts; the workspace gets a loop thread
+        settings.require(*TEAMS_REQUIRED, *TEAMS_SENDING)
+    else:
+        settings.require("SLACK_BOT_TOKEN")
     terms, engine = _prepare(settings, migrate=settings.is_sqlite)
     log.info("worker", extra={"event": "worker", "tick_seconds": settings.tick_seconds, "group": terms.short_name})
     with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
@@ -137,10 +176,10 @@ def _with(settings: Settings, **changes: Any) -> Settings:
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
-    # No Slack settings needed: the sandbox brings its own stand-in, database and signing secret.
+    # No Slack or Teams settings needed: the sandbox brings its own stand-in, database and secrets.
     from bot.sandbox.serve import run
 
-    return run(Path(args.data), args.port)
+    return run(Path(args.data), args.port, platform=args.platform)
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -152,7 +191,11 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _directory(settings: Settings) -> Any:
-    """The workspace's directory (handlers/slack/directory.py), loaded in full so each person is one lookup away."""
+    """The deployment's directory of people (bot/domain/people.py's People), for its platform (PMCCG_PLATFORM).
+
+    On Slack handlers/slack/directory.py, loaded in full so each person is one lookup away."""
+    if settings.platform == "teams":
+        return _teams_directory(settings)
     from handlers.slack.app import make_client
     from handlers.slack.directory import Directory
 
@@ -161,6 +204,28 @@ def _directory(settings: Settings) -> Any:
     directory.refresh_in_background()
     directory.names(wait_seconds=60.0)  # users.list answers for everyone at once; users.info fills any gap
     return directory
+
+
+def _teams_directory(settings: Settings) -> Any:
+    """Microsoft Graph's users (handlers/teams/directory.py), built as bot/platforms.py builds the Teams workspace.
+
+    Only the identity is needed (TEAMS_APP_ID is for sending); ConfigError names a missing setting, never a value.
+    Each id is one `GET /users/{id}`, in parallel: no full listing of a large organisation for a short roster."""
+    import asyncio
+
+    from handlers.teams.auth import ClientCredentialsTokens, TeamsAuthError
+    from handlers.teams.directory import TeamsDirectory
+    from handlers.teams.settings import teams_credentials, teams_endpoints
+
+    credentials, endpoints = teams_credentials(settings), teams_endpoints(settings)
+    tokens = ClientCredentialsTokens(credentials, endpoints.login_url)
+    try:
+        # Sign in first (the token is cached for the lookups): a wrong secret is then said once, not as
+        # "could not be confirmed" at every line.
+        asyncio.run(tokens(endpoints.graph_scope))
+    except TeamsAuthError as exc:
+        raise UsageError(f"{exc} Check TEAMS_CLIENT_ID, TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET.") from None
+    return TeamsDirectory(endpoints, tokens, lookup_seconds=30.0)  # a person at a time is slower than a form
 
 
 def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -175,7 +240,7 @@ def cmd_roster_import(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(f"{path}: cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: is not UTF-8 text. Save it as 'CSV UTF-8' and import it again.") from exc
-    # Everyone on the roster must be an active person of the workspace: ask Slack, as `serve` would.
+    # Everyone on the roster must be an active person of the workspace: ask its platform, as the server would.
     directory = _directory(settings)
     engine = _engine(settings)
     upgrade(engine)
@@ -387,6 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Start the bot with a local stand-in for Slack and a web page at "
                              "http://127.0.0.1:PORT (default 8080): a fictional roster, a movable clock, the "
                              "whole case from convening to closure. Needs no Slack settings.")
+    sandbox.add_argument("--platform", choices=("slack", "teams"), default="slack",
+                         help="which chat platform the sandbox stands in for (default slack)")
     sandbox.add_argument("--port", type=int, default=8080, help="port of the page on 127.0.0.1 (default 8080)")
     sandbox.add_argument("--data", default="pmccg-sandbox",
                          help="folder for the sandbox's own database (default ./pmccg-sandbox; reset at each start)")
@@ -401,8 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = rost.add_parser("import", help="replace the roster from a CSV (user_id,roles,professions)",
                           description="Replace the roster from a CSV with the header user_id,roles,professions. "
                           "roles and professions are ';'-separated. All or nothing: any bad line imports nothing. "
-                          "Each person is checked with Slack (an active person of the workspace, not an app), so "
-                          "it needs SLACK_BOT_TOKEN (and SLACK_API_URL for GovSlack), like serve.")
+                          "Each person is checked with the deployment's platform (an active person of the "
+                          "workspace, not an app): on Slack it needs SLACK_BOT_TOKEN (and SLACK_API_URL for "
+                          "GovSlack), like serve; with PMCCG_PLATFORM=teams, user_id is the Entra object ID, "
+                          "checked with Microsoft Graph (TEAMS_CLIENT_ID, TEAMS_TENANT_ID, TEAMS_CLIENT_SECRET).")
     imp.add_argument("file", help="the CSV file")
     imp.set_defaults(run=cmd_roster_import)
     rost.add_parser("list", help="print the roster as CSV",
@@ -442,8 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
         one.add_argument("--year", default=None, help="the year (default: this year in PMCCG_TIMEZONE)")
         one.add_argument("--out", default=".", help="folder to write the files to (default: the current folder)")
         one.set_defaults(run=cmd_report)
-    teams = sub.add_parser("teams", help="Microsoft Teams tasks").add_subparsers(
-        dest="teams_command", required=True, metavar="TASK")
+    teams_parser = sub.add_parser("teams", help="Microsoft Teams: serve the Bot Framework's requests on $PORT; "
+                                  "`teams package`: the app package to upload",
+                                  description="Without a task: serve POST /api/messages (Teams activities, their "
+                                  "tokens checked) and GET /healthz with uvicorn on $PORT (default 3000), with the "
+                                  "in-process scheduler unless PMCCG_RUN_SCHEDULER=false. Needs TEAMS_CLIENT_ID, "
+                                  "TEAMS_TENANT_ID and TEAMS_CLIENT_SECRET (see the README, 'Running on Microsoft "
+                                  "Teams').")
+    teams_parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    teams_parser.set_defaults(run=cmd_teams)
+    teams = teams_parser.add_subparsers(dest="teams_command", required=False, metavar="[TASK]")
     package = teams.add_parser("package", help="write the Teams app package (zip) to upload",
                                description="Write the Teams app package: manifest.json, color.png and outline.png "
                                "in a zip, to upload in the Teams admin centre. Needs TEAMS_CLIENT_ID and "
@@ -455,7 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Long-running commands: their log is what the operator watches, so our own events show at INFO.
-SERVERS = frozenset({"serve", "socket", "worker", "sandbox"})
+SERVERS = frozenset({"serve", "socket", "teams", "worker", "sandbox"})
 
 
 def _add_verbose(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -491,7 +568,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(logging.WARNING)  # until the settings (and .env) say otherwise
     try:
         settings = load_settings()
-        args.log_level, args.library_log_level = log_levels(args.command, args.verbose,
+        command = args.command if getattr(args, "teams_command", None) is None else f"teams {args.teams_command}"
+        args.log_level, args.library_log_level = log_levels(command, args.verbose,
                                                             os.environ.get("PMCCG_LOG_LEVEL"))
         logs.configure(args.log_level, libraries=args.library_log_level)
         return int(args.run(args, settings))

@@ -1,4 +1,4 @@
-"""Settings from the environment (and a .env file): tokens, database, terms file, time zone."""
+"""Settings from the environment (and a .env file): platform, tokens, database, terms file, time zone."""
 
 from __future__ import annotations
 
@@ -10,6 +10,16 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SLACK_DEFAULT_API_URL = "https://slack.com/api/"
+PLATFORMS = ("slack", "teams")
+# Microsoft's public cloud (the same values as handlers/teams/auth.py's PUBLIC_*, kept here so reading the
+# settings never imports the Teams SDK; tests/test_teams_settings.py checks they agree).
+TEAMS_DEFAULT_OPENID_METADATA_URL = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+TEAMS_DEFAULT_LOGIN_URL = "https://login.microsoftonline.com"
+TEAMS_DEFAULT_SERVICE_URL = "https://smba.trafficmanager.net/teams"
+GRAPH_DEFAULT_API_URL = "https://graph.microsoft.com/v1.0"
+TEAMS_REQUIRED = ("TEAMS_CLIENT_ID", "TEAMS_TENANT_ID", "TEAMS_CLIENT_SECRET")
+# What sending needs besides the identity: the catalogue id of the app installed in every case chat.
+TEAMS_SENDING = ("TEAMS_APP_ID",)
 
 # Where each secret comes from, so a missing one is explained, never printed.
 WHERE_TO_FIND = {
@@ -19,6 +29,14 @@ WHERE_TO_FIND = {
         "your Slack app's settings, Basic Information, App-Level Tokens: create one with the "
         "connections:write scope (starts xapp-), and turn Socket Mode on"
     ),
+    "TEAMS_CLIENT_ID": "the Microsoft Entra admin centre, App registrations, your bot's app, Overview, "
+                       "'Application (client) ID'",
+    "TEAMS_TENANT_ID": "the Microsoft Entra admin centre, App registrations, your bot's app, Overview, "
+                       "'Directory (tenant) ID'",
+    "TEAMS_APP_ID": "the Teams admin centre, Teams apps, Manage apps, the uploaded PMCCG app, 'App ID' (the "
+                    "catalogue id Graph installs into case chats, not the manifest's id)",
+    "TEAMS_CLIENT_SECRET": "the Microsoft Entra admin centre, App registrations, your bot's app, Certificates & "
+                           "secrets, a client secret's 'Value' (shown once, when it is created)",
 }
 
 
@@ -49,6 +67,19 @@ class Settings:
     slack_bot_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_app_token: str | None = field(default=None, repr=False)
+    # Which chat platform this deployment serves and sends through (PMCCG_PLATFORM).
+    platform: str = "slack"
+    # Microsoft Teams (`pmccg teams`): the single-tenant Entra app registration, and where Microsoft's services
+    # are (the public cloud by default; loopback for the tests and a local trial).
+    teams_client_id: str | None = None
+    teams_tenant_id: str | None = None
+    teams_client_secret: str | None = field(default=None, repr=False)
+    teams_openid_metadata_url: str = TEAMS_DEFAULT_OPENID_METADATA_URL
+    teams_login_url: str = TEAMS_DEFAULT_LOGIN_URL
+    teams_service_url: str = TEAMS_DEFAULT_SERVICE_URL
+    graph_api_url: str = GRAPH_DEFAULT_API_URL
+    # The app's id in the organisation's Teams catalogue (given at upload), installed in every case chat.
+    teams_app_id: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -132,6 +163,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         raise ConfigError(f"PMCCG_SLACK_TIMEOUT_SECONDS must be a number of seconds, not {timeout_raw!r}.") from exc
     if not 1 <= slack_timeout <= 60:
         raise ConfigError("PMCCG_SLACK_TIMEOUT_SECONDS must be between 1 and 60.")
+    platform = env.get("PMCCG_PLATFORM", "").strip().lower() or "slack"
+    if platform not in PLATFORMS:
+        raise ConfigError(f"PMCCG_PLATFORM must be slack or teams, not {env.get('PMCCG_PLATFORM')!r}.")
     return Settings(
         database_url=env.get("DATABASE_URL", "").strip() or f"sqlite:///{Path.cwd() / 'pmccg.db'}",
         timezone=tz,
@@ -150,11 +184,25 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: bool = True) 
         slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
         slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
         slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+        platform=platform,
+        teams_client_id=env.get("TEAMS_CLIENT_ID", "").strip() or None,
+        teams_tenant_id=env.get("TEAMS_TENANT_ID", "").strip() or None,
+        teams_client_secret=env.get("TEAMS_CLIENT_SECRET") or None,
+        teams_openid_metadata_url=_url(env, "TEAMS_OPENID_METADATA_URL", TEAMS_DEFAULT_OPENID_METADATA_URL),
+        teams_login_url=_url(env, "TEAMS_LOGIN_URL", TEAMS_DEFAULT_LOGIN_URL),
+        teams_service_url=_url(env, "TEAMS_SERVICE_URL", TEAMS_DEFAULT_SERVICE_URL),
+        graph_api_url=_url(env, "GRAPH_API_URL", GRAPH_DEFAULT_API_URL),
+        teams_app_id=env.get("TEAMS_APP_ID", "").strip() or None,
     )
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    # The endpoints' own checks (https, a host) run when the Teams app is built (handlers/teams/settings.py).
+    return (env.get(name, "").strip() or default).rstrip("/")
 
 
 def describe(settings: Settings) -> str:
     """A printable summary of settings with every secret shown only as set / not set."""
     secrets = {"SLACK_BOT_TOKEN": settings.slack_bot_token, "SLACK_SIGNING_SECRET": settings.slack_signing_secret,
-               "SLACK_APP_TOKEN": settings.slack_app_token}
+               "SLACK_APP_TOKEN": settings.slack_app_token, "TEAMS_CLIENT_SECRET": settings.teams_client_secret}
     return ", ".join(f"{k}={'set' if v else 'not set'}" for k, v in secrets.items())

@@ -411,3 +411,16 @@ class Convening(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     touched_at: datetime = Field(sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class DirectRoomRecord(SQLModel, table=True):
+    """Each person's direct conversation with the bot, on a platform whose direct messages need one made
+    and kept (a Teams 1:1 chat): the conversation id and the address that delivers into it. Ids only."""
+
+    __tablename__ = "direct_rooms"
+
+    user_id: str = Field(primary_key=True, max_length=ID_CHARS)
+    room: str = Field(max_length=ID_CHARS)
+    # Where messages for this conversation are sent (the platform names it per conversation).
+    service_url: str = Field(max_length=KEY_CHARS)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.terms import Terms, load_terms
 from bot.sandbox.slack_api import FakeSlack
 from storage.db import SessionFactory, make_engine, session_factory, upgrade
+from tests.teams_bot import teams_bot, teams_engine  # noqa: F401  (module-scoped Teams fixtures, tests/teams_bot.py)
 
 PG_ADMIN_URL = os.environ.get("PMCCG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.pg)]
@@ -170,3 +171,4 @@ def _logging_restored() -> Iterator[None]:
         loggers[name].setLevel(level)
         loggers[name].handlers[:] = handlers
     sys.excepthook, threading.excepthook = hooks
+

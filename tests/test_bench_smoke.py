@@ -29,7 +29,8 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
                 "Attendance clicks/s", "Scheduler tick, sqlite", "due reminders", "RSS of `pmccg serve`, idle",
                 "after the throughput run", "Crash mid-convene (SIGKILL) to orphan cleaned up",
                 "Every response_url connection reset (Slack unreachable): ack `/pmccg help`",
-                "Every Web API call and response_url answered after 5 s: ack Attendance click"):
+                "Every Web API call and response_url answered after 5 s: ack Attendance click",
+                "Ack Action.Execute (invoke)"):
         assert row in printed, f"missing row {row!r}:\n{printed}"
     assert str(out) in printed
 
@@ -87,6 +88,12 @@ def test_quick_benchmark_prints_the_table_and_writes_consistent_json(tmp_path: P
         assert lease["latency_s"] > lease["lease_s"]
         assert "due reminders, 2 workers on PostgreSQL" in printed
     assert results["fault_orphan"] == results["orphan"]  # measured once, shown in the faults section
+
+    # Teams: every measured click was a member's real click on their own invitation, answered with that card
+    # as it reads now (a refusal in words would count as failed).
+    teams = results["teams_ack"]["invoke"]
+    assert teams["members"] > 0 and teams["ours"]["n"] == teams["bare"]["n"] > 0
+    assert teams["ours"]["failures"] == teams["bare"]["failures"] == 0 and teams["ours"]["late"] == 0
 
     memory = results["memory"]
     assert set(memory["idle_kib"]) == {"master", "worker1"} and all(v > 0 for v in memory["idle_kib"].values())

@@ -209,6 +209,17 @@ def test_app_home_shows_my_action_points_with_rag_and_my_cases_with_their_next_s
     assert "You have no open action points." in sections(mine.params["view"]["blocks"])
 
 
+def test_pmccg_home_brings_that_persons_home_tab_up_to_date_and_says_so_privately(bot: Any) -> None:
+    case = convened_over_http(bot, real_now())
+    bot.slack.clear()
+    bot.command("U0NURSELD", "home")
+    (published,) = bot.slack.wait_for("views.publish", lambda c: c.params["user_id"] == "U0NURSELD")
+    assert any(t.startswith(f"*{case.reference}*") for t in sections(published.params["view"]["blocks"]))
+    (said,) = bot.slack.wait_for("response", lambda c: "Home" in c.params["text"])
+    assert said.params["response_type"] == "ephemeral"
+    assert len(bot.slack.calls_to("views.publish")) == 1  # only the person who asked
+
+
 def test_my_cases_next_step_follows_the_case_from_invitation_to_closing(
         sessions: SessionFactory, engine: Engine, terms: Terms, fake_slack: FakeSlack, roster_loaded: None) -> None:
     convened = convene_at(sessions, engine, terms, fake_slack, NOW, CALL)

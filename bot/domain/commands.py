@@ -37,7 +37,7 @@ class Command:
         return self.summary if self.who == ANYONE else f"{self.summary} ({self.who})"
 
 
-# Slack's order (its help lists them so); `menu=False` marks the one left out of Teams' menu of ten.
+# Slack's order (its help lists them so); `menu=False` marks those left out of Teams' menu of ten.
 COMMANDS: tuple[Command, ...] = (
     Command("convene", "", "convene a group for a new case, in a form", "managers and the roles the terms allow"),
     Command("roster", "", "view or change who holds which role", "governance"),
@@ -46,6 +46,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("fairness", "REFERENCE", "revisit a case's fairness answers", CHAIR_POWERS, menu=False),
     Command("action", "REFERENCE", "add an action point to a case whose outcome is recorded", CHAIR_POWERS),
     Command("actions", "", "list your open action points, with their buttons"),
+    # Left out of the menu: the home arrives by itself (Slack's Home tab; on Teams at install, refreshed on opening).
+    Command("home", "", "your action points and cases, brought up to date", menu=False),
     Command("close", "REFERENCE", "close a case", CHAIR_POWERS),
     Command("export", "REFERENCE", "share a case file with the case's members", RECORDS_READERS),
     Command("attendance", "[YEAR]", "the year's attendance matrix, sent to you privately", RECORDS_READERS),

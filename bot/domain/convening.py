@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 # Our own limits sit under Slack's (3,000 characters a text block) so a field always fits a block.
 TEXT_LIMITS = {"concern": 2000, "risks": 1000, "call_details": 500}
 DURATION_MINUTES = (15, 240)
+# The durations a form offers (a reschedule adds the case's own): the same choices on every platform.
+DURATION_CHOICES = (30, 45, 60, 90, 120)
 EXTRA_SEAT = "extra"
 ROOM_NAME_ATTEMPTS = 9
 

@@ -54,6 +54,8 @@ class FormKind(StrEnum):
     RESCHEDULE = "reschedule"
     CANCEL = "cancel"
     ROSTER = "roster"
+    DEPUTY = "deputy"  # Teams: "Sending a deputy" (its subject is the button's value as the bot sent it)
+    INVITE_DEPUTY = "invite_deputy"  # Teams: "Invite a deputy" from a quorum warning (subject: the case reference)
 
 
 @dataclass(frozen=True)

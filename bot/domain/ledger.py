@@ -37,6 +37,7 @@ ERROR_WORDS = {
     "is_archived": "the room is archived",
     "cannot_dm_bot": "it is an app, not a person",
     "not_installed": "the bot is not installed for that person",
+    "blocked_bot": "the person has blocked the bot",
 }
 
 

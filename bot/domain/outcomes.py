@@ -37,6 +37,8 @@ from storage.tables import (
 
 TEXT_LIMIT = 2000
 INQUIRY_DAYS = 14
+# Action point rows one outcome form takes ("Add another" stops here); more are added later, one at a time.
+MAX_ACTION_ROWS = 10
 
 
 class Process(StrEnum):

@@ -27,6 +27,11 @@ class Standing(StrEnum):
     UNCONFIRMED = "unconfirmed"  # the workspace did not answer in time: refused, try again
 
 
+# How long a directory's `standing` waits for the platform before an id is UNCONFIRMED: the same on Slack and
+# Teams, so a form is refused for the same reasons on both; a longer wait would hold up the person's submit.
+LOOKUP_SECONDS = 1.0
+
+
 class People(Protocol):
     """What the domain needs of the workspace's directory of people."""
 

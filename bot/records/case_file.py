@@ -589,14 +589,17 @@ def prepare_export(session: Session, terms: Terms, reference: str, user_id: str,
     return Export(data.reference, case.id or 0, case.room_id, render_case_file(data))
 
 
-def share_export(session: Session, workspace: Workspace, export: Export, user_id: str, now: datetime) -> list[Posted]:
-    """Upload the three files into the case's room, then note who exported it in the case history.
+def share_export(session: Session, workspace: Workspace, export: Export, user_id: str, now: datetime,
+                 room: str | None = None) -> list[Posted]:
+    """Upload the three files into the case's room (or `room`: on Teams, the requester's 1:1 chat, the only
+    place its bot can share a file), then note who exported it in the case history.
 
     Raises PlatformFailure from the upload; the history event is written in the caller's transaction.
     """
-    shared = [workspace.upload_file(export.room_id, f.filename, f.content, f.title) for f in export.files]
+    where = room or export.room_id
+    shared = [workspace.upload_file(where, f.filename, f.content, f.title) for f in export.files]
     for posted in shared:
-        ledger.add_sent(session, kind=ledger.FILE_KIND, recipient=export.room_id, posted=posted, now=now,
+        ledger.add_sent(session, kind=ledger.FILE_KIND, recipient=where, posted=posted, now=now,
                         case_id=export.case_id, is_file=True)
     record_event(session, export.case_id, user_id, "case_file_exported", now, files=len(shared))
     return shared
@@ -611,14 +614,15 @@ class NotShared(PlatformFailure):
 
 
 def export_case_file(sessions: SessionFactory, terms: Terms, workspace: Workspace, reference: str, user_id: str,
-                     zone: ZoneInfo, now: datetime) -> Export:
-    """A platform's one call for an export: check and render (NotAllowed, NotFound), then share the files and note
-    who exported it in one transaction (NotShared if the platform refuses the upload)."""
+                     zone: ZoneInfo, now: datetime, room: str | None = None) -> Export:
+    """A platform's one call for an export: check and render (NotAllowed, NotFound), then share the files (into
+    the case's room, or `room`) and note who exported it in one transaction (NotShared if the platform refuses
+    the upload)."""
     with sessions() as session:
         export = prepare_export(session, terms, reference, user_id, zone, now)
     try:
         with transaction(sessions) as session:
-            share_export(session, workspace, export, user_id, now)
+            share_export(session, workspace, export, user_id, now, room)
     except PlatformFailure as exc:
         raise NotShared(export.reference, exc) from exc
     return export

@@ -121,7 +121,86 @@ class Reply:
     text: str
 
 
-class Sandbox:
+class ClockControls:
+    """The clock panel's moves, shared by the Slack and Teams sandboxes: needs `sessions`, `clock`, `settings`
+    and a `tick()` that runs the scheduler once and makes the page redraw."""
+
+    sessions: Any
+    clock: MovableClock
+    settings: Any
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the clock
+
+    def next_due(self) -> datetime | None:
+        from storage.tables import MessageState, ScheduledMessage
+
+        with self.sessions() as session:
+            row = session.exec(select(ScheduledMessage.due_at).where(ScheduledMessage.state == MessageState.PENDING)
+                               .order_by(ScheduledMessage.due_at).limit(1)).first()
+        return row
+
+    def upcoming(self) -> Upcoming | None:
+        """The next scheduled messages (all due within a minute of the first), counted by kind. A chase
+        to someone who has answered is not counted: the scheduler drops it (bot.chasing)."""
+        from storage.tables import Invitee, MessageState, Reply, ScheduledMessage
+
+        first = self.next_due()
+        if first is None:
+            return None
+        with self.sessions() as session:
+            rows = session.exec(select(ScheduledMessage.kind, ScheduledMessage.recipient, ScheduledMessage.case_id)
+                                .where(ScheduledMessage.state == MessageState.PENDING,
+                                       ScheduledMessage.due_at < first + timedelta(minutes=1))
+                                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)).all()
+            waiting = {(i.case_id, i.user_id) for i in session.exec(select(Invitee).where(
+                Invitee.reply == Reply.NO_REPLY, Invitee.case_id.in_({c for _, _, c in rows if c is not None})))}
+        people: dict[str, set[str]] = {}
+        rooms: dict[str, set[int | None]] = {}
+        for kind, recipient, case_id in rows:
+            people.setdefault(kind, set())
+            rooms.setdefault(kind, set())
+            if recipient == "room":
+                rooms[kind].add(case_id)
+            elif kind != "reply_chase" or (case_id, recipient) in waiting:
+                people[kind].add(recipient)
+        return Upcoming(first, tuple(Due(k, len(people[k]), len(rooms[k])) for k in people))
+
+    def advance(self, step: str) -> str:
+        """Move the bot's clock (+1 hour, +1 day, or to the next scheduled message) and tick at once."""
+        steps = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
+        if step in steps:
+            self._run_until(self.clock() + steps[step])
+        elif step == "next":
+            due = self.next_due()
+            if due is None:
+                return "Nothing is scheduled."
+            gap = due - self.clock()
+            if gap > timedelta(0):
+                self.clock.advance(gap + timedelta(seconds=1))
+        else:
+            raise ValueError(f"unknown clock step {step!r}")
+        self.tick()
+        return f"The time is now {self.clock().astimezone(self.settings.zone):%A %d %B %Y, %H:%M}."
+
+    def _run_until(self, target: datetime) -> None:
+        # As a running scheduler would: stop at each due time on the way, so nothing is "late".
+        for _ in range(1000):
+            due = self.next_due()
+            if due is None or due > target:
+                break
+            gap = due - self.clock()
+            if gap > timedelta(0):
+                self.clock.advance(gap + timedelta(seconds=1))
+            self.tick()
+        gap = target - self.clock()
+        if gap > timedelta(0):
+            self.clock.advance(gap)
+
+
+class Sandbox(ClockControls):
     """Start with `start()`; every method is safe to call from the page's request threads."""
 
     def __init__(self, data_dir: Path, *, tick_seconds: float = TICK_SECONDS) -> None:
@@ -308,73 +387,6 @@ class Sandbox:
                 "event_time": int(time.time()), "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT",
                                                                     "is_bot": True}]}
         return self._post(json.dumps(body).encode(), "application/json")
-
-    # ------------------------------------------------------------------ the clock
-
-    def next_due(self) -> datetime | None:
-        from storage.tables import MessageState, ScheduledMessage
-
-        with self.sessions() as session:
-            row = session.exec(select(ScheduledMessage.due_at).where(ScheduledMessage.state == MessageState.PENDING)
-                               .order_by(ScheduledMessage.due_at).limit(1)).first()
-        return row
-
-    def upcoming(self) -> Upcoming | None:
-        """The next scheduled messages (all due within a minute of the first), counted by kind. A chase
-        to someone who has answered is not counted: the scheduler drops it (bot.chasing)."""
-        from storage.tables import Invitee, MessageState, Reply, ScheduledMessage
-
-        first = self.next_due()
-        if first is None:
-            return None
-        with self.sessions() as session:
-            rows = session.exec(select(ScheduledMessage.kind, ScheduledMessage.recipient, ScheduledMessage.case_id)
-                                .where(ScheduledMessage.state == MessageState.PENDING,
-                                       ScheduledMessage.due_at < first + timedelta(minutes=1))
-                                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)).all()
-            waiting = {(i.case_id, i.user_id) for i in session.exec(select(Invitee).where(
-                Invitee.reply == Reply.NO_REPLY, Invitee.case_id.in_({c for _, _, c in rows if c is not None})))}
-        people: dict[str, set[str]] = {}
-        rooms: dict[str, set[int | None]] = {}
-        for kind, recipient, case_id in rows:
-            people.setdefault(kind, set())
-            rooms.setdefault(kind, set())
-            if recipient == "room":
-                rooms[kind].add(case_id)
-            elif kind != "reply_chase" or (case_id, recipient) in waiting:
-                people[kind].add(recipient)
-        return Upcoming(first, tuple(Due(k, len(people[k]), len(rooms[k])) for k in people))
-
-    def advance(self, step: str) -> str:
-        """Move the bot's clock (+1 hour, +1 day, or to the next scheduled message) and tick at once."""
-        steps = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
-        if step in steps:
-            self._run_until(self.clock() + steps[step])
-        elif step == "next":
-            due = self.next_due()
-            if due is None:
-                return "Nothing is scheduled."
-            gap = due - self.clock()
-            if gap > timedelta(0):
-                self.clock.advance(gap + timedelta(seconds=1))
-        else:
-            raise ValueError(f"unknown clock step {step!r}")
-        self.tick()
-        return f"The time is now {self.clock().astimezone(self.settings.zone):%A %d %B %Y, %H:%M}."
-
-    def _run_until(self, target: datetime) -> None:
-        # As a running scheduler would: stop at each due time on the way, so nothing is "late".
-        for _ in range(1000):
-            due = self.next_due()
-            if due is None or due > target:
-                break
-            gap = due - self.clock()
-            if gap > timedelta(0):
-                self.clock.advance(gap + timedelta(seconds=1))
-            self.tick()
-        gap = target - self.clock()
-        if gap > timedelta(0):
-            self.clock.advance(gap)
 
     def tick(self) -> None:
         with self._tick_lock:

@@ -18,6 +18,10 @@ and the credentials):
   the app installed for a user, the directory of users. Every route names the permissions it needs
   (`Call.needs`); a call whose token grants none of them is answered 403, as the tenant would.
   Resource-specific permissions (names ending in `.Chat`) count in chats where the app is installed.
+- **Files in the 1:1 chat** (the bot file API): a consent card the bot posts is answered by `file_consent`
+  (the person's accept or decline, as Teams sends it); an accept comes with an upload session URL on this
+  server (`PUT /_onedrive/uploads/{uploadId}`, pre-authorised: no bearer, as OneDrive's is), and what is
+  put there lands in the person's OneDrive (`files_of`).
 
 State lives in memory: people, conversations (a Graph group chat is also a Bot Connector
 conversation, as in Teams) and each conversation's activities, so a test reads what each person's
@@ -43,13 +47,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+if TYPE_CHECKING:
+    from bot.sandbox.teams_checks import Refusal
 
 # Fictional identities of the test tenant and of the bot's app registration.
 TENANT_ID = "6c5a8f1e-2b7d-4c3a-9e1f-0a1b2c3d4e5f"
@@ -75,6 +82,8 @@ DEFAULT_GRANTED = frozenset({
     "Chat.Manage.Chat",
     "ChatSettings.ReadWrite.Chat",
 })
+
+FILE_CONSENT_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
 
 # Teams refuses a message above about 28 KB (the whole activity, cards included).
 MESSAGE_SIZE_LIMIT = 28 * 1024
@@ -229,13 +238,14 @@ class _Route:
     pattern: re.Pattern[str]
     handler: str
     needs: tuple[str, ...] = ()
+    raw: bool = False  # the body is content (a file), not JSON
 
 
-def _route(api: Api, key: str, handler: str, needs: tuple[str, ...] = ()) -> _Route:
+def _route(api: Api, key: str, handler: str, needs: tuple[str, ...] = (), raw: bool = False) -> _Route:
     method, template = key.split(" ", 1)
     prefix = "/teams" if api == "connector" else ""  # the Bot Connector lives under the service URL's path
     regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", re.escape(prefix + template).replace(r"\{", "{").replace(r"\}", "}"))
-    return _Route(key, api, method, re.compile(f"^{regex}$"), handler, needs)
+    return _Route(key, api, method, re.compile(f"^{regex}$"), handler, needs, raw)
 
 
 _CHAT_READ = ("ChatSettings.Read.Chat", "ChatSettings.ReadWrite.Chat", "Chat.ReadBasic.All", "Chat.Read.All",
@@ -281,6 +291,8 @@ ROUTES: tuple[_Route, ...] = (
     _route("graph", "POST /v1.0/users/{id}/teamwork/installedApps", "_graph_install_user_app", _USER_APPS_WRITE),
     _route("graph", "GET /v1.0/users", "_graph_list_users", _USERS_READ),
     _route("graph", "GET /v1.0/users/{id}", "_graph_get_user", _USERS_READ),
+    # A OneDrive upload session, as a file consent's uploadInfo.uploadUrl names it: pre-authorised, no bearer.
+    _route("standin", "PUT /_onedrive/uploads/{uploadId}", "_onedrive_upload", raw=True),
     _route("standin", "GET /_standin/answered", "_standin_answered"),
 )
 _ROUTES_BY_KEY = {r.key: r for r in ROUTES}
@@ -443,6 +455,7 @@ class TeamsStandIn:
         bot_name: str = BOT_NAME,
         token_lifetime: int = TOKEN_LIFETIME,
         message_size_limit: int = MESSAGE_SIZE_LIMIT,
+        check_activity: Callable[[Any], Refusal | None] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -452,6 +465,9 @@ class TeamsStandIn:
         self.token_lifetime = token_lifetime
         self.message_size_limit = message_size_limit
         self._granted = set(granted)
+        # What Teams refuses about a message (bot/sandbox/teams_checks.py's activity_refusal): the sandbox page
+        # passes it so a bad card is refused loudly; the tests' stand-in leaves it off.
+        self._check = check_activity
 
         # Two issuers, as in Microsoft's cloud: the Bot Framework channel signs what it sends the bot;
         # the tenant's login endpoint signs the bot's own access tokens.
@@ -483,6 +499,8 @@ class TeamsStandIn:
         self._blocked: set[str] = set()  # people who blocked the bot
         self._conversations: dict[str, _Conversation] = {}
         self._personal: dict[str, str] = {}  # object id -> their 1:1 conversation with the bot
+        self._uploads: dict[str, tuple[str, str]] = {}  # upload session id -> (object id, file name)
+        self._files: dict[str, dict[str, bytes]] = {}  # object id -> their OneDrive: file name -> content
 
     # ------------------------------------------------------------------------- lifecycle
 
@@ -566,6 +584,7 @@ class TeamsStandIn:
             "TEAMS_LOGIN_URL": self.login_url,
             "TEAMS_SERVICE_URL": self.service_url,
             "GRAPH_API_URL": self.graph_url,
+            "TEAMS_APP_ID": self.teams_app_id,
         }
 
     # ------------------------------------------------------------------------- call log
@@ -716,10 +735,20 @@ class TeamsStandIn:
         with self._lock:
             self._users[object_id] = replace(self._users[object_id], account_enabled=False)
 
+    def enable_user(self, object_id: str) -> None:
+        """The account enabled again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._users[object_id] = replace(self._users[object_id], account_enabled=True)
+
     def block_bot(self, object_id: str) -> None:
         """The person blocked the bot: posts to their 1:1 chat are refused with 403."""
         with self._lock:
             self._blocked.add(object_id)
+
+    def unblock_bot(self, object_id: str) -> None:
+        """The person unblocked the bot again (tests restore a shared stand-in with it)."""
+        with self._lock:
+            self._blocked.discard(object_id)
 
     def install_app_for(self, object_id: str) -> str:
         """Seed: the app installed in someone's personal scope (their 1:1 chat with the bot). Returns the chat id."""
@@ -903,6 +932,39 @@ class TeamsStandIn:
                         value={"type": "task/submit", "data": data, "context": {"theme": "default"}})
         return activity
 
+    def file_consent(self, user: TeamsUser | str, card_id: str, action: Literal["accept", "decline"] = "accept",
+                     *, context: Any = None) -> dict[str, Any]:
+        """A `fileConsent/invoke`: `user` pressed Allow (accept) or Decline on the consent card `card_id` in their
+        1:1 chat. The value carries the card's acceptContext / declineContext (or `context`, to tamper) and, on
+        accept, an upload session on this server for the file (what Teams makes in the person's OneDrive)."""
+        person = self._person(user)
+        with self._lock:
+            conv_id = self._personal.get(person.id)
+            card = self._conversations[conv_id].activities.get(card_id) if conv_id else None
+            consent = next((a for a in (card or {}).get("attachments") or []
+                            if a.get("contentType") == FILE_CONSENT_CONTENT_TYPE), None)
+            if consent is None:
+                raise ValueError(f"{card_id} is no file consent card in {person.display_name}'s 1:1 chat")
+            content = consent.get("content") or {}
+            value: dict[str, Any] = {"type": "fileUpload", "action": action, "context": context if context is not None
+                                     else content.get("acceptContext" if action == "accept" else "declineContext")}
+            if action == "accept":
+                name = str(consent.get("name") or "file")
+                upload_id = self._new_id("upload")
+                self._uploads[upload_id] = (person.id, name)
+                value["uploadInfo"] = {
+                    "name": name, "uploadUrl": f"{self.base}/_onedrive/uploads/{upload_id}",
+                    "contentUrl": f"{self.base}/_onedrive/personal/{person.id}/Documents/Applications/{quote(name)}",
+                    "uniqueId": upload_id, "fileType": name.rsplit(".", 1)[-1] if "." in name else ""}
+        activity = self._activity("invoke", person, conv_id)
+        activity.update(name="fileConsent/invoke", value=value, replyToId=card_id)
+        return activity
+
+    def files_of(self, object_id: str) -> dict[str, bytes]:
+        """What the bot has put in the person's OneDrive through accepted consent cards: file name -> content."""
+        with self._lock:
+            return dict(self._files.get(object_id, {}))
+
     def installation_update(self, user: TeamsUser | str, action: str = "add", *,
                             conversation_id: str | None = None) -> dict[str, Any]:
         """`installationUpdate`: `user` added (or removed) the app, in their 1:1 chat or `conversation_id`."""
@@ -1075,7 +1137,7 @@ class TeamsStandIn:
         if wait:
             time.sleep(wait)  # outside the lock: other calls are answered meanwhile
 
-        body, parse_error = _parse_body(raw, content_type)
+        body, parse_error = (None, False) if route.raw else _parse_body(raw, content_type)
         request = _Request(route, params, query, body, raw)
         permission: str | None = None
         with self._lock:
@@ -1207,6 +1269,15 @@ class TeamsStandIn:
     def _channel_keys(self, request: _Request) -> Response:
         return 200, {"keys": [{**_jwk(self._channel_key, self._channel_kid), "endorsements": ["msteams"]}]}, {}
 
+    def _onedrive_upload(self, request: _Request) -> Response:
+        # One PUT of the whole file (the bot's files are small); a session is used once, as OneDrive's is.
+        slot = self._uploads.pop(request.params["uploadId"], None)
+        if slot is None:
+            return _graph_error(404, "itemNotFound", "The upload session was not found.")
+        oid, name = slot
+        self._files.setdefault(oid, {})[name] = request.raw
+        return 201, {"id": self._new_id("driveItem"), "name": name, "size": len(request.raw)}, {}
+
     def _standin_answered(self, request: _Request) -> Response:
         # For a stand-in in another process (the benchmark): how many calls of each route were answered 2xx.
         return 200, dict(Counter(c.route for c in self._calls if c.ok)), {}
@@ -1262,6 +1333,9 @@ class TeamsStandIn:
             return _connector_error(413, "RequestEntityTooLarge", "Message size too big.")
         if body["type"] == "message" and not (body.get("text") or body.get("attachments")):
             return _connector_error(400, "BadArgument", "A message needs text or attachments.")
+        refusal = self._check(body) if self._check is not None else None
+        if refusal is not None:
+            return _connector_error(refusal.status, refusal.code, refusal.describe())
         return None
 
     def _create_activity(self, request: _Request) -> Response:

@@ -23,7 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.domain.people import Standing
+from bot.domain.people import LOOKUP_SECONDS, Standing
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class Directory:
     # bot/domain/people.py's People: how Slack's ids look, for messages; how long to wait for users.info.
     id_label: str = "Slack user ID"
     id_example: str = "U012AB3CD"
-    lookup_seconds: float = 1.0
+    lookup_seconds: float = LOOKUP_SECONDS
     standing_ttl_seconds: float = 120.0
     _standings: dict[str, tuple[Standing, float]] = field(default_factory=dict)
 

@@ -16,6 +16,7 @@ from handlers.slack.listeners.actions import show_actions
 from handlers.slack.listeners.case_close import close_command
 from handlers.slack.listeners.convene import open_convene
 from handlers.slack.listeners.export import export_command
+from handlers.slack.listeners.home import publish_home
 from handlers.slack.listeners.outcome import command_action, command_fairness, command_outcome
 from handlers.slack.listeners.reports import attendance_command, report_command
 from handlers.slack.listeners.roster import show_roster
@@ -39,6 +40,12 @@ def _roster(command: dict[str, Any], client: WebClient, respond: Respond, servic
         respond(text=refusal_text(exc), response_type="ephemeral")
 
 
+def _home(command: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
+    publish_home(client, services, command["user_id"])
+    respond(text="Your Home tab is up to date: open the bot's *Home* tab to see your action points and cases.",
+            response_type="ephemeral")
+
+
 def _help(command: dict[str, Any], client: WebClient, respond: Respond, services: Services) -> None:
     respond(text=help_text(services), response_type="ephemeral")
 
@@ -50,6 +57,7 @@ SUBCOMMANDS: dict[str, Runner] = {
     "fairness": command_fairness,
     "action": command_action,
     "actions": show_actions,
+    "home": _home,
     "close": close_command,
     "export": export_command,
     "attendance": attendance_command,

@@ -26,7 +26,7 @@ from handlers.slack.workspace import SlackWorkspace
 
 log = logging.getLogger(__name__)
 
-DURATIONS = (30, 45, 60, 90, 120)
+DURATIONS = convening.DURATION_CHOICES
 SHORT_NOTICE = "short_notice"
 EXTRA = "extra_members"
 PROFESSION = ids.CONVENE_PROFESSION

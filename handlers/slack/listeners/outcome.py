@@ -66,7 +66,7 @@ LINE_MANAGER_SUPPORT = "line_manager_support"
 QUORATE_STATED = "quorate_stated"
 QUORUM_STATEMENT = "quorum_statement"
 ACTION = "action"  # the one-row modal's fields: action_description, action_owner, action_due (check_new's names)
-MAX_ROWS = 10
+MAX_ROWS = outcomes.MAX_ACTION_ROWS
 _ROW_FIELD = re.compile(r"^action_(\d+)_(description|owner|due)$")
 YES_NO = {"yes": True, "no": False}
 
