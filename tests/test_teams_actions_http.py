@@ -124,7 +124,7 @@ def test_a_click_on_another_persons_item_or_card_changes_nothing(teams_bot: Team
     chair_item = _button(_listed(teams_bot, chair), "Done")["data"]["value"].split(":")[0]
     other = teams_bot.click(owner, "action_point_done", {"value": f"{chair_item}:{value.split(':')[1]}"},
                             reply_to_id=listed["id"], conversation=_conversation(teams_bot, owner))
-    assert "not one of your action points" in other.json()["value"]
+    assert "Only the owner of action" in other.json()["value"]  # the domain's rule and words, as on Slack
     with teams_bot.services.sessions() as session:
         assert session.get(ActionPoint, int(chair_item)).status == ActionStatus.OPEN
     # The owner's own button, but replyToId names another card of theirs.

@@ -42,8 +42,9 @@ def turn_of(activity: Any) -> Turn | None:
     if sender is None or not sender.aad_object_id or conversation is None or not conversation.id:
         return None
     reply_to = activity.reply_to_id if isinstance(activity.reply_to_id, str) and activity.reply_to_id else None
+    # No conversation type is neither a 1:1 nor a case chat: nothing private or case-bound is taken from it.
     return Turn(user_id=sender.aad_object_id, conversation_id=conversation.id,
-                conversation_type=conversation.conversation_type or PERSONAL, reply_to_id=reply_to)
+                conversation_type=conversation.conversation_type or "", reply_to_id=reply_to)
 
 
 # --- answers ----------------------------------------------------------------------------------------------

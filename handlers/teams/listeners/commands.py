@@ -88,6 +88,6 @@ def register(app: App, ctx: TeamsContext) -> None:
             log.warning("teams_command_without_person", extra={"event": "teams_command_without_person"})
             return
         typed = Typed(user_id=sender.aad_object_id, conversation_id=conversation.id,
-                      conversation_type=conversation.conversation_type or "personal", args=parsed.args)
+                      conversation_type=conversation.conversation_type or "", args=parsed.args)
         log.info("teams_command", extra={"event": "teams_command", "command": parsed.command.word})
         await handler(turn, ctx, typed)
